@@ -1,0 +1,49 @@
+import type { Ref } from 'nact';
+import type { DeviceMsg } from '../../actors/device-actor.js';
+import type { Session } from '../protocol/index.js';
+import type { SocketConnection } from '../transport/socket-connection.js';
+
+/** A device with a live, authenticated connection on this node. */
+export interface LiveDevice {
+  session: Session;
+  conn: SocketConnection;
+  actor: Ref<DeviceMsg>;
+  actorName: string;
+}
+
+/** Which device is connected where: at most one live connection per device id. */
+export class DeviceRegistry {
+  private readonly byDeviceId = new Map<string, LiveDevice>();
+  private readonly byActorName = new Map<string, LiveDevice>();
+
+  get(deviceId: string): LiveDevice | undefined {
+    return this.byDeviceId.get(deviceId);
+  }
+
+  byActor(actorName: string): LiveDevice | undefined {
+    return this.byActorName.get(actorName);
+  }
+
+  /** Registers `device`, returning the connection it replaces (session takeover), if any. */
+  add(device: LiveDevice): LiveDevice | undefined {
+    const previous = this.byDeviceId.get(device.session.deviceId);
+    this.byDeviceId.set(device.session.deviceId, device);
+    this.byActorName.set(device.actorName, device);
+    return previous;
+  }
+
+  /** Removes `device`; returns false when it was already removed. */
+  remove(device: LiveDevice): boolean {
+    if (!this.byActorName.delete(device.actorName)) return false;
+    if (this.byDeviceId.get(device.session.deviceId) === device) this.byDeviceId.delete(device.session.deviceId);
+    return true;
+  }
+
+  get size(): number {
+    return this.byDeviceId.size;
+  }
+
+  values(): IterableIterator<LiveDevice> {
+    return this.byDeviceId.values();
+  }
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { dispatch, stop, type Ref } from 'nact';
+import { spawnDeviceActor, type DeviceMsg } from '../../actors/device-actor.js';
+import type { HashRing } from '../cluster/hash-ring.js';
+import type { Logger } from '../logger.js';
+import {
+  CloseCode,
+  ErrorCode,
+  FrameKind,
+  deviceIdProblem,
+  decodeFrame,
+  encodeFrame,
+  negotiateVersion,
+  type BrokerPort,
+  type CommandRegistry,
+  type Frame,
+  type HelloFrame,
+  type Session,
+} from '../protocol/index.js';
+import type { SocketConnection, SocketEvents } from '../transport/index.js';
+import type { Authenticator } from './auth.js';
+import type { DeviceRegistry, LiveDevice } from './device-registry.js';
+
+/** Frames a client may pipeline after HELLO while it is being authenticated. */
+const MAX_QUEUED_DURING_HANDSHAKE = 64;
+
+type Phase =
+  | { name: 'handshake' }
+  | { name: 'authenticating'; queued: Frame[] }
+  | { name: 'ready'; device: LiveDevice };
+
+export interface GatewayDeps {
+  registry: CommandRegistry;
+  devices: DeviceRegistry;
+  shards: { ring: HashRing; refs: Map<string, Ref<never>> };
+  authenticate: Authenticator;
+  /** Builds the broker port a device's handlers use. */
+  portFor(device: () => LiveDevice): BrokerPort;
+  /** Called when a live device's connection is gone (closed or taken over). */
+  onDeviceGone(device: LiveDevice): void;
+  onLive?(device: LiveDevice): Promise<void>;
+  limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number };
+  log: Logger;
+}
+
+/**
+ * The connection lifecycle: decode and check every frame, run the handshake (version
+ * negotiation, authentication, takeover), then hand frames to the device's actor.
+ */
+export class Gateway implements SocketEvents {
+  constructor(private readonly deps: GatewayDeps) {}
+
+  onOpen(conn: SocketConnection): void {
+    conn.attachment = { name: 'handshake' } satisfies Phase;
+  }
+
+  onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void {
+    if (!isBinary) return this.reject(conn, ErrorCode.MALFORMED_FRAME, 'frames must be binary WebSocket messages');
+    if (bytes.byteLength > this.deps.limits.maxFrameBytes) {
+      return this.reject(conn, ErrorCode.TOO_LARGE, `frame of ${bytes.byteLength} bytes exceeds ${this.deps.limits.maxFrameBytes}`);
+    }
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) return this.reject(conn, decoded.code, decoded.message, decoded.seq);
+    const phase = conn.attachment as Phase;
+    switch (phase.name) {
+      case 'handshake':
+        if (decoded.frame.kind !== FrameKind.HELLO) {
+          this.sendError(conn, ErrorCode.PROTOCOL_VIOLATION, 'the first frame must be HELLO', decoded.frame.seq);
+          conn.close(CloseCode.PROTOCOL_VIOLATION, 'HELLO expected');
+          return;
+        }
+        void this.handshake(conn, decoded.frame).catch((err: unknown) => {
+          this.deps.log.error({ err }, 'handshake failed');
+          conn.close(CloseCode.INTERNAL_ERROR, 'handshake failed');
+        });
+        return;
+      case 'authenticating':
+        if (phase.queued.length >= MAX_QUEUED_DURING_HANDSHAKE) {
+          conn.close(CloseCode.PROTOCOL_VIOLATION, 'too many frames before WELCOME');
+          return;
+        }
+        phase.queued.push(decoded.frame);
+        return;
+      case 'ready':
+        dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
+        return;
+    }
+  }
+
+  onClose(conn: SocketConnection): void {
+    const phase = conn.attachment as Phase;
+    if (phase.name === 'ready') this.retire(phase.device);
+  }
+
+  isHandshaking(conn: SocketConnection): boolean {
+    return (conn.attachment as Phase).name !== 'ready';
+  }
+
+  /** Closes a device's connection through its actor, so it happens in order with its frames. */
+  closeDevice(device: LiveDevice, code: CloseCode, reason: string): void {
+    dispatch(device.actor, { type: 'close', code, reason });
+  }
+
+  private async handshake(conn: SocketConnection, hello: HelloFrame): Promise<void> {
+    const queued: Frame[] = [];
+    conn.attachment = { name: 'authenticating', queued } satisfies Phase;
+    const version = negotiateVersion(hello.versions, this.deps.registry.versions());
+    if (version === undefined) {
+      this.sendError(conn, ErrorCode.UNSUPPORTED_VERSION, `server speaks versions ${this.deps.registry.versions().join(', ')}`, hello.seq);
+      conn.close(CloseCode.UNSUPPORTED_VERSION, 'no common protocol version');
+      return;
+    }
+    const idProblem = deviceIdProblem(hello.deviceId);
+    if (idProblem) {
+      this.sendError(conn, ErrorCode.INVALID_FIELD, idProblem, hello.seq);
+      conn.close(CloseCode.PROTOCOL_VIOLATION, 'invalid device id');
+      return;
+    }
+    const auth = await this.deps.authenticate({
+      deviceId: hello.deviceId,
+      remoteAddress: conn.remoteAddress,
+      ...(hello.token !== undefined ? { token: hello.token } : {}),
+    });
+    if (conn.closed) return;
+    if (!auth.ok) {
+      this.sendError(conn, ErrorCode.UNAUTHORIZED, auth.reason, hello.seq);
+      conn.close(CloseCode.UNAUTHORIZED, 'unauthorized');
+      return;
+    }
+    const device = this.admit(conn, hello.deviceId, version);
+    conn.write(
+      encodeFrame({
+        kind: FrameKind.WELCOME,
+        seq: hello.seq,
+        version,
+        sessionId: device.session.sessionId,
+        heartbeatMs: this.deps.limits.heartbeatMs,
+        maxFrameBytes: this.deps.limits.maxFrameBytes,
+        maxInflight: this.deps.limits.maxInflight,
+        sessionPresent: false,
+      }),
+    );
+    conn.attachment = { name: 'ready', device } satisfies Phase;
+    dispatch(device.actor, { type: 'start' });
+    for (const frame of queued) dispatch(device.actor, { type: 'frame', frame });
+  }
+
+  /** Creates the session and device actor; an older connection of the same device is replaced. */
+  private admit(conn: SocketConnection, deviceId: string, version: number): LiveDevice {
+    const session: Session = {
+      deviceId,
+      sessionId: randomUUID(),
+      version,
+      state: 'authenticated',
+      subscriptions: new Map(),
+      counters: { framesIn: 0, framesOut: 0, errors: 0, restarts: 0 },
+    };
+    const shardName = this.deps.shards.ring.locate(deviceId)!;
+    const shard = this.deps.shards.refs.get(shardName)!;
+    const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
+    let device!: LiveDevice;
+    const actor: Ref<DeviceMsg> = spawnDeviceActor(shard, actorName, {
+      session,
+      registry: this.deps.registry,
+      broker: this.deps.portFor(() => device),
+      outbound: conn,
+      ...(this.deps.onLive ? { onLive: () => this.deps.onLive!(device) } : {}),
+    });
+    device = { session, conn, actor, actorName };
+    const previous = this.deps.devices.add(device);
+    if (previous) {
+      this.retire(previous);
+      previous.conn.close(CloseCode.SESSION_TAKEN_OVER, 'another connection took over this device id');
+      this.deps.log.info({ deviceId }, 'session taken over');
+    }
+    return device;
+  }
+
+  /** Forgets a device connection: registry, subscriptions, actor. Safe to call twice. */
+  private retire(device: LiveDevice): void {
+    if (!this.deps.devices.remove(device)) return;
+    device.session.state = 'closing';
+    this.deps.onDeviceGone(device);
+    stop(device.actor);
+  }
+
+  private reject(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+    this.sendError(conn, code, message, ref);
+    // Before the handshake there is no session worth keeping: garbage closes the socket.
+    if ((conn.attachment as Phase).name === 'handshake') conn.close(CloseCode.PROTOCOL_VIOLATION, 'bad frame before HELLO');
+  }
+
+  private sendError(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+    conn.write(encodeFrame({ kind: FrameKind.ERROR, seq: 0, code, message, ...(ref !== undefined ? { ref } : {}) }));
+  }
+}
+
+/** nact accepts only URI-safe actor names. */
+function actorSafe(deviceId: string): string {
+  return deviceId.slice(0, 64).replace(/[^a-z0-9\-_]/gi, '_');
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { Authenticator } from './auth.js';
+
+/** Broker options with their defaults. Validated once, at start-up, with readable errors. */
+const optionsSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** WebSocket path devices connect to. */
+    path: z.string().startsWith('/').default('/'),
+    dataDir: z.string().min(1).default('./data'),
+    /** Shard supervisors that own device actors. */
+    shards: z.number().int().min(1).max(4096).default(16),
+    /** Interval at which clients are told to ping. */
+    heartbeatMs: z.number().int().min(100).default(30_000),
+    /** A connection silent for longer than this is closed (default 2.5 × heartbeat). */
+    idleTimeoutMs: z.number().int().min(200).optional(),
+    /** Time a new socket has to send HELLO and finish authenticating. */
+    handshakeTimeoutMs: z.number().int().min(100).default(10_000),
+    maxFrameBytes: z.number().int().min(256).max(64 * 1024 * 1024).default(256 * 1024),
+    /** Unacknowledged QoS 1 deliveries per device. */
+    maxInflight: z.number().int().min(1).max(65_535).default(100),
+    /** Bytes buffered in the kernel and uWS for one socket before it is closed as a slow consumer. */
+    maxBackpressureBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+    /** Device actor restarts allowed within `restartWindowMs` before its connection is closed. */
+    maxRestarts: z.number().int().min(0).default(5),
+    restartWindowMs: z.number().int().min(1).default(10_000),
+    /** Accept any device without credentials. Off unless asked for. */
+    anonymous: z.boolean().default(false),
+    allowUwsFallback: z.boolean().default(false),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    tls: z
+      .object({ keyFile: z.string(), certFile: z.string(), caFile: z.string().optional(), passphrase: z.string().optional() })
+      .optional(),
+  })
+  .strict();
+
+export type BrokerOptions = z.input<typeof optionsSchema> & {
+  /** Verifies a device's credentials. Required unless `anonymous` is true. */
+  authenticate?: Authenticator;
+};
+
+export type ResolvedOptions = z.output<typeof optionsSchema> & {
+  idleTimeoutMs: number;
+  authenticate?: Authenticator;
+};
+
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+export function resolveOptions(input: BrokerOptions = {}): ResolvedOptions {
+  const { authenticate, ...rest } = input;
+  const parsed = optionsSchema.safeParse(rest);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+    throw new OptionsError(`invalid broker options:\n  ${problems.join('\n  ')}`);
+  }
+  const options = parsed.data;
+  if (authenticate !== undefined && typeof authenticate !== 'function') {
+    throw new OptionsError('invalid broker options:\n  authenticate: must be a function');
+  }
+  if (!authenticate && !options.anonymous) {
+    throw new OptionsError('invalid broker options:\n  give `authenticate` to check device credentials, or set `anonymous: true` to accept any device');
+  }
+  const idleTimeoutMs = options.idleTimeoutMs ?? Math.round(options.heartbeatMs * 2.5);
+  if (idleTimeoutMs <= options.heartbeatMs) {
+    throw new OptionsError(`invalid broker options:\n  idleTimeoutMs (${idleTimeoutMs}) must exceed heartbeatMs (${options.heartbeatMs})`);
+  }
+  return { ...options, idleTimeoutMs, ...(authenticate ? { authenticate } : {}) };
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Consistent hashing with virtual nodes: each member owns many points on a 32-bit ring,
+ * a key belongs to the first point clockwise from its hash. Adding or removing a member
+ * moves about 1/N of the keys. Used to place devices on shards and on cluster nodes.
+ */
+export class HashRing<M extends string = string> {
+  private points: { hash: number; member: M }[] = [];
+  private readonly members = new Set<M>();
+
+  constructor(
+    members: Iterable<M> = [],
+    private readonly virtualNodes = 128,
+  ) {
+    for (const m of members) this.members.add(m);
+    this.rebuild();
+  }
+
+  add(member: M): void {
+    if (this.members.has(member)) return;
+    this.members.add(member);
+    this.rebuild();
+  }
+
+  remove(member: M): void {
+    if (this.members.delete(member)) this.rebuild();
+  }
+
+  has(member: M): boolean {
+    return this.members.has(member);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** The member that owns `key`, or undefined when the ring is empty. */
+  locate(key: string): M | undefined {
+    const points = this.points;
+    if (points.length === 0) return undefined;
+    const h = hash32(key);
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid]!.hash < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return points[lo === points.length ? 0 : lo]!.member;
+  }
+
+  private rebuild(): void {
+    const points: { hash: number; member: M }[] = [];
+    for (const member of this.members) {
+      for (let v = 0; v < this.virtualNodes; v++) points.push({ hash: hash32(`${member}#${v}`), member });
+    }
+    this.points = points.sort((a, b) => a.hash - b.hash || (a.member < b.member ? -1 : 1));
+  }
+}
+
+function hash32(key: string): number {
+  return createHash('md5').update(key).digest().readUInt32BE(0);
+}

@@ -1,0 +1,19 @@
+import { ErrorCode, ProtocolError } from '../errors.js';
+import type { FrameKind } from '../frames.js';
+import type { Handler } from '../registry.js';
+import { topicNameProblem } from '../topics.js';
+import { ok } from './reply.js';
+
+export const handlePub: Handler<FrameKind.PUB> = async (frame, { session, broker }) => {
+  const problem = topicNameProblem(frame.topic);
+  if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(frame.topic)}: ${problem}`);
+  const qos = frame.qos ?? 0;
+  const stored = await broker.publish({
+    topic: frame.topic,
+    payload: frame.payload,
+    qos,
+    traceId: frame.traceId ?? broker.newTraceId(),
+    from: session.deviceId,
+  });
+  return qos === 1 ? [ok(frame.seq, stored?.offset)] : [];
+};

@@ -1,0 +1,67 @@
+import type { CloseCode } from './errors.js';
+import type { Frame, Qos } from './frames.js';
+
+/**
+ * The interfaces that protocol handlers and device actors work through. Handlers never
+ * touch sockets: they return effects, which the device actor carries out on its Outbound.
+ */
+
+export type Effect = { type: 'send'; frame: Frame } | { type: 'close'; code: CloseCode; reason: string };
+
+/** The socket side of one connection: the transport implements it. */
+export interface Outbound {
+  /** Queues already-encoded bytes; the transport coalesces a tick's writes per socket. */
+  write(bytes: Uint8Array): void;
+  /** Closes with a WebSocket close code and a short reason. Idempotent. */
+  close(code: CloseCode, reason: string): void;
+  readonly closed: boolean;
+}
+
+/** A message entering the broker, from a device or from the server-side API. */
+export interface Publication {
+  topic: string;
+  payload: Uint8Array;
+  qos: Qos;
+  traceId: string;
+  from?: string;
+}
+
+export interface DirectMessage {
+  target: string;
+  payload: Uint8Array;
+  qos: Qos;
+  traceId: string;
+  from?: string;
+}
+
+/** Where a stored message landed; absent for QoS 0. */
+export interface Stored {
+  offset: number;
+}
+
+/** What a connected device may ask of the broker. Bound to one connection. */
+export interface BrokerPort {
+  subscribe(filters: readonly string[], qos: Qos): void | Promise<void>;
+  unsubscribe(filters: readonly string[]): void | Promise<void>;
+  publish(publication: Publication): Stored | undefined | Promise<Stored | undefined>;
+  send(message: DirectMessage): Stored | undefined | Promise<Stored | undefined>;
+  ack(stream: string, offset: number): void | Promise<void>;
+  newTraceId(): string;
+}
+
+export type SessionState = 'connecting' | 'authenticated' | 'live' | 'closing';
+
+/** Per-connection session context a device actor carries. */
+export interface Session {
+  readonly deviceId: string;
+  readonly sessionId: string;
+  readonly version: number;
+  state: SessionState;
+  readonly subscriptions: Map<string, Qos>;
+  readonly counters: { framesIn: number; framesOut: number; errors: number; restarts: number };
+}
+
+export interface HandlerContext {
+  session: Session;
+  broker: BrokerPort;
+}

@@ -1,0 +1,3 @@
+export * from './server.js';
+export * from './socket-connection.js';
+export { isUwsNative, loadUws } from './uws.js';

@@ -1,0 +1,125 @@
+import { Buffer } from 'node:buffer';
+import { CloseCode } from '../protocol/index.js';
+import { FlushScheduler } from './flush-scheduler.js';
+import { SocketConnection, type SocketData } from './socket-connection.js';
+import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.js';
+
+export interface SocketEvents {
+  onOpen(conn: SocketConnection): void;
+  /** `bytes` is only valid during this call: decode (copying) before returning. */
+  onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void;
+  onClose(conn: SocketConnection, code: number, reason: string): void;
+}
+
+export interface HttpRoute {
+  path: string;
+  /** Returns status line (e.g. '200 OK'), content type and body. */
+  handle(): { status: string; contentType: string; body: string } | Promise<{ status: string; contentType: string; body: string }>;
+}
+
+export interface WsServerOptions {
+  host: string;
+  port: number;
+  path: string;
+  /** Frames larger than this close the socket at the uWS level (the gateway answers smaller oversize frames). */
+  maxPayloadBytes: number;
+  hardBackpressureBytes: number;
+  allowUwsFallback: boolean;
+  tls?: { keyFile: string; certFile: string; caFile?: string; passphrase?: string };
+  routes?: HttpRoute[];
+}
+
+export interface WsServer {
+  readonly port: number;
+  readonly connections: ReadonlySet<SocketConnection>;
+  /** Stops listening; open sockets stay until closed. */
+  stopListening(): void;
+  /** Closes every open socket with `code`. */
+  closeAll(code: CloseCode, reason: string): void;
+}
+
+/** Starts the uWebSockets.js server: sockets in, SocketConnections out. */
+export async function startWsServer(options: WsServerOptions, events: SocketEvents): Promise<WsServer> {
+  const uWS = loadUws(options.allowUwsFallback);
+  const app: TemplatedApp = options.tls
+    ? uWS.SSLApp({
+        key_file_name: options.tls.keyFile,
+        cert_file_name: options.tls.certFile,
+        ...(options.tls.caFile ? { ca_file_name: options.tls.caFile } : {}),
+        ...(options.tls.passphrase ? { passphrase: options.tls.passphrase } : {}),
+      })
+    : uWS.App();
+  const scheduler = new FlushScheduler();
+  const connections = new Set<SocketConnection>();
+  let nextId = 1;
+
+  app.ws<SocketData>(options.path, {
+    maxPayloadLength: options.maxPayloadBytes,
+    // Backpressure is judged by SocketConnection; uWS must not drop frames silently before that.
+    maxBackpressure: options.hardBackpressureBytes * 2,
+    closeOnBackpressureLimit: 0,
+    // Liveness is tracked by the gateway's heartbeat sweep with millisecond resolution.
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    open: (ws) => {
+      const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
+      const conn = new SocketConnection(ws, scheduler, { hardLimitBytes: options.hardBackpressureBytes }, remote, nextId++);
+      ws.getUserData().connection = conn;
+      connections.add(conn);
+      events.onOpen(conn);
+    },
+    message: (ws, message, isBinary) => {
+      const conn = ws.getUserData().connection;
+      if (!conn || conn.closed) return;
+      conn.lastSeenAt = Date.now();
+      events.onMessage(conn, new Uint8Array(message), isBinary);
+    },
+    close: (ws, code, message) => {
+      const conn = ws.getUserData().connection;
+      if (!conn) return;
+      conn.markClosed();
+      connections.delete(conn);
+      events.onClose(conn, code, Buffer.from(message).toString());
+    },
+  });
+
+  for (const route of options.routes ?? []) {
+    app.get(route.path, (res) => {
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      void Promise.resolve(route.handle()).then(
+        (reply) => {
+          if (!aborted) res.cork(() => res.writeStatus(reply.status).writeHeader('content-type', reply.contentType).end(reply.body));
+        },
+        (err: Error) => {
+          if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(err.message));
+        },
+      );
+    });
+  }
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('not found');
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(options.host, options.port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on ${options.host}:${options.port} (in use, or not an address of this machine)`));
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket as never);
+  let listening = true;
+
+  return {
+    port,
+    connections,
+    stopListening() {
+      if (!listening) return;
+      listening = false;
+      uWS.us_listen_socket_close(listenSocket);
+    },
+    closeAll(code, reason) {
+      for (const conn of [...connections]) conn.close(code, reason);
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import type { WebSocket } from 'uWebSockets.js';
+import { CloseCode, type Outbound } from '../protocol/index.js';
+import type { FlushScheduler } from './flush-scheduler.js';
+
+export interface BackpressureLimits {
+  /** Buffered bytes above which a socket is closed as a slow consumer. */
+  hardLimitBytes: number;
+}
+
+/** Per-socket user data carried by uWS. */
+export interface SocketData {
+  connection?: SocketConnection;
+}
+
+/**
+ * One WebSocket: queued writes flushed under one cork per tick, a slow consumer cut off
+ * at the hard limit, and a close that is safe to call twice or after the peer left.
+ */
+export class SocketConnection implements Outbound {
+  private pending: Uint8Array[] = [];
+  private isClosed = false;
+  /** Arbitrary state owned by the layer above (the gateway). */
+  attachment: unknown;
+  lastSeenAt = Date.now();
+  readonly openedAt = Date.now();
+  bytesDropped = 0;
+
+  constructor(
+    private readonly ws: WebSocket<SocketData>,
+    private readonly scheduler: FlushScheduler,
+    private readonly limits: BackpressureLimits,
+    readonly remoteAddress: string,
+    readonly id: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    this.pending.push(bytes);
+    if (this.pending.length === 1) this.scheduler.markDirty(this);
+  }
+
+  bufferedAmount(): number {
+    return this.isClosed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  flush(): void {
+    if (this.isClosed || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.ws.getBufferedAmount() > this.limits.hardLimitBytes) {
+      this.close(CloseCode.SLOW_CONSUMER, 'too far behind');
+      return;
+    }
+    this.ws.cork(() => {
+      for (const bytes of batch) this.ws.send(bytes, true);
+    });
+  }
+
+  close(code: CloseCode, reason: string): void {
+    if (this.isClosed) return;
+    this.flush();
+    this.isClosed = true;
+    this.ws.end(code, reason);
+  }
+
+  /** The socket is gone (peer closed or we ended it): nothing may touch `ws` any more. */
+  markClosed(): void {
+    this.isClosed = true;
+    this.pending = [];
+  }
+}
