@@ -77,7 +77,8 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         onGiveUp: (child) => {
           const device = devices.byActor(child);
           log.error({ actor: child, deviceId: device?.session.deviceId }, 'device actor keeps crashing; closing its connection');
-          device?.conn.close(CloseCode.INTERNAL_ERROR, 'session failed repeatedly');
+          // After nact has stopped the child: closing runs the disconnect path, which stops it too.
+          setImmediate(() => device?.conn.close(CloseCode.INTERNAL_ERROR, 'session failed repeatedly'));
         },
       }),
     );
