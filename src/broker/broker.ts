@@ -19,7 +19,8 @@ import { acceptAnyDevice } from './auth.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
-import { LocalPubSub, encodeDirect } from './local-pubsub.js';
+import { encodeDirectMessage, encodeTopicMessage } from './deliveries.js';
+import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
 
@@ -42,7 +43,7 @@ export interface Broker {
   readonly port: number;
   readonly options: Readonly<ResolvedOptions>;
   readonly log: Logger;
-  /** Publishes to a topic from the server side; returns how many local subscribers got it. */
+  /** Publishes to a topic from the server side; returns the matching local subscriptions. */
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): Promise<number>;
   /** Sends to one device; returns whether it was delivered to a live connection. */
   send(deviceId: string, payload: Uint8Array | string, options?: PublishOptions): Promise<boolean>;
@@ -62,7 +63,6 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const system = startActorSystem();
   const shardNames = Array.from({ length: options.shards }, (_, i) => `shard-${i}`);
   const devices = new DeviceRegistry();
-  const pubsub = new LocalPubSub<LiveDevice>();
   const newTraceId = traceIdGenerator();
   const shardRefs = new Map<string, Ref<never>>();
   let gateway!: Gateway;
@@ -84,20 +84,22 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     );
   }
 
-  const publish = (publication: Publication): number => pubsub.publish(publication);
+  const fanout = new TopicFanout<LiveDevice>(system, options.fanout);
+  const publish = (publication: Publication): number =>
+    fanout.broadcast(publication.topic, encodeTopicMessage(publication), publication.qos === 0);
   const sendDirect = (message: DirectMessage): boolean => {
     const target = devices.get(message.target);
     if (!target || target.conn.closed) return false;
-    target.conn.write(encodeDirect(message));
+    target.conn.write(encodeDirectMessage(message), message.qos === 0);
     return true;
   };
 
   const portFor = (device: () => LiveDevice): BrokerPort => ({
     subscribe: (filters, qos) => {
-      for (const filter of filters) pubsub.subscribe(device(), filter, qos);
+      for (const filter of filters) fanout.subscribe(device(), filter, qos);
     },
     unsubscribe: (filters) => {
-      for (const filter of filters) pubsub.unsubscribe(device(), filter);
+      for (const filter of filters) fanout.unsubscribe(device(), filter);
     },
     publish: (publication) => {
       publish(publication);
@@ -117,7 +119,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     shards: { ring: new HashRing(shardNames), refs: shardRefs },
     authenticate: options.authenticate ?? acceptAnyDevice,
     portFor,
-    onDeviceGone: (device) => pubsub.removeSubscriber(device),
+    onDeviceGone: (device) => fanout.removeMember(device),
     limits: { maxFrameBytes: options.maxFrameBytes, heartbeatMs: options.heartbeatMs, maxInflight: options.maxInflight },
     log,
   });
@@ -131,6 +133,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         path: options.path,
         // uWS closes the socket above this; between maxFrameBytes and this the client gets TOO_LARGE.
         maxPayloadBytes: options.maxFrameBytes * 4,
+        softBackpressureBytes: options.softBackpressureBytes,
         hardBackpressureBytes: options.maxBackpressureBytes,
         allowUwsFallback: options.allowUwsFallback,
         ...(options.tls ? { tls: options.tls } : {}),
@@ -195,6 +198,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         server.stopListening();
         stopSweep();
         server.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
+        fanout.destroy();
         stopActor(system);
         log.info('relaymesh stopped');
       })();

@@ -25,6 +25,13 @@ const optionsSchema = z
     /** Device actor restarts allowed within `restartWindowMs` before its connection is closed. */
     maxRestarts: z.number().int().min(0).default(5),
     restartWindowMs: z.number().int().min(1).default(10_000),
+    /** Shape of each topic filter's fan-out tree of actors. */
+    fanout: z
+      .object({ branching: z.number().int().min(1).max(1024).default(16), leafSize: z.number().int().min(1).default(256) })
+      .strict()
+      .default({ branching: 16, leafSize: 256 }),
+    /** Buffered bytes above which QoS 0 deliveries to a socket are dropped (and counted). */
+    softBackpressureBytes: z.number().int().min(1024).default(512 * 1024),
     /** Accept any device without credentials. Off unless asked for. */
     anonymous: z.boolean().default(false),
     allowUwsFallback: z.boolean().default(false),

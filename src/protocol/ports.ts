@@ -10,8 +10,11 @@ export type Effect = { type: 'send'; frame: Frame } | { type: 'close'; code: Clo
 
 /** The socket side of one connection: the transport implements it. */
 export interface Outbound {
-  /** Queues already-encoded bytes; the transport coalesces a tick's writes per socket. */
-  write(bytes: Uint8Array): void;
+  /**
+   * Queues already-encoded bytes; the transport coalesces a tick's writes per socket.
+   * A `droppable` (QoS 0) frame is dropped, and counted, when the socket is backed up.
+   */
+  write(bytes: Uint8Array, droppable?: boolean): void;
   /** Closes with a WebSocket close code and a short reason. Idempotent. */
   close(code: CloseCode, reason: string): void;
   readonly closed: boolean;

@@ -23,6 +23,7 @@ export interface WsServerOptions {
   path: string;
   /** Frames larger than this close the socket at the uWS level (the gateway answers smaller oversize frames). */
   maxPayloadBytes: number;
+  softBackpressureBytes: number;
   hardBackpressureBytes: number;
   allowUwsFallback: boolean;
   tls?: { keyFile: string; certFile: string; caFile?: string; passphrase?: string };
@@ -63,7 +64,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     sendPingsAutomatically: false,
     open: (ws) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
-      const conn = new SocketConnection(ws, scheduler, { hardLimitBytes: options.hardBackpressureBytes }, remote, nextId++);
+      const conn = new SocketConnection(ws, scheduler, { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes }, remote, nextId++);
       ws.getUserData().connection = conn;
       connections.add(conn);
       events.onOpen(conn);

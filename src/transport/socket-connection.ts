@@ -3,6 +3,8 @@ import { CloseCode, type Outbound } from '../protocol/index.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 
 export interface BackpressureLimits {
+  /** Buffered bytes above which droppable (QoS 0) frames are dropped for this socket. */
+  softLimitBytes: number;
   /** Buffered bytes above which a socket is closed as a slow consumer. */
   hardLimitBytes: number;
 }
@@ -18,12 +20,14 @@ export interface SocketData {
  */
 export class SocketConnection implements Outbound {
   private pending: Uint8Array[] = [];
+  /** Indexes into `pending` of frames that may be dropped under backpressure. */
+  private droppable: number[] = [];
   private isClosed = false;
   /** Arbitrary state owned by the layer above (the gateway). */
   attachment: unknown;
   lastSeenAt = Date.now();
   readonly openedAt = Date.now();
-  bytesDropped = 0;
+  framesDropped = 0;
 
   constructor(
     private readonly ws: WebSocket<SocketData>,
@@ -37,8 +41,9 @@ export class SocketConnection implements Outbound {
     return this.isClosed;
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array, droppable = false): void {
     if (this.isClosed) return;
+    if (droppable) this.droppable.push(this.pending.length);
     this.pending.push(bytes);
     if (this.pending.length === 1) this.scheduler.markDirty(this);
   }
@@ -49,11 +54,20 @@ export class SocketConnection implements Outbound {
 
   flush(): void {
     if (this.isClosed || this.pending.length === 0) return;
-    const batch = this.pending;
+    let batch = this.pending;
+    const droppable = this.droppable;
     this.pending = [];
-    if (this.ws.getBufferedAmount() > this.limits.hardLimitBytes) {
+    this.droppable = [];
+    const buffered = this.ws.getBufferedAmount();
+    if (buffered > this.limits.hardLimitBytes) {
       this.close(CloseCode.SLOW_CONSUMER, 'too far behind');
       return;
+    }
+    // One check per socket per tick, not per frame: a backed-up socket loses its QoS 0 frames.
+    if (buffered > this.limits.softLimitBytes && droppable.length > 0) {
+      const drop = new Set(droppable);
+      batch = batch.filter((_, i) => !drop.has(i));
+      this.framesDropped += drop.size;
     }
     this.ws.cork(() => {
       for (const bytes of batch) this.ws.send(bytes, true);
@@ -71,5 +85,6 @@ export class SocketConnection implements Outbound {
   markClosed(): void {
     this.isClosed = true;
     this.pending = [];
+    this.droppable = [];
   }
 }

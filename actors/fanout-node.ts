@@ -1,0 +1,54 @@
+import { spawn, dispatch, type Ref } from 'nact';
+import type { Outbound } from '../src/protocol/index.js';
+
+/** A subscriber as the fan-out tree sees it: a socket side and the QoS of its subscription. */
+export interface FanoutMember {
+  readonly conn: Outbound;
+}
+
+/** One broadcast travelling down the tree: the bytes are encoded once, before the root. */
+export interface Broadcast {
+  bytes: Uint8Array;
+  /** QoS 0 copies may be dropped for a socket over its soft backpressure limit. */
+  droppable: boolean;
+  /**
+   * Present only when a publish matched several trees (overlapping filters): members
+   * already served by another tree are skipped, so each device gets one copy.
+   */
+  served?: Set<FanoutMember>;
+}
+
+/** Inner nodes forward to their children; leaves write to their members' sockets. */
+export interface FanoutNodeState {
+  children: Ref<Broadcast>[];
+  members: Set<FanoutMember> | undefined;
+  /** Deliveries made by this leaf (for stats and benchmarks). */
+  delivered: number;
+}
+
+export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: FanoutNodeState): Ref<Broadcast> {
+  return spawn(parent, forward, name, {
+    initialState: state,
+    // A fan-out node holds no state that a restart would lose: resume with the next message.
+    onCrash: (_msg, _err, ctx) => ctx.resume,
+  });
+}
+
+function forward(state: FanoutNodeState, msg: Broadcast): FanoutNodeState {
+  for (const child of state.children) dispatch(child, msg);
+  const members = state.members;
+  if (!members) return state;
+  const { bytes, droppable, served } = msg;
+  if (served) {
+    for (const m of members) {
+      if (served.has(m)) continue;
+      served.add(m);
+      m.conn.write(bytes, droppable);
+      state.delivered++;
+    }
+  } else {
+    for (const m of members) m.conn.write(bytes, droppable);
+    state.delivered += members.size;
+  }
+  return state;
+}

@@ -1,0 +1,58 @@
+import type { Qos } from '../protocol/index.js';
+
+/** What the broker granted in its WELCOME, plus the URL that answered. */
+export interface WelcomeInfo {
+  url: string;
+  version: number;
+  sessionId: string;
+  heartbeatMs: number;
+  maxFrameBytes: number;
+  maxInflight: number;
+  /** Whether the broker still had this device's session (subscriptions, cursors). */
+  sessionPresent: boolean;
+}
+
+/** A message delivered by the broker. */
+export interface Message {
+  /** Topic name, or `$inbox/<deviceId>` for messages sent to this device. */
+  stream: string;
+  offset: number;
+  payload: Uint8Array;
+  traceId: string;
+  qos: Qos;
+  /** Sender device id, when a device sent it. */
+  from?: string;
+  /** Stream epoch, for durable streams. */
+  epoch?: string;
+  /** 1 on first delivery, higher on redelivery. */
+  delivery?: number;
+  /** Broker nodes the message crossed, when it crossed any. */
+  hops?: string[];
+}
+
+export interface DisconnectInfo {
+  /** WebSocket close code (see CloseCode); 1006 when the connection dropped without one. */
+  code: number;
+  reason: string;
+  willReconnect: boolean;
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first attempt after a failure; restarts after each successful handshake. */
+  attempt: number;
+  delayMs: number;
+  /** The broker URL the attempt will use. */
+  url: string;
+}
+
+export interface ClientEvents {
+  connected: WelcomeInfo;
+  /** A connection that had completed its handshake ended. */
+  disconnected: DisconnectInfo;
+  reconnecting: ReconnectInfo;
+  message: Message;
+  /** Errors no promise could carry: unsolicited ERROR frames, bad frames, failed resubscribes, throwing listeners. */
+  error: Error;
+  /** The client stopped for good: close() was called, reconnect is off, or the broker refused terminally. */
+  closed: void;
+}

@@ -1,0 +1,8 @@
+/** Public API of the relaymesh client SDK. */
+export { RelaymeshClient, type PublishOptions, type PublishResult, type SubscribeOptions } from './client.js';
+export type { ClientOptions, ReconnectPolicy } from './options.js';
+export type { ClientEvents, DisconnectInfo, Message, ReconnectInfo, WelcomeInfo } from './events.js';
+export { DisconnectedError, RelaymeshError, TimeoutError } from './errors.js';
+export { DEFAULT_BACKOFF, exponentialBackoff, RetrySchedule, type BackoffOptions, type ReconnectDelay } from './backoff.js';
+export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
+export { CloseCode, ErrorCode, shouldReconnect, SUPPORTED_VERSIONS, type Qos, type StreamPosition } from '../protocol/index.js';
