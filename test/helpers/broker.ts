@@ -19,3 +19,20 @@ export async function startTestBroker(
   t.teardown(() => broker.close());
   return Object.assign(broker, { url: `ws://127.0.0.1:${broker.port}/` });
 }
+
+/**
+ * A free TCP port on 127.0.0.1. For tests that restart a broker on the same port: uSockets
+ * sets SO_REUSEADDR only for an explicit port, so a broker started on port 0 leaves its
+ * closed connections in TIME_WAIT blocking a rebind for a minute.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
