@@ -9,6 +9,8 @@ export interface FanoutMember {
 /** One broadcast travelling down the tree: the bytes are encoded once, before the root. */
 export interface Broadcast {
   bytes: Uint8Array;
+  /** Position in the tree's broadcast order, set by the tree. */
+  serial: number;
   /** QoS 0 copies may be dropped for a socket over its soft backpressure limit. */
   droppable: boolean;
   /**
@@ -21,7 +23,11 @@ export interface Broadcast {
 /** Inner nodes forward to their children; leaves write to their members' sockets. */
 export interface FanoutNodeState {
   children: Ref<Broadcast>[];
-  members: Set<FanoutMember> | undefined;
+  /**
+   * Leaf members with the broadcast serial at which they joined: a member gets only later
+   * broadcasts, so one that left and rejoined on a leaf that lags behind never sees an old one.
+   */
+  members: Map<FanoutMember, number> | undefined;
   /** Deliveries made by this leaf (for stats and benchmarks). */
   delivered: number;
 }
@@ -38,17 +44,15 @@ function forward(state: FanoutNodeState, msg: Broadcast): FanoutNodeState {
   for (const child of state.children) dispatch(child, msg);
   const members = state.members;
   if (!members) return state;
-  const { bytes, droppable, served } = msg;
-  if (served) {
-    for (const m of members) {
+  const { bytes, droppable, served, serial } = msg;
+  for (const [m, joinedAt] of members) {
+    if (serial <= joinedAt) continue;
+    if (served) {
       if (served.has(m)) continue;
       served.add(m);
-      m.conn.write(bytes, droppable);
-      state.delivered++;
     }
-  } else {
-    for (const m of members) m.conn.write(bytes, droppable);
-    state.delivered += members.size;
+    m.conn.write(bytes, droppable);
+    state.delivered++;
   }
   return state;
 }

@@ -19,7 +19,7 @@ interface Inner extends Node {
   childNodes: Node[];
 }
 interface Leaf extends Node {
-  members: Set<FanoutMember>;
+  members: Map<FanoutMember, number>;
 }
 
 /**
@@ -40,6 +40,7 @@ export class FanoutTree {
   private readonly openLeaves = new Set<Leaf>();
   private readonly openInners = new Map<number, Set<Inner>>();
   private nextNodeId = 0;
+  private serial = 0;
 
   constructor(
     owner: Ref<unknown>,
@@ -62,7 +63,7 @@ export class FanoutTree {
   add(member: FanoutMember): void {
     if (this.leafOf.has(member)) return;
     const leaf = this.openLeaves.values().next().value ?? this.spawnLeaf();
-    leaf.members.add(member);
+    leaf.members.set(member, this.serial);
     this.leafOf.set(member, leaf);
     if (leaf.members.size >= this.shape.leafSize) this.openLeaves.delete(leaf);
   }
@@ -76,8 +77,8 @@ export class FanoutTree {
     else this.openLeaves.add(leaf);
   }
 
-  broadcast(msg: Broadcast): void {
-    dispatch(this.root.ref, msg);
+  broadcast(msg: Omit<Broadcast, 'serial'>): void {
+    dispatch(this.root.ref, { ...msg, serial: ++this.serial });
   }
 
   /** Node counts, for stats and benchmarks. */
@@ -108,7 +109,7 @@ export class FanoutTree {
 
   private spawnLeaf(): Leaf {
     const parent = this.innerWithRoom(1);
-    const members = new Set<FanoutMember>();
+    const members = new Map<FanoutMember, number>();
     const state: FanoutNodeState = { children: [], members, delivered: 0 };
     const leaf: Leaf = { ref: spawnFanoutNode(this.container, `leaf-${this.nextNodeId++}`, state), state, parent, members };
     this.attach(parent, leaf);

@@ -35,7 +35,7 @@ export interface DeviceInfo {
   state: string;
   remoteAddress: string;
   subscriptions: string[];
-  counters: { framesIn: number; framesOut: number; errors: number; restarts: number };
+  counters: { framesIn: number; framesOut: number; errors: number; restarts: number; dropped: number };
 }
 
 /** A running broker embedded in this process. */
@@ -173,7 +173,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         state: d.session.state,
         remoteAddress: d.conn.remoteAddress,
         subscriptions: [...d.session.subscriptions.keys()],
-        counters: { ...d.session.counters },
+        counters: { ...d.session.counters, dropped: d.conn.framesDropped },
       };
     },
     get connectedDevices() {

@@ -70,6 +70,11 @@ export function resolveOptions(input: BrokerOptions = {}): ResolvedOptions {
   if (!authenticate && !options.anonymous) {
     throw new OptionsError('invalid broker options:\n  give `authenticate` to check device credentials, or set `anonymous: true` to accept any device');
   }
+  if (options.softBackpressureBytes > options.maxBackpressureBytes) {
+    throw new OptionsError(
+      `invalid broker options:\n  softBackpressureBytes (${options.softBackpressureBytes}) must not exceed maxBackpressureBytes (${options.maxBackpressureBytes})`,
+    );
+  }
   const idleTimeoutMs = options.idleTimeoutMs ?? Math.round(options.heartbeatMs * 2.5);
   if (idleTimeoutMs <= options.heartbeatMs) {
     throw new OptionsError(`invalid broker options:\n  idleTimeoutMs (${idleTimeoutMs}) must exceed heartbeatMs (${options.heartbeatMs})`);

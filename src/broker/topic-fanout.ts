@@ -59,7 +59,7 @@ export class TopicFanout<M extends FanoutMember> {
   broadcast(topic: string, bytes: Uint8Array, droppable: boolean): number {
     const matched = this.filters.match(topic);
     const served = matched.size > 1 ? new Set<FanoutMember>() : undefined;
-    const msg: Broadcast = { bytes, droppable, ...(served ? { served } : {}) };
+    const msg: Omit<Broadcast, 'serial'> = { bytes, droppable, ...(served ? { served } : {}) };
     let subscriptions = 0;
     for (const filter of matched) {
       const tree = this.trees.get(filter)!;

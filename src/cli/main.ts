@@ -1,9 +1,11 @@
+import { runBench } from './bench.js';
 import { START_USAGE, runStart } from './start.js';
 
 const USAGE = `usage: relaymesh <command> [options]
 
 commands:
   start     run a broker (relaymesh start --help)
+  bench     run a benchmark (relaymesh bench fanout --help)
 `;
 
 /** The `relaymesh` command. Returns the process exit code. */
@@ -15,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         if (wantsHelp) return print(START_USAGE, 0);
         return await runStart(rest);
+      case 'bench':
+        return await runBench(rest);
       case undefined:
       case 'help':
       case '--help':

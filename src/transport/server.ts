@@ -56,8 +56,8 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
 
   app.ws<SocketData>(options.path, {
     maxPayloadLength: options.maxPayloadBytes,
-    // Backpressure is judged by SocketConnection; uWS must not drop frames silently before that.
-    maxBackpressure: options.hardBackpressureBytes * 2,
+    // Backpressure is judged by SocketConnection; uWS must not drop frames (or the close frame) before that.
+    maxBackpressure: options.hardBackpressureBytes * 2 + 16 * 1024 * 1024,
     closeOnBackpressureLimit: 0,
     // Liveness is tracked by the gateway's heartbeat sweep with millisecond resolution.
     idleTimeout: 0,

@@ -9,6 +9,9 @@ export interface BackpressureLimits {
   hardLimitBytes: number;
 }
 
+/** How long a closing socket may take to finish the close handshake before TCP is cut. */
+const FORCE_CLOSE_AFTER_MS = 5000;
+
 /** Per-socket user data carried by uWS. */
 export interface SocketData {
   connection?: SocketConnection;
@@ -23,6 +26,9 @@ export class SocketConnection implements Outbound {
   /** Indexes into `pending` of frames that may be dropped under backpressure. */
   private droppable: number[] = [];
   private isClosed = false;
+  /** uWS reported the socket closed; `ws` must not be touched any more. */
+  private gone = false;
+  private forceCloseTimer: NodeJS.Timeout | undefined;
   /** Arbitrary state owned by the layer above (the gateway). */
   attachment: unknown;
   lastSeenAt = Date.now();
@@ -79,10 +85,14 @@ export class SocketConnection implements Outbound {
     this.flush();
     this.isClosed = true;
     this.ws.end(code, reason);
+    // A peer that stopped reading never completes the close handshake: cut the TCP connection.
+    if (!this.gone) this.forceCloseTimer = setTimeout(() => this.gone || this.ws.close(), FORCE_CLOSE_AFTER_MS).unref();
   }
 
   /** The socket is gone (peer closed or we ended it): nothing may touch `ws` any more. */
   markClosed(): void {
+    this.gone = true;
+    clearTimeout(this.forceCloseTimer);
     this.isClosed = true;
     this.pending = [];
     this.droppable = [];

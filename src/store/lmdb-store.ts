@@ -1,0 +1,200 @@
+import type { RootDatabase } from 'lmdb';
+import { checkCount, checkName, checkNewEntry, checkSessionRecord, checkTime } from './arguments.js';
+import { StoreClosedError } from './errors.js';
+import { CursorTable, type CursorKey } from './lmdb-cursors.js';
+import { openEnvironment } from './lmdb-environment.js';
+import { SessionTable, type ExpiryKey } from './lmdb-sessions.js';
+import { StreamLog, type EntryKey, type EntryValue, type Settle, type StreamRecord } from './lmdb-streams.js';
+import type { Appended, MessageStore, NewEntry, RetentionLimits, SessionRecord, StoredEntry, StreamHead } from './types.js';
+
+export interface LmdbStoreOptions {
+  /**
+   * When a write's promise resolves. 'flush' (default): the commit is synced to disk and
+   * survives power loss. 'commit': the commit is visible and survives a crash of this process,
+   * not of the machine (lmdb's overlapping sync flushes it a moment later).
+   */
+  durability?: 'flush' | 'commit';
+}
+
+/**
+ * Opens the store kept in `dir` (created if missing; the data file is `dir/store.mdb`).
+ * One process at a time may use a directory. Throws StoreOpenError when the directory cannot
+ * be used; it never deletes or rewrites anything to make it usable.
+ */
+export async function openLmdbStore(dir: string, options: LmdbStoreOptions = {}): Promise<MessageStore> {
+  checkName('store directory', dir);
+  const durability = options.durability ?? 'flush';
+  if (durability !== 'flush' && durability !== 'commit') {
+    throw new RangeError(`durability must be 'flush' or 'commit', got ${String(durability)}`);
+  }
+  const root = await openEnvironment(dir, { separateFlushed: true });
+  return new LmdbStore(root, durability === 'flush' ? settleOnFlush(root) : (write) => write);
+}
+
+/**
+ * Puts carry their own commit's flush promise (separateFlushed); transactions wait for the
+ * latest flush. lmdb can report flushes of consecutive commits out of order, and a later
+ * commit's flush covers the earlier ones, so writes resolve strictly in call order.
+ */
+function settleOnFlush(root: RootDatabase): Settle {
+  let previous: Promise<unknown> = Promise.resolve();
+  return <T>(write: Promise<T>): Promise<T> => {
+    const flushed = write.then(() => (write as { flushed?: PromiseLike<unknown> }).flushed ?? root.flushed);
+    const settled = Promise.all([write, flushed, previous]).then(([value]) => value);
+    previous = settled.catch(() => undefined);
+    return settled;
+  };
+}
+
+class LmdbStore implements MessageStore {
+  private readonly streams: StreamLog;
+  private readonly cursorTable: CursorTable;
+  private readonly sessions: SessionTable;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly root: RootDatabase,
+    settle: Settle,
+  ) {
+    this.streams = new StreamLog(
+      root,
+      root.openDB<EntryValue, EntryKey>({ name: 'entries' }),
+      root.openDB<StreamRecord, string>({ name: 'streams' }),
+      settle,
+    );
+    this.cursorTable = new CursorTable(root.openDB<number, CursorKey>({ name: 'cursors' }), settle);
+    this.sessions = new SessionTable(
+      root,
+      root.openDB<SessionRecord, string>({ name: 'sessions' }),
+      root.openDB<true, ExpiryKey>({ name: 'sessionsByExpiry' }),
+      settle,
+    );
+  }
+
+  async append(stream: string, entry: NewEntry): Promise<Appended> {
+    this.live('append');
+    checkName('stream', stream);
+    checkNewEntry(entry);
+    return this.streams.append(stream, entry);
+  }
+
+  read(stream: string, afterOffset: number, limit: number): StoredEntry[] {
+    this.live('read');
+    checkName('stream', stream);
+    checkCount('afterOffset', afterOffset);
+    checkCount('limit', limit);
+    return this.streams.read(stream, afterOffset, limit);
+  }
+
+  head(stream: string): StreamHead {
+    this.live('head');
+    checkName('stream', stream);
+    return this.streams.head(stream);
+  }
+
+  async resetStream(stream: string): Promise<string> {
+    this.live('resetStream');
+    checkName('stream', stream);
+    return this.streams.resetStream(stream);
+  }
+
+  async pruneThrough(stream: string, offset: number): Promise<number> {
+    this.live('pruneThrough');
+    checkName('stream', stream);
+    checkCount('offset', offset);
+    return this.streams.pruneThrough(stream, offset);
+  }
+
+  async enforceRetention(stream: string, limits: RetentionLimits, now = Date.now()): Promise<number> {
+    this.live('enforceRetention');
+    checkName('stream', stream);
+    if (limits.maxEntries !== undefined) checkCount('maxEntries', limits.maxEntries);
+    if (limits.maxAgeMs !== undefined) checkCount('maxAgeMs', limits.maxAgeMs);
+    checkTime('now', now);
+    return this.streams.enforceRetention(stream, limits, now);
+  }
+
+  streamNames(): string[] {
+    this.live('streamNames');
+    return this.streams.streamNames();
+  }
+
+  async setCursor(subscriberId: string, stream: string, offset: number): Promise<void> {
+    this.live('setCursor');
+    checkName('subscriberId', subscriberId);
+    checkName('stream', stream);
+    checkCount('offset', offset);
+    return this.cursorTable.set(subscriberId, stream, offset);
+  }
+
+  cursor(subscriberId: string, stream: string): number | undefined {
+    this.live('cursor');
+    checkName('subscriberId', subscriberId);
+    checkName('stream', stream);
+    return this.cursorTable.get(subscriberId, stream);
+  }
+
+  cursors(subscriberId: string): Map<string, number> {
+    this.live('cursors');
+    checkName('subscriberId', subscriberId);
+    return this.cursorTable.all(subscriberId);
+  }
+
+  async removeCursor(subscriberId: string, stream: string): Promise<void> {
+    this.live('removeCursor');
+    checkName('subscriberId', subscriberId);
+    checkName('stream', stream);
+    return this.cursorTable.remove(subscriberId, stream);
+  }
+
+  async saveSession(deviceId: string, record: SessionRecord): Promise<void> {
+    this.live('saveSession');
+    checkName('deviceId', deviceId);
+    checkSessionRecord(record);
+    return this.sessions.save(deviceId, record);
+  }
+
+  loadSession(deviceId: string): SessionRecord | undefined {
+    this.live('loadSession');
+    checkName('deviceId', deviceId);
+    return this.sessions.load(deviceId);
+  }
+
+  async deleteSession(deviceId: string): Promise<void> {
+    this.live('deleteSession');
+    checkName('deviceId', deviceId);
+    return this.sessions.delete(deviceId);
+  }
+
+  expiredSessions(now: number, limit = Number.MAX_SAFE_INTEGER): string[] {
+    this.live('expiredSessions');
+    checkTime('now', now);
+    checkCount('limit', limit);
+    return this.sessions.expired(now, limit);
+  }
+
+  sizeBytes(): number {
+    this.live('sizeBytes');
+    const stats = this.root.getStats() as { pageSize: number; lastPageNumber: number };
+    return (stats.lastPageNumber + 1) * stats.pageSize;
+  }
+
+  async flush(): Promise<void> {
+    this.live('flush');
+    await this.root.flushed;
+  }
+
+  close(): Promise<void> {
+    // lmdb waits for queued writes before it closes.
+    this.closing ??= this.root.close();
+    return this.closing;
+  }
+
+  /**
+   * lmdb throws from a timer (crashing the process) on writes after close, so refuse them here.
+   * Methods returning a promise are async so that bad arguments reject rather than throw.
+   */
+  private live(operation: string): void {
+    if (this.closing) throw new StoreClosedError(operation);
+  }
+}
