@@ -1,9 +1,23 @@
 import { spawn, dispatch, type Ref } from 'nact';
 import type { Outbound } from '../src/protocol/index.js';
 
-/** A subscriber as the fan-out tree sees it: a socket side and the QoS of its subscription. */
+/** Takes QoS 1 deliveries for one device: windowed, acked, replayed (see DurableOutbox). */
+export interface DurableReceiver {
+  offer(stream: string, epoch: string, offset: number, bytes: Uint8Array): void;
+}
+
+/** A subscriber as the fan-out tree sees it. */
 export interface FanoutMember {
   readonly conn: Outbound;
+  readonly outbox: DurableReceiver;
+}
+
+/** A stored (QoS 1) message: its position and its QoS 1 encoding. */
+export interface DurableCopy {
+  stream: string;
+  epoch: string;
+  offset: number;
+  bytes: Uint8Array;
 }
 
 /** One broadcast travelling down the tree: the bytes are encoded once, before the root. */
@@ -13,6 +27,8 @@ export interface Broadcast {
   serial: number;
   /** QoS 0 copies may be dropped for a socket over its soft backpressure limit. */
   droppable: boolean;
+  /** Set on the way into a QoS 1 subscription's tree for a stored message: members get it through their outbox. */
+  durable?: DurableCopy;
   /**
    * Present only when a publish matched several trees (overlapping filters): members
    * already served by another tree are skipped, so each device gets one copy.
@@ -44,14 +60,15 @@ function forward(state: FanoutNodeState, msg: Broadcast): FanoutNodeState {
   for (const child of state.children) dispatch(child, msg);
   const members = state.members;
   if (!members) return state;
-  const { bytes, droppable, served, serial } = msg;
+  const { bytes, droppable, served, serial, durable } = msg;
   for (const [m, joinedAt] of members) {
     if (serial <= joinedAt) continue;
     if (served) {
       if (served.has(m)) continue;
       served.add(m);
     }
-    m.conn.write(bytes, droppable);
+    if (durable) m.outbox.offer(durable.stream, durable.epoch, durable.offset, durable.bytes);
+    else m.conn.write(bytes, droppable);
     state.delivered++;
   }
   return state;

@@ -8,6 +8,12 @@ export type StoreFactory = (dir: string) => Promise<MessageStore>;
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
+const EMPTY = { payload: new Uint8Array(0), traceId: '' };
+
+/** Appends `count` empty entries one after another. */
+async function appendSome(store: MessageStore, stream: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await store.append(stream, EMPTY);
+}
 
 /**
  * The behaviour every MessageStore backend promises. Run it once per backend; backend-specific
@@ -15,16 +21,15 @@ const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
  */
 export function storeContract(backend: string, factory: StoreFactory): void {
   type Ctx = { testdir(): string; teardown(fn: () => unknown): void };
-  async function fresh(tt: Ctx): Promise<{ store: MessageStore; dir: string }> {
-    const dir = join(tt.testdir(), 'store');
-    const store = await factory(dir);
+  async function fresh(tt: Ctx): Promise<MessageStore> {
+    const store = await factory(join(tt.testdir(), 'store'));
     tt.teardown(() => store.close());
-    return { store, dir };
+    return store;
   }
 
   t.test(`${backend}: streams`, async (t) => {
     t.test('appends get offsets 1, 2, 3 in call order and read back with their fields', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const before = Date.now();
       const results = await Promise.all([
         store.append('room/1', { payload: bytes('a'), traceId: 't1', from: 'dev-1' }),
@@ -44,7 +49,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('read returns at most limit entries after the given offset', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await Promise.all(Array.from({ length: 10 }, (_, i) => store.append('s', { payload: bytes(`${i + 1}`), traceId: '' })));
       t.same(store.read('s', 4, 3).map((e) => e.offset), [5, 6, 7]);
       t.same(store.read('s', 9, 100).map((e) => e.offset), [10]);
@@ -54,7 +59,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('streams keep separate offsets, even when one name is a prefix of another', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const names = ['a', 'a/b', 'ab', 'a b', '$inbox/a'];
       for (const name of names) for (let i = 0; i < 3; i++) await store.append(name, { payload: bytes(name), traceId: '' });
       for (const name of names) {
@@ -64,12 +69,12 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('a stream never written has an empty head with no epoch', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       t.same(store.head('nothing'), { epoch: '', firstOffset: 1, lastOffset: 0 });
     });
 
     t.test('head follows appends and keeps its epoch', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const first = await store.append('s', { payload: bytes('x'), traceId: '' });
       await store.append('s', { payload: bytes('y'), traceId: '' });
       t.same(store.head('s'), { epoch: first.epoch, firstOffset: 1, lastOffset: 2 });
@@ -77,7 +82,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('concurrent appends get distinct increasing offsets, all readable once resolved', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const calls = Array.from({ length: 2000 }, (_, i) => ({ stream: i % 2 ? 'odd' : 'even', i }));
       const results = await Promise.all(calls.map(({ stream, i }) => store.append(stream, { payload: bytes(`${i}`), traceId: `${i}` })));
       for (const stream of ['even', 'odd']) {
@@ -93,15 +98,15 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('appends of a stream resolve in offset order, across many commits', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const resolved: Record<string, number[]> = { a: [], b: [] };
       const writes: Promise<void>[] = [];
-      for (let burst = 0; burst < 40; burst++) {
-        for (let i = 0; i < 50; i++) {
+      for (let burst = 0; burst < 150; burst++) {
+        for (let i = 0; i < 20; i++) {
           const stream = i % 3 ? 'a' : 'b';
-          writes.push(store.append(stream, { payload: bytes(''), traceId: '' }).then(({ offset }) => void resolved[stream]!.push(offset)));
+          writes.push(store.append(stream, EMPTY).then(({ offset }) => void resolved[stream]!.push(offset)));
         }
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 1));
       }
       await Promise.all(writes);
       for (const stream of ['a', 'b']) {
@@ -111,21 +116,21 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('pruneThrough deletes entries up to and including the offset', async (t) => {
-      const { store } = await fresh(t);
-      for (let i = 0; i < 10; i++) await store.append('s', { payload: bytes(''), traceId: '' });
+      const store = await fresh(t);
+      await appendSome(store, 's', 10);
       t.equal(await store.pruneThrough('s', 4), 4);
       t.same(store.read('s', 0, 100).map((e) => e.offset), [5, 6, 7, 8, 9, 10]);
       t.match(store.head('s'), { firstOffset: 5, lastOffset: 10 });
       t.equal(await store.pruneThrough('s', 3), 0, 'pruning below the first offset deletes nothing');
       t.equal(await store.pruneThrough('s', 1000), 6, 'pruning past the end stops at the last offset');
       t.match(store.head('s'), { firstOffset: 11, lastOffset: 10 });
-      t.equal((await store.append('s', { payload: bytes(''), traceId: '' })).offset, 11, 'offsets are not reused');
+      t.equal((await store.append('s', EMPTY)).offset, 11, 'offsets are not reused');
       t.equal(await store.pruneThrough('nothing', 5), 0);
     });
 
     t.test('retention by count keeps the newest maxEntries', async (t) => {
-      const { store } = await fresh(t);
-      for (let i = 0; i < 10; i++) await store.append('s', { payload: bytes(''), traceId: '' });
+      const store = await fresh(t);
+      await appendSome(store, 's', 10);
       t.equal(await store.enforceRetention('s', { maxEntries: 3 }), 7);
       t.same(store.read('s', 0, 100).map((e) => e.offset), [8, 9, 10]);
       t.equal(await store.enforceRetention('s', { maxEntries: 3 }), 0);
@@ -133,18 +138,18 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('retention by age drops entries published more than maxAgeMs before now', async (t) => {
-      const { store } = await fresh(t);
-      for (let i = 0; i < 5; i++) await store.append('s', { payload: bytes(''), traceId: '' });
+      const store = await fresh(t);
+      await appendSome(store, 's', 5);
       const published = store.read('s', 0, 10).map((e) => e.publishedAt);
       const newest = Math.max(...published);
       t.equal(await store.enforceRetention('s', { maxAgeMs: 60_000 }, newest + 1000), 0);
       t.equal(await store.enforceRetention('s', { maxAgeMs: 60_000 }, newest + 60_001), 5);
       t.same(store.read('s', 0, 10), []);
-      t.equal((await store.append('s', { payload: bytes(''), traceId: '' })).offset, 6);
+      t.equal((await store.append('s', EMPTY)).offset, 6);
     });
 
     t.test('resetStream empties the stream under a new epoch; offsets continue', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const { epoch: old } = await store.append('s', { payload: bytes('old'), traceId: '' });
       await store.append('s', { payload: bytes('old'), traceId: '' });
       const epoch = await store.resetStream('s');
@@ -155,7 +160,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('appends issued right after a reset, before it commits, are kept', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await store.append('s', { payload: bytes('old'), traceId: '' });
       const reset = store.resetStream('s');
       const after = store.append('s', { payload: bytes('new'), traceId: '' });
@@ -165,16 +170,16 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('resetting a stream never written creates it with an epoch', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const epoch = await store.resetStream('fresh');
       t.same(store.head('fresh'), { epoch, firstOffset: 1, lastOffset: 0 });
-      t.same(await store.append('fresh', { payload: bytes(''), traceId: '' }), { offset: 1, epoch });
+      t.same(await store.append('fresh', EMPTY), { offset: 1, epoch });
     });
   });
 
   t.test(`${backend}: cursors`, async (t) => {
     t.test('a cursor moves forward only', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       t.equal(store.cursor('dev-1', 's'), undefined);
       await store.setCursor('dev-1', 's', 5);
       await store.setCursor('dev-1', 's', 3);
@@ -184,7 +189,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('a cursor moves forward only, also while writes are in flight', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const writes = [store.setCursor('dev-1', 's', 7), store.setCursor('dev-1', 's', 2)];
       t.equal(store.cursor('dev-1', 's'), 7, 'visible before the commit');
       await Promise.all(writes);
@@ -192,7 +197,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('cursors lists one subscriber only, by stream', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await Promise.all([
         store.setCursor('dev-1', 'a', 1),
         store.setCursor('dev-1', 'b', 2),
@@ -203,8 +208,21 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       t.same(store.cursors('nobody'), new Map());
     });
 
+    t.test('allCursors lists every cursor, writes in flight included', async (t) => {
+      const store = await fresh(t);
+      await Promise.all([store.setCursor('dev-2', 'a', 4), store.setCursor('dev-1', 'b', 2), store.setCursor('dev-1', 'gone', 1)]);
+      const inFlight = [store.setCursor('dev-1', 'b', 3), store.setCursor('dev-3', 'c', 1), store.removeCursor('dev-1', 'gone')];
+      t.same([...store.allCursors()], [
+        { subscriberId: 'dev-1', stream: 'b', offset: 3 },
+        { subscriberId: 'dev-2', stream: 'a', offset: 4 },
+        { subscriberId: 'dev-3', stream: 'c', offset: 1 },
+      ]);
+      await Promise.all(inFlight);
+      t.equal([...store.allCursors()].length, 3);
+    });
+
     t.test('a removed cursor is gone and can start again lower', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await store.setCursor('dev-1', 's', 10);
       const removed = store.removeCursor('dev-1', 's');
       t.equal(store.cursor('dev-1', 's'), undefined);
@@ -219,7 +237,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     const record = (expiresAt: number) => ({ subscriptions: [['room/+', 1] as [string, 0 | 1]], expiresAt, updatedAt: 1 });
 
     t.test('a saved session loads back; a deleted one is gone', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       t.equal(store.loadSession('dev-1'), undefined);
       await store.saveSession('dev-1', record(100));
       t.same(store.loadSession('dev-1'), record(100));
@@ -228,8 +246,15 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       t.same(store.expiredSessions(1000), []);
     });
 
+    t.test('sessions lists every stored session by device id', async (t) => {
+      const store = await fresh(t);
+      await Promise.all([store.saveSession('b', record(2)), store.saveSession('a', record(1)), store.saveSession('c', record(3))]);
+      await store.deleteSession('c');
+      t.same([...store.sessions()], [['a', record(1)], ['b', record(2)]]);
+    });
+
     t.test('expiredSessions lists sessions expired at now, soonest first, up to a limit', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await Promise.all([
         store.saveSession('c', record(300)),
         store.saveSession('a', record(100)),
@@ -243,7 +268,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('saving a session again replaces its expiry', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       await store.saveSession('dev-1', record(100));
       await store.saveSession('dev-1', record(500));
       t.same(store.expiredSessions(200), []);
@@ -274,25 +299,25 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       t.equal(again.cursor('dev-1', 'a'), 20);
       t.same(again.loadSession('dev-1'), { subscriptions: [['a', 1]], expiresAt: 5, updatedAt: 4 });
       t.same(again.expiredSessions(10), ['dev-1']);
-      t.same(await again.append('a', { payload: bytes(''), traceId: '' }), { offset: 26, epoch: heads.a.epoch });
+      t.same(await again.append('a', EMPTY), { offset: 26, epoch: heads.a.epoch });
     });
 
     t.test('offsets are not reused after pruning everything and reopening', async (t) => {
       const dir = join(t.testdir(), 'store');
       const first = await factory(dir);
-      for (let i = 0; i < 5; i++) await first.append('s', { payload: bytes(''), traceId: '' });
+      await appendSome(first, 's', 5);
       await first.pruneThrough('s', 5);
       const epoch = await first.resetStream('r');
       await first.close();
       const again = await factory(dir);
       t.teardown(() => again.close());
       t.same(again.head('s'), { epoch: again.head('s').epoch, firstOffset: 6, lastOffset: 5 });
-      t.equal((await again.append('s', { payload: bytes(''), traceId: '' })).offset, 6);
+      t.equal((await again.append('s', EMPTY)).offset, 6);
       t.same(again.head('r'), { epoch, firstOffset: 1, lastOffset: 0 }, 'an empty reset stream keeps its epoch');
     });
 
     t.test('bad arguments are refused with a clear error', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const entry = { payload: bytes('x'), traceId: '' };
       await t.rejects(store.append('', entry), TypeError);
       await t.rejects(store.append('s', { payload: 'x' as unknown as Uint8Array, traceId: '' }), /payload/);
@@ -323,7 +348,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
     });
 
     t.test('sizeBytes grows with data and flush resolves', async (t) => {
-      const { store } = await fresh(t);
+      const store = await fresh(t);
       const empty = store.sizeBytes();
       t.ok(empty > 0);
       await Promise.all(Array.from({ length: 500 }, () => store.append('s', { payload: new Uint8Array(1000), traceId: '' })));

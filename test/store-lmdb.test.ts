@@ -77,3 +77,12 @@ t.test('a missing directory is created, parents included', async (t) => {
   await store.close();
   t.ok(readFileSync(join(dir, 'store.mdb')).length > 0);
 });
+
+t.test('a directory already open in this process is refused until that store closes', async (t) => {
+  const dir = t.testdir();
+  const first = await openLmdbStore(dir);
+  await t.rejects(openLmdbStore(join(dir, '.')), { name: 'StoreOpenError', message: /already open/ });
+  await first.close();
+  const second = await openLmdbStore(dir);
+  await second.close();
+});

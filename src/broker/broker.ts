@@ -10,8 +10,7 @@ import {
   deviceIdProblem,
   topicNameProblem,
   type BrokerPort,
-  type DirectMessage,
-  type Publication,
+  inboxStream,
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
@@ -19,7 +18,12 @@ import { acceptAnyDevice } from './auth.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
-import { encodeDirectMessage, encodeTopicMessage } from './deliveries.js';
+import { openLmdbStore } from '../store/index.js';
+import { Delivery } from './delivery.js';
+import { DurableIndex } from './durable/durable-index.js';
+import { startMaintenance } from './durable/maintenance.js';
+import { DurableOutbox } from './durable/outbox.js';
+import { SessionKeeper } from './durable/session-keeper.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
@@ -45,7 +49,10 @@ export interface Broker {
   readonly log: Logger;
   /** Publishes to a topic from the server side; returns the matching local subscriptions. */
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions): Promise<number>;
-  /** Sends to one device; returns whether it was delivered to a live connection. */
+  /**
+   * Sends to one device; returns whether it went to a live connection. With QoS 1 it is
+   * stored first and waits in the device's inbox until acknowledged.
+   */
   send(deviceId: string, payload: Uint8Array | string, options?: PublishOptions): Promise<boolean>;
   device(deviceId: string): DeviceInfo | undefined;
   readonly connectedDevices: number;
@@ -60,6 +67,7 @@ export interface Broker {
 export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const options = resolveOptions(input);
   const log = createLogger(options.logLevel);
+  const store = await openLmdbStore(options.dataDir, { durability: options.durability });
   const system = startActorSystem();
   const shardNames = Array.from({ length: options.shards }, (_, i) => `shard-${i}`);
   const devices = new DeviceRegistry();
@@ -85,31 +93,33 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   }
 
   const fanout = new TopicFanout<LiveDevice>(system, options.fanout);
-  const publish = (publication: Publication): number =>
-    fanout.broadcast(publication.topic, encodeTopicMessage(publication), publication.qos === 0);
-  const sendDirect = (message: DirectMessage): boolean => {
-    const target = devices.get(message.target);
-    if (!target || target.conn.closed) return false;
-    target.conn.write(encodeDirectMessage(message), message.qos === 0);
-    return true;
-  };
+  const index = new DurableIndex(store);
+  const sessions = new SessionKeeper(store, options.sessionExpiryMs);
+  const delivery = new Delivery(store, index, fanout, devices, options);
 
   const portFor = (device: () => LiveDevice): BrokerPort => ({
     subscribe: (filters, qos) => {
-      for (const filter of filters) fanout.subscribe(device(), filter, qos);
+      const d = device();
+      for (const filter of filters) {
+        fanout.subscribe(d, filter, qos);
+        index.subscribe(d.session.deviceId, filter, qos);
+        d.session.subscriptions.set(filter, qos);
+      }
+      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
     },
     unsubscribe: (filters) => {
-      for (const filter of filters) fanout.unsubscribe(device(), filter);
+      const d = device();
+      for (const filter of filters) {
+        fanout.unsubscribe(d, filter);
+        index.unsubscribe(d.session.deviceId, filter);
+        d.session.subscriptions.delete(filter);
+      }
+      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
     },
-    publish: (publication) => {
-      publish(publication);
-      return undefined;
-    },
-    send: (message) => {
-      sendDirect(message);
-      return undefined;
-    },
-    ack: () => undefined,
+    publish: async (publication) => (await delivery.publish(publication)).stored,
+    send: async (message) => (await delivery.send(message)).stored,
+    ack: (stream, offset) => device().outbox.ack(stream, offset),
+    resync: (stream, offset) => device().outbox.resync(stream, offset),
     newTraceId,
   });
 
@@ -119,7 +129,33 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     shards: { ring: new HashRing(shardNames), refs: shardRefs },
     authenticate: options.authenticate ?? acceptAnyDevice,
     portFor,
-    onDeviceGone: (device) => fanout.removeMember(device),
+    hasSession: (deviceId) => sessions.load(deviceId) !== undefined,
+    outboxFor: (deviceId, conn) => {
+      const inbox = inboxStream(deviceId);
+      return new DurableOutbox(
+        store,
+        conn,
+        options,
+        (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
+        (stream, offset) => index.advance(deviceId, stream, offset),
+      );
+    },
+    onLive: async (device) => {
+      // Restore the stored session, then replay what waited for the device: live delivery
+      // starts only after this, through the outbox, which keeps the seam gapless.
+      const deviceId = device.session.deviceId;
+      for (const [filter, qos] of sessions.load(deviceId)?.subscriptions ?? []) {
+        fanout.subscribe(device, filter, qos);
+        device.session.subscriptions.set(filter, qos);
+      }
+      sessions.saveConnected(deviceId, device.session.subscriptions);
+      device.outbox.start(index.cursorsOf(deviceId), device.resume);
+    },
+    onDeviceGone: (device) => {
+      fanout.removeMember(device);
+      device.outbox.close();
+      sessions.saveDisconnected(device.session.deviceId, device.session.subscriptions);
+    },
     limits: { maxFrameBytes: options.maxFrameBytes, heartbeatMs: options.heartbeatMs, maxInflight: options.maxInflight },
     log,
   });
@@ -143,8 +179,10 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     );
   } catch (err) {
     stopActor(system);
+    await store.close();
     throw err;
   }
+  const stopMaintenance = startMaintenance({ store, index, devices, log, options });
   const stopSweep = startLivenessSweep(server.connections, (conn) => gateway.isHandshaking(conn), options);
   if (options.anonymous) log.warn('anonymous mode: any device id is accepted without credentials');
   log.info({ host: options.host, port: server.port, path: options.path, shards: options.shards }, 'relaymesh listening');
@@ -157,12 +195,14 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     async publish(topic, payload, opts = {}) {
       const problem = topicNameProblem(topic);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(topic)}: ${problem}`);
-      return publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const result = await delivery.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      return result.reached;
     },
     async send(deviceId, payload, opts = {}) {
       const problem = deviceIdProblem(deviceId);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_FIELD, problem);
-      return sendDirect({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const result = await delivery.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      return result.reached > 0;
     },
     device(deviceId) {
       const d = devices.get(deviceId);
@@ -197,9 +237,11 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       closing ??= (async () => {
         server.stopListening();
         stopSweep();
+        stopMaintenance();
         server.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
         stopActor(system);
+        await store.close();
         log.info('relaymesh stopped');
       })();
       return closing;

@@ -1,14 +1,19 @@
 import type { Ref } from 'nact';
 import type { DeviceMsg } from '../../actors/device-actor.js';
-import type { Session } from '../protocol/index.js';
+import type { Session, StreamPosition } from '../protocol/index.js';
 import type { SocketConnection } from '../transport/socket-connection.js';
+
+import type { DurableOutbox } from './durable/outbox.js';
 
 /** A device with a live, authenticated connection on this node. */
 export interface LiveDevice {
   session: Session;
   conn: SocketConnection;
+  outbox: DurableOutbox;
   actor: Ref<DeviceMsg>;
   actorName: string;
+  /** Stream positions the client sent in HELLO, used once when the session goes live. */
+  resume: StreamPosition[];
 }
 
 /** Which device is connected where: at most one live connection per device id. */

@@ -20,6 +20,7 @@ import {
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
 import type { Authenticator } from './auth.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
+import type { DurableOutbox } from './durable/outbox.js';
 
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
 const MAX_QUEUED_DURING_HANDSHAKE = 64;
@@ -36,9 +37,12 @@ export interface GatewayDeps {
   authenticate: Authenticator;
   /** Builds the broker port a device's handlers use. */
   portFor(device: () => LiveDevice): BrokerPort;
+  /** Whether the broker holds a session for the device (sent in WELCOME). */
+  hasSession(deviceId: string): boolean;
+  outboxFor(deviceId: string, conn: SocketConnection): DurableOutbox;
   /** Called when a live device's connection is gone (closed or taken over). */
   onDeviceGone(device: LiveDevice): void;
-  onLive?(device: LiveDevice): Promise<void>;
+  onLive(device: LiveDevice): Promise<void>;
   limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number };
   log: Logger;
 }
@@ -127,7 +131,8 @@ export class Gateway implements SocketEvents {
       conn.close(CloseCode.UNAUTHORIZED, 'unauthorized');
       return;
     }
-    const device = this.admit(conn, hello.deviceId, version);
+    const sessionPresent = this.deps.hasSession(hello.deviceId);
+    const device = this.admit(conn, hello, version);
     conn.write(
       encodeFrame({
         kind: FrameKind.WELCOME,
@@ -137,7 +142,7 @@ export class Gateway implements SocketEvents {
         heartbeatMs: this.deps.limits.heartbeatMs,
         maxFrameBytes: this.deps.limits.maxFrameBytes,
         maxInflight: this.deps.limits.maxInflight,
-        sessionPresent: false,
+        sessionPresent,
       }),
     );
     conn.attachment = { name: 'ready', device } satisfies Phase;
@@ -146,7 +151,8 @@ export class Gateway implements SocketEvents {
   }
 
   /** Creates the session and device actor; an older connection of the same device is replaced. */
-  private admit(conn: SocketConnection, deviceId: string, version: number): LiveDevice {
+  private admit(conn: SocketConnection, hello: HelloFrame, version: number): LiveDevice {
+    const deviceId = hello.deviceId;
     const session: Session = {
       deviceId,
       sessionId: randomUUID(),
@@ -164,9 +170,9 @@ export class Gateway implements SocketEvents {
       registry: this.deps.registry,
       broker: this.deps.portFor(() => device),
       outbound: conn,
-      ...(this.deps.onLive ? { onLive: () => this.deps.onLive!(device) } : {}),
+      onLive: () => this.deps.onLive(device),
     });
-    device = { session, conn, actor, actorName };
+    device = { session, conn, actor, actorName, outbox: this.deps.outboxFor(deviceId, conn), resume: hello.resume ?? [] };
     const previous = this.deps.devices.add(device);
     if (previous) {
       this.retire(previous);

@@ -20,6 +20,22 @@ const optionsSchema = z
     maxFrameBytes: z.number().int().min(256).max(64 * 1024 * 1024).default(256 * 1024),
     /** Unacknowledged QoS 1 deliveries per device. */
     maxInflight: z.number().int().min(1).max(65_535).default(100),
+    /** A QoS 1 delivery not acknowledged within this is sent again. */
+    ackTimeoutMs: z.number().int().min(50).default(10_000),
+    /** How long the broker keeps the session (subscriptions, stored messages) of a device that went away. */
+    sessionExpiryMs: z.number().int().min(1000).default(24 * 60 * 60 * 1000),
+    /** Retention of every stream: the newest `maxEntries`, none older than `maxAgeMs`. */
+    retention: z
+      .object({ maxEntries: z.number().int().min(1).default(100_000), maxAgeMs: z.number().int().min(1000).default(7 * 24 * 60 * 60 * 1000) })
+      .strict()
+      .default({ maxEntries: 100_000, maxAgeMs: 7 * 24 * 60 * 60 * 1000 }),
+    /** Stored, unacknowledged messages a device's inbox may hold, and what happens when it is full. */
+    maxInboxEntries: z.number().int().min(1).default(10_000),
+    inboxFullPolicy: z.enum(['reject', 'drop-oldest']).default('reject'),
+    /** Period of the store maintenance (pruning acked entries, retention, session expiry). */
+    maintenanceIntervalMs: z.number().int().min(50).default(5_000),
+    /** 'flush': QoS 1 accepted only once synced to disk; 'commit': once committed (survives a process crash, not power loss). */
+    durability: z.enum(['flush', 'commit']).default('flush'),
     /** Bytes buffered in the kernel and uWS for one socket before it is closed as a slow consumer. */
     maxBackpressureBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     /** Device actor restarts allowed within `restartWindowMs` before its connection is closed. */

@@ -1,16 +1,17 @@
 import type { Ref } from 'nact';
-import type { Broadcast, FanoutMember } from '../../actors/fanout-node.js';
+import type { Broadcast, DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
 import { FanoutTree, type FanoutShape } from '../../actors/fanout-tree.js';
 import { TopicTrie, type Qos } from '../protocol/index.js';
 
 /**
- * Topic subscriptions of this node's devices: one fan-out tree per distinct filter, found
- * for a topic through the filter trie. A message is encoded once by the caller; the same
- * bytes travel down every matching tree.
+ * Topic subscriptions of this node's devices: one fan-out tree per distinct (filter, QoS),
+ * found for a topic through the filter trie. A message is encoded once per QoS by the caller;
+ * the same bytes travel down every matching tree.
  */
 export class TopicFanout<M extends FanoutMember> {
+  /** filter → tree keys (`<qos>:<filter>`) under it. */
   private readonly filters = new TopicTrie<string>();
-  private readonly trees = new Map<string, FanoutTree>();
+  private readonly trees = new Map<string, { tree: FanoutTree; qos: Qos }>();
   private readonly filtersOf = new Map<M, Map<string, Qos>>();
   private treeSerial = 0;
 
@@ -22,25 +23,32 @@ export class TopicFanout<M extends FanoutMember> {
   subscribe(member: M, filter: string, qos: Qos): void {
     let mine = this.filtersOf.get(member);
     if (!mine) this.filtersOf.set(member, (mine = new Map()));
+    const previous = mine.get(filter);
+    if (previous === qos) return;
+    if (previous !== undefined) this.unsubscribe(member, filter);
     mine.set(filter, qos);
-    let tree = this.trees.get(filter);
-    if (!tree) {
-      tree = new FanoutTree(this.owner, `fanout-${++this.treeSerial}`, this.shape);
-      this.trees.set(filter, tree);
-      this.filters.add(filter, filter);
+    const key = `${qos}:${filter}`;
+    let entry = this.trees.get(key);
+    if (!entry) {
+      entry = { tree: new FanoutTree(this.owner, `fanout-${++this.treeSerial}`, this.shape), qos };
+      this.trees.set(key, entry);
+      this.filters.add(filter, key);
     }
-    tree.add(member);
+    entry.tree.add(member);
   }
 
   unsubscribe(member: M, filter: string): void {
-    this.filtersOf.get(member)?.delete(filter);
-    const tree = this.trees.get(filter);
-    if (!tree) return;
-    tree.remove(member);
-    if (tree.size === 0) {
-      tree.destroy();
-      this.trees.delete(filter);
-      this.filters.remove(filter, filter);
+    const mine = this.filtersOf.get(member);
+    const qos = mine?.get(filter);
+    if (qos === undefined) return;
+    mine!.delete(filter);
+    const key = `${qos}:${filter}`;
+    const entry = this.trees.get(key)!;
+    entry.tree.remove(member);
+    if (entry.tree.size === 0) {
+      entry.tree.destroy();
+      this.trees.delete(key);
+      this.filters.remove(filter, key);
     }
   }
 
@@ -53,18 +61,21 @@ export class TopicFanout<M extends FanoutMember> {
   }
 
   /**
-   * Sends already-encoded bytes down every tree whose filter matches `topic`. Returns the
-   * matching subscriptions (a device with two matching filters counts twice, but gets one copy).
+   * Sends already-encoded bytes down every tree whose filter matches `topic`: `bytes` (QoS 0,
+   * droppable) to QoS 0 subscriptions, and `durable` to QoS 1 subscriptions when the message
+   * was stored. Returns the matching subscriptions (a device with two matching filters counts
+   * twice, but gets one copy).
    */
-  broadcast(topic: string, bytes: Uint8Array, droppable: boolean): number {
+  broadcast(topic: string, bytes: Uint8Array, durable?: DurableCopy): number {
     const matched = this.filters.match(topic);
     const served = matched.size > 1 ? new Set<FanoutMember>() : undefined;
-    const msg: Omit<Broadcast, 'serial'> = { bytes, droppable, ...(served ? { served } : {}) };
+    const plain: Omit<Broadcast, 'serial'> = { bytes, droppable: true, ...(served ? { served } : {}) };
+    const stored: Omit<Broadcast, 'serial'> = durable ? { ...plain, durable } : plain;
     let subscriptions = 0;
-    for (const filter of matched) {
-      const tree = this.trees.get(filter)!;
+    for (const key of matched) {
+      const { tree, qos } = this.trees.get(key)!;
       subscriptions += tree.size;
-      tree.broadcast(msg);
+      tree.broadcast(qos === 1 ? stored : plain);
     }
     return subscriptions;
   }
@@ -74,7 +85,7 @@ export class TopicFanout<M extends FanoutMember> {
   }
 
   destroy(): void {
-    for (const tree of this.trees.values()) tree.destroy();
+    for (const { tree } of this.trees.values()) tree.destroy();
     this.trees.clear();
   }
 }

@@ -13,6 +13,8 @@ export enum FrameKind {
   ACK = 10,
   ERROR = 11,
   OK = 12,
+  RESET = 13,
+  RESYNC = 14,
 }
 
 /** QoS 0: at most once, not stored. QoS 1: at least once, stored until acked. */
@@ -126,6 +128,26 @@ export interface OkFrame extends FrameBase {
   offset?: number;
 }
 
+/**
+ * Server → client: the stream's history no longer covers the client's position (retention
+ * pruned it, or the stream was reset under a new epoch). Delivery continues after `offset`
+ * under `epoch`; whatever lay between is gone. The "recovered: false" of the protocol.
+ */
+export interface ResetFrame extends FrameBase {
+  kind: FrameKind.RESET;
+  stream: string;
+  epoch: string;
+  offset: number;
+  reason: string;
+}
+
+/** Client → server: "I hold everything of `stream` up to `offset`; send what follows" (gap repair). */
+export interface ResyncFrame extends FrameBase {
+  kind: FrameKind.RESYNC;
+  stream: string;
+  offset: number;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -138,7 +160,9 @@ export type Frame =
   | MsgFrame
   | AckFrame
   | ErrorFrame
-  | OkFrame;
+  | OkFrame
+  | ResetFrame
+  | ResyncFrame;
 
 /** The frame type for a given kind. */
 export type FrameOf<K extends FrameKind> = Extract<Frame, { kind: K }>;

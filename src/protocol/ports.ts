@@ -49,6 +49,8 @@ export interface BrokerPort {
   publish(publication: Publication): Stored | undefined | Promise<Stored | undefined>;
   send(message: DirectMessage): Stored | undefined | Promise<Stored | undefined>;
   ack(stream: string, offset: number): void | Promise<void>;
+  /** The client holds `stream` up to `offset`: deliver again from there. */
+  resync(stream: string, offset: number): void;
   newTraceId(): string;
 }
 

@@ -52,4 +52,6 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
   [FrameKind.ACK, [req('stream', 'str'), req('offset', 'uint')]],
   [FrameKind.ERROR, [req('code', 'uint'), req('message', 'str'), opt('ref', 'uint')]],
   [FrameKind.OK, [req('ref', 'uint'), opt('offset', 'uint')]],
+  [FrameKind.RESET, [req('stream', 'str'), req('epoch', 'str'), req('offset', 'uint'), req('reason', 'str')]],
+  [FrameKind.RESYNC, [req('stream', 'str'), req('offset', 'uint')]],
 ]);

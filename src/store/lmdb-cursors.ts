@@ -1,5 +1,6 @@
 import type { Database } from 'lmdb';
 import type { Settle } from './lmdb-streams.js';
+import type { CursorPosition } from './types.js';
 
 export type CursorKey = [subscriberId: string, stream: string];
 
@@ -46,6 +47,23 @@ export class CursorTable {
       else out.set(stream, pending.offset);
     }
     return out;
+  }
+
+  /** Every cursor, in key order for committed ones; in-flight writes override them and come last when new. */
+  *everyCursor(): Iterable<CursorPosition> {
+    const overridden = new Set<PendingWrite>();
+    for (const { key, value } of this.db.getRange()) {
+      const [subscriberId, stream] = key;
+      const pending = this.inFlight.get(subscriberId)?.get(stream);
+      if (pending) overridden.add(pending);
+      const offset = pending ? pending.offset : value;
+      if (offset !== undefined) yield { subscriberId, stream, offset };
+    }
+    for (const [subscriberId, streams] of this.inFlight) {
+      for (const [stream, pending] of streams) {
+        if (!overridden.has(pending) && pending.offset !== undefined) yield { subscriberId, stream, offset: pending.offset };
+      }
+    }
   }
 
   remove(subscriberId: string, stream: string): Promise<void> {

@@ -34,6 +34,10 @@ export class SessionTable {
     return this.sessions.get(deviceId);
   }
 
+  *all(): Iterable<[deviceId: string, record: SessionRecord]> {
+    for (const { key, value } of this.sessions.getRange()) yield [key, value];
+  }
+
   delete(deviceId: string): Promise<void> {
     return this.write(() => {
       this.unindex(deviceId);

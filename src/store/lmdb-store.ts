@@ -1,11 +1,13 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { checkCount, checkName, checkNewEntry, checkSessionRecord, checkTime } from './arguments.js';
-import { StoreClosedError } from './errors.js';
+import { StoreClosedError, StoreOpenError } from './errors.js';
 import { CursorTable, type CursorKey } from './lmdb-cursors.js';
 import { openEnvironment } from './lmdb-environment.js';
 import { SessionTable, type ExpiryKey } from './lmdb-sessions.js';
 import { StreamLog, type EntryKey, type EntryValue, type Settle, type StreamRecord } from './lmdb-streams.js';
-import type { Appended, MessageStore, NewEntry, RetentionLimits, SessionRecord, StoredEntry, StreamHead } from './types.js';
+import type { Appended, CursorPosition, MessageStore, NewEntry, RetentionLimits, SessionRecord, StoredEntry, StreamHead } from './types.js';
 
 export interface LmdbStoreOptions {
   /**
@@ -16,19 +18,40 @@ export interface LmdbStoreOptions {
   durability?: 'flush' | 'commit';
 }
 
+/** Directories with a store open in this process: two stores on one directory would hand out the same offsets. */
+const openDirs = new Set<string>();
+
 /**
  * Opens the store kept in `dir` (created if missing; the data file is `dir/store.mdb`).
- * One process at a time may use a directory. Throws StoreOpenError when the directory cannot
- * be used; it never deletes or rewrites anything to make it usable.
+ * One store per directory: a second open in this process is refused, and other processes must
+ * not use the directory at the same time. Throws StoreOpenError when the directory cannot be
+ * used; it never deletes or rewrites anything to make it usable.
  */
 export async function openLmdbStore(dir: string, options: LmdbStoreOptions = {}): Promise<MessageStore> {
-  checkName('store directory', dir);
+  if (typeof dir !== 'string' || dir === '') throw new TypeError('store directory must be a non-empty path');
   const durability = options.durability ?? 'flush';
   if (durability !== 'flush' && durability !== 'commit') {
     throw new RangeError(`durability must be 'flush' or 'commit', got ${String(durability)}`);
   }
-  const root = await openEnvironment(dir, { separateFlushed: true });
-  return new LmdbStore(root, durability === 'flush' ? settleOnFlush(root) : (write) => write);
+  const key = canonical(dir);
+  if (openDirs.has(key)) throw new StoreOpenError(dir, 'a store on this directory is already open in this process');
+  openDirs.add(key);
+  try {
+    const root = await openEnvironment(dir, { separateFlushed: true });
+    const settle = durability === 'flush' ? settleOnFlush(root) : <T>(write: Promise<T>) => write;
+    return new LmdbStore(root, settle, () => openDirs.delete(key));
+  } catch (err) {
+    openDirs.delete(key);
+    throw err;
+  }
+}
+
+function canonical(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
 }
 
 /**
@@ -47,23 +70,24 @@ function settleOnFlush(root: RootDatabase): Settle {
 }
 
 class LmdbStore implements MessageStore {
-  private readonly streams: StreamLog;
+  private readonly streamLog: StreamLog;
   private readonly cursorTable: CursorTable;
-  private readonly sessions: SessionTable;
+  private readonly sessionTable: SessionTable;
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly root: RootDatabase,
     settle: Settle,
+    private readonly released: () => void,
   ) {
-    this.streams = new StreamLog(
+    this.streamLog = new StreamLog(
       root,
       root.openDB<EntryValue, EntryKey>({ name: 'entries' }),
       root.openDB<StreamRecord, string>({ name: 'streams' }),
       settle,
     );
     this.cursorTable = new CursorTable(root.openDB<number, CursorKey>({ name: 'cursors' }), settle);
-    this.sessions = new SessionTable(
+    this.sessionTable = new SessionTable(
       root,
       root.openDB<SessionRecord, string>({ name: 'sessions' }),
       root.openDB<true, ExpiryKey>({ name: 'sessionsByExpiry' }),
@@ -75,7 +99,7 @@ class LmdbStore implements MessageStore {
     this.live('append');
     checkName('stream', stream);
     checkNewEntry(entry);
-    return this.streams.append(stream, entry);
+    return this.streamLog.append(stream, entry);
   }
 
   read(stream: string, afterOffset: number, limit: number): StoredEntry[] {
@@ -83,26 +107,26 @@ class LmdbStore implements MessageStore {
     checkName('stream', stream);
     checkCount('afterOffset', afterOffset);
     checkCount('limit', limit);
-    return this.streams.read(stream, afterOffset, limit);
+    return this.streamLog.read(stream, afterOffset, limit);
   }
 
   head(stream: string): StreamHead {
     this.live('head');
     checkName('stream', stream);
-    return this.streams.head(stream);
+    return this.streamLog.head(stream);
   }
 
   async resetStream(stream: string): Promise<string> {
     this.live('resetStream');
     checkName('stream', stream);
-    return this.streams.resetStream(stream);
+    return this.streamLog.resetStream(stream);
   }
 
   async pruneThrough(stream: string, offset: number): Promise<number> {
     this.live('pruneThrough');
     checkName('stream', stream);
     checkCount('offset', offset);
-    return this.streams.pruneThrough(stream, offset);
+    return this.streamLog.pruneThrough(stream, offset);
   }
 
   async enforceRetention(stream: string, limits: RetentionLimits, now = Date.now()): Promise<number> {
@@ -111,12 +135,12 @@ class LmdbStore implements MessageStore {
     if (limits.maxEntries !== undefined) checkCount('maxEntries', limits.maxEntries);
     if (limits.maxAgeMs !== undefined) checkCount('maxAgeMs', limits.maxAgeMs);
     checkTime('now', now);
-    return this.streams.enforceRetention(stream, limits, now);
+    return this.streamLog.enforceRetention(stream, limits, now);
   }
 
   streamNames(): string[] {
     this.live('streamNames');
-    return this.streams.streamNames();
+    return this.streamLog.streamNames();
   }
 
   async setCursor(subscriberId: string, stream: string, offset: number): Promise<void> {
@@ -147,30 +171,40 @@ class LmdbStore implements MessageStore {
     return this.cursorTable.remove(subscriberId, stream);
   }
 
+  allCursors(): Iterable<CursorPosition> {
+    this.live('allCursors');
+    return this.cursorTable.everyCursor();
+  }
+
   async saveSession(deviceId: string, record: SessionRecord): Promise<void> {
     this.live('saveSession');
     checkName('deviceId', deviceId);
     checkSessionRecord(record);
-    return this.sessions.save(deviceId, record);
+    return this.sessionTable.save(deviceId, record);
   }
 
   loadSession(deviceId: string): SessionRecord | undefined {
     this.live('loadSession');
     checkName('deviceId', deviceId);
-    return this.sessions.load(deviceId);
+    return this.sessionTable.load(deviceId);
   }
 
   async deleteSession(deviceId: string): Promise<void> {
     this.live('deleteSession');
     checkName('deviceId', deviceId);
-    return this.sessions.delete(deviceId);
+    return this.sessionTable.delete(deviceId);
+  }
+
+  sessions(): Iterable<[deviceId: string, record: SessionRecord]> {
+    this.live('sessions');
+    return this.sessionTable.all();
   }
 
   expiredSessions(now: number, limit = Number.MAX_SAFE_INTEGER): string[] {
     this.live('expiredSessions');
     checkTime('now', now);
     checkCount('limit', limit);
-    return this.sessions.expired(now, limit);
+    return this.sessionTable.expired(now, limit);
   }
 
   sizeBytes(): number {
@@ -186,7 +220,7 @@ class LmdbStore implements MessageStore {
 
   close(): Promise<void> {
     // lmdb waits for queued writes before it closes.
-    this.closing ??= this.root.close();
+    this.closing ??= this.root.close().finally(this.released);
     return this.closing;
   }
 

@@ -65,7 +65,7 @@ export class StreamLog {
     for (const { key, value } of this.entries.getRange({ start: [stream, start], end: [stream, LAST_OFFSET], limit })) {
       const [publishedAt, traceId, payload, from] = value;
       const entry: StoredEntry = { stream, offset: key[1], payload, traceId, publishedAt };
-      if (from !== undefined && from !== null) entry.from = from;
+      if (from !== undefined) entry.from = from;
       out.push(entry);
     }
     return out;

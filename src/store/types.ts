@@ -54,6 +54,13 @@ export interface RetentionLimits {
   maxAgeMs?: number;
 }
 
+/** One subscriber's cursor on one stream. */
+export interface CursorPosition {
+  subscriberId: string;
+  stream: string;
+  offset: number;
+}
+
 /** The durable part of a device's session. */
 export interface SessionRecord {
   subscriptions: [filter: string, qos: Qos][];
@@ -92,11 +99,15 @@ export interface MessageStore {
   /** All cursors of one subscriber, by stream. */
   cursors(subscriberId: string): Map<string, number>;
   removeCursor(subscriberId: string, stream: string): Promise<void>;
+  /** Every cursor of every subscriber, ordered by subscriber then stream: for mirroring at start-up. */
+  allCursors(): Iterable<CursorPosition>;
 
   /** Stores (replaces) a device's session. */
   saveSession(deviceId: string, record: SessionRecord): Promise<void>;
   loadSession(deviceId: string): SessionRecord | undefined;
   deleteSession(deviceId: string): Promise<void>;
+  /** Every stored session, ordered by device id: for mirroring at start-up. Lazy; iterate promptly. */
+  sessions(): Iterable<[deviceId: string, record: SessionRecord]>;
   /** Device ids whose session has `expiresAt <= now`, soonest first, at most `limit`. */
   expiredSessions(now: number, limit?: number): string[];
 

@@ -4,6 +4,7 @@ import { handleAck } from './ack.js';
 import { handleRepeatedHello } from './hello.js';
 import { handlePing } from './ping.js';
 import { handlePub } from './pub.js';
+import { handleResync } from './resync.js';
 import { handleSend } from './send.js';
 import { handleSub } from './sub.js';
 import { handleUnsub } from './unsub.js';
@@ -17,7 +18,8 @@ export function registerV1(registry: CommandRegistry): CommandRegistry {
     .register(1, FrameKind.UNSUB, handleUnsub)
     .register(1, FrameKind.PUB, handlePub)
     .register(1, FrameKind.SEND, handleSend)
-    .register(1, FrameKind.ACK, handleAck);
+    .register(1, FrameKind.ACK, handleAck)
+    .register(1, FrameKind.RESYNC, handleResync);
 }
 
 export function createDefaultRegistry(): CommandRegistry {

@@ -1,0 +1,81 @@
+import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
+import type { MessageStore, NewEntry } from '../store/index.js';
+import { encodeDirectMessage, encodeTopicMessage } from './deliveries.js';
+import type { DeviceRegistry, LiveDevice } from './device-registry.js';
+import type { DurableIndex } from './durable/durable-index.js';
+import type { TopicFanout } from './topic-fanout.js';
+
+export interface InboxLimits {
+  /** Stored, unacknowledged messages an inbox may hold. */
+  maxInboxEntries: number;
+  /** When full: refuse the sender (INBOX_FULL), or drop the oldest message (counted). */
+  inboxFullPolicy: 'reject' | 'drop-oldest';
+}
+
+export interface DeliveryResult {
+  /** Local subscriptions matched (publish) or 1/0 for a live target (send). */
+  reached: number;
+  stored?: Stored;
+}
+
+/**
+ * Routes a message to its receivers. QoS 0 goes straight to live sockets. QoS 1 is written
+ * once to its stream (topic, or the target's inbox), and only after the commit delivered,
+ * so that nothing seen by a receiver can be lost by a crash.
+ */
+export class Delivery {
+  /** Inbox messages dropped by the drop-oldest policy. */
+  inboxDrops = 0;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly index: DurableIndex,
+    private readonly fanout: TopicFanout<LiveDevice>,
+    private readonly devices: DeviceRegistry,
+    private readonly limits: InboxLimits,
+  ) {}
+
+  async publish(publication: Publication): Promise<DeliveryResult> {
+    if (publication.qos === 0) return { reached: this.fanout.broadcast(publication.topic, encodeTopicMessage(publication)) };
+    this.index.prepareAppend(publication.topic);
+    const { offset, epoch } = await this.store.append(publication.topic, entryOf(publication));
+    const reached = this.fanout.broadcast(publication.topic, encodeTopicMessage({ ...publication, qos: 0 }, offset, epoch), {
+      stream: publication.topic,
+      epoch,
+      offset,
+      bytes: encodeTopicMessage(publication, offset, epoch),
+    });
+    return { reached, stored: { offset } };
+  }
+
+  async send(message: DirectMessage): Promise<DeliveryResult> {
+    const target = this.devices.get(message.target);
+    if (message.qos === 0) {
+      if (!target || target.conn.closed) return { reached: 0 };
+      target.conn.write(encodeDirectMessage(message), true);
+      return { reached: 1 };
+    }
+    const stream = inboxStream(message.target);
+    await this.makeRoom(message.target, stream);
+    const { offset, epoch } = await this.store.append(stream, entryOf(message));
+    const live = this.devices.get(message.target);
+    live?.outbox.offer(stream, epoch, offset, encodeDirectMessage(message, offset, epoch));
+    return { reached: live ? 1 : 0, stored: { offset } };
+  }
+
+  private async makeRoom(deviceId: string, stream: string): Promise<void> {
+    const head = this.store.head(stream);
+    const acked = this.index.cursor(deviceId, stream) ?? 0;
+    const waiting = head.lastOffset - Math.max(acked, head.firstOffset - 1);
+    if (waiting < this.limits.maxInboxEntries) return;
+    if (this.limits.inboxFullPolicy === 'reject') {
+      throw new ProtocolError(ErrorCode.INBOX_FULL, `inbox of ${deviceId} holds ${waiting} unacknowledged messages`);
+    }
+    const drop = waiting - this.limits.maxInboxEntries + 1;
+    this.inboxDrops += await this.store.pruneThrough(stream, head.firstOffset - 1 + drop);
+  }
+}
+
+function entryOf(message: Publication | DirectMessage): NewEntry {
+  return { payload: message.payload, traceId: message.traceId, ...(message.from !== undefined ? { from: message.from } : {}) };
+}
