@@ -1,6 +1,9 @@
 import { FrameKind, encodeFrame, inboxStream, type DirectMessage, type Publication } from '../protocol/index.js';
 
-/** MSG bytes for a topic publication, encoded once for all its subscribers. `offset` 0: not stored. */
+/**
+ * MSG bytes for a topic publication, encoded once for all its subscribers. `offset` 0: not
+ * stored; a stored message carries its epoch and delivery count 1 (redeliveries are encoded apart).
+ */
 export function encodeTopicMessage(publication: Publication, offset = 0, epoch?: string): Uint8Array {
   return encodeFrame({
     kind: FrameKind.MSG,
@@ -11,7 +14,7 @@ export function encodeTopicMessage(publication: Publication, offset = 0, epoch?:
     traceId: publication.traceId,
     qos: publication.qos,
     ...(publication.from !== undefined ? { from: publication.from } : {}),
-    ...(epoch !== undefined ? { epoch } : {}),
+    ...(epoch !== undefined ? { epoch, delivery: 1 } : {}),
   });
 }
 
@@ -26,6 +29,6 @@ export function encodeDirectMessage(message: DirectMessage, offset = 0, epoch?: 
     traceId: message.traceId,
     qos: message.qos,
     ...(message.from !== undefined ? { from: message.from } : {}),
-    ...(epoch !== undefined ? { epoch } : {}),
+    ...(epoch !== undefined ? { epoch, delivery: 1 } : {}),
   });
 }
