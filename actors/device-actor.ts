@@ -89,12 +89,24 @@ async function handleFrame(device: DeviceContext, frame: Frame): Promise<void> {
 
 function apply(device: DeviceContext, effects: Effect[]): void {
   for (const effect of effects) {
-    if (effect.type === 'send') {
-      device.outbound.write(encodeFrame(effect.frame));
-      device.session.counters.framesOut++;
-    } else {
-      device.session.state = 'closing';
-      device.outbound.close(effect.code, effect.reason);
+    switch (effect.type) {
+      case 'send':
+        device.outbound.write(encodeFrame(effect.frame));
+        device.session.counters.framesOut++;
+        break;
+      case 'close':
+        device.session.state = 'closing';
+        device.outbound.close(effect.code, effect.reason);
+        break;
+      case 'later':
+        effect.effects.then(
+          (effects) => apply(device, effects),
+          (err: unknown) => {
+            if (err instanceof ProtocolError) sendError(device, err.code, err.message, effect.ref);
+            else sendError(device, ErrorCode.INTERNAL, 'internal error', effect.ref);
+          },
+        );
+        break;
     }
   }
 }

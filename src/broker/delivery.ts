@@ -56,14 +56,15 @@ export class Delivery {
       return { reached: 1 };
     }
     const stream = inboxStream(message.target);
-    await this.makeRoom(message.target, stream);
+    this.makeRoom(message.target, stream);
     const { offset, epoch } = await this.store.append(stream, entryOf(message));
     const live = this.devices.get(message.target);
     live?.outbox.offer(stream, epoch, offset, encodeDirectMessage(message, offset, epoch));
     return { reached: live ? 1 : 0, stored: { offset } };
   }
 
-  private async makeRoom(deviceId: string, stream: string): Promise<void> {
+  /** Issued before the append, in the same tick: the store applies writes in call order. */
+  private makeRoom(deviceId: string, stream: string): void {
     const head = this.store.head(stream);
     const acked = this.index.cursor(deviceId, stream) ?? 0;
     const waiting = head.lastOffset - Math.max(acked, head.firstOffset - 1);
@@ -72,7 +73,7 @@ export class Delivery {
       throw new ProtocolError(ErrorCode.INBOX_FULL, `inbox of ${deviceId} holds ${waiting} unacknowledged messages`);
     }
     const drop = waiting - this.limits.maxInboxEntries + 1;
-    this.inboxDrops += await this.store.pruneThrough(stream, head.firstOffset - 1 + drop);
+    void this.store.pruneThrough(stream, head.firstOffset - 1 + drop).then((dropped) => (this.inboxDrops += dropped));
   }
 }
 

@@ -8,6 +8,7 @@
  * client.on('message', (msg) => console.log(msg.stream, new TextDecoder().decode(msg.payload)));
  * client.on('error', (err) => console.error(err));
  * client.on('disconnected', ({ code, willReconnect }) => console.warn('lost', code, willReconnect));
+ * client.on('reset', ({ stream, offset, reason }) => console.warn(`${stream}: history lost up to ${offset} (${reason})`));
  * await client.connect();
  * await client.subscribe(['fleet/+/alerts', 'fleet/sensor-17/#'], { qos: 1 });
  * const { offset } = await client.publish('fleet/sensor-17/temp', '21.5', { qos: 1 });
@@ -20,7 +21,6 @@ import {
   FrameKind,
   MAX_LIST_LENGTH,
   type Frame,
-  type MsgFrame,
   type PubFrame,
   type Qos,
   type SendFrame,
@@ -29,12 +29,12 @@ import {
 import { TypedEmitter } from './emitter.js';
 import { checkFilters, checkTarget, checkTopic, toBytes } from './request-arguments.js';
 import { DisconnectedError, RelaymeshError } from './errors.js';
-import type { ClientEvents, Message, WelcomeInfo } from './events.js';
+import type { ClientEvents, WelcomeInfo } from './events.js';
+import { MessageIntake, type IntakeHooks } from './message-intake.js';
 import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { ReconnectingLink, type LinkHooks } from './reconnecting-link.js';
 import { RequestPipeline } from './request-pipeline.js';
 import type { Reply } from './requests.js';
-import { StreamCursors } from './stream-cursors.js';
 import { SubscriptionSet } from './subscriptions.js';
 
 export interface SubscribeOptions {
@@ -61,7 +61,7 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
   private readonly link: ReconnectingLink;
   private readonly requests: RequestPipeline;
   private readonly subscriptions = new SubscriptionSet();
-  private readonly cursors = new StreamCursors();
+  private readonly intake: MessageIntake;
   private welcome: WelcomeInfo | undefined;
   private connecting: Promise<WelcomeInfo> | undefined;
   private connectWaiter: ConnectWaiter | undefined;
@@ -73,6 +73,8 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
     const settings = { urls, WebSocket, timeoutMs: requestTimeoutMs, heartbeatMs, deadPeerTimeoutMs, reconnectDelay };
     this.link = new ReconnectingLink(settings, this.linkHooks());
     this.requests = new RequestPipeline(this.link, requestTimeoutMs);
+    const { autoAck, reconcileMs } = this.options;
+    this.intake = new MessageIntake(this.intakeHooks(), { autoAck, reconcileMs });
   }
 
   get connected(): boolean {
@@ -137,12 +139,12 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
    */
   ack(stream: string, offset: number): void {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`ack offset must be a non-negative integer, got ${offset}`);
-    if (this.cursors.ack(stream, offset)) this.sendAck(stream, offset);
+    this.intake.ack(stream, offset);
   }
 
   /** Highest delivered offset per stream (QoS 1), sent as `resume` when reconnecting. */
   positions(): StreamPosition[] {
-    return this.cursors.positions();
+    return this.intake.positions();
   }
 
   /** Closes gracefully without reconnecting; resolves when the socket is closed and all timers are gone. */
@@ -160,22 +162,32 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
     return this.requests.send(frame, what, settleOnWrite, this.welcome?.maxFrameBytes);
   }
 
-  private sendAck(stream: string, offset: number): void {
-    // Dropped when offline: the broker redelivers what it has not seen acked, and we re-ack then.
-    if (this.link.writable) this.link.write(encodeFrame({ kind: FrameKind.ACK, seq: this.requests.nextSeq(), stream, offset }));
+  /** ACK and RESYNC: no reply expected. Dropped when offline: the broker redelivers, and the resume position covers gaps. */
+  private push(frame: Frame): void {
+    if (this.link.writable) this.link.write(encodeFrame(frame));
+  }
+
+  private intakeHooks(): IntakeHooks {
+    return {
+      deliver: (message) => this.emit('message', message),
+      reset: (info) => this.emit('reset', info),
+      sendAck: (stream, offset) => this.push({ kind: FrameKind.ACK, seq: this.requests.nextSeq(), stream, offset }),
+      sendResync: (stream, offset) => this.push({ kind: FrameKind.RESYNC, seq: this.requests.nextSeq(), stream, offset }),
+    };
   }
 
   private linkHooks(): LinkHooks {
     return {
       nextSeq: () => this.requests.nextSeq(),
       hello: (seq) => {
-        const resume = this.cursors.positions().slice(-MAX_LIST_LENGTH);
+        const resume = this.intake.positions().slice(-MAX_LIST_LENGTH);
         const { versions, deviceId, token } = this.options;
         return { kind: FrameKind.HELLO, seq, versions: [...versions], deviceId, token, resume: resume.length > 0 ? resume : undefined };
       },
       opened: () => this.requests.flushQueued(),
       welcomed: (info) => {
         this.welcome = info;
+        this.intake.connected();
         if (!info.sessionPresent) this.resubscribe();
         this.takeConnectWaiter()?.resolve(info);
         this.emit('connected', info);
@@ -185,12 +197,14 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
       lost: (info) => {
         const wasConnected = this.welcome !== undefined;
         this.welcome = undefined;
+        this.intake.stop();
         const detail = info.reason ? `: ${info.reason}` : '';
         this.requests.abandonAll(new DisconnectedError(`connection closed with code ${info.code}${detail}`, info.code));
         if (wasConnected) this.emit('disconnected', info);
       },
       reconnecting: (info) => this.emit('reconnecting', info),
       ended: (reason) => {
+        this.intake.stop();
         const waiter = this.takeConnectWaiter();
         if (waiter) waiter.reject(reason ?? new DisconnectedError('client closed before connecting'));
         else if (reason) this.emit('error', reason);
@@ -209,7 +223,9 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
   private onFrame(frame: Frame): void {
     switch (frame.kind) {
       case FrameKind.MSG:
-        return this.onMessage(frame);
+        return this.intake.onMessage(frame);
+      case FrameKind.RESET:
+        return this.intake.onReset(frame);
       case FrameKind.OK:
         return this.requests.settleOk(frame);
       case FrameKind.ERROR: {
@@ -222,17 +238,6 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  private onMessage(frame: MsgFrame): void {
-    if (frame.qos === 1 && !this.cursors.deliver(frame)) {
-      const covering = this.cursors.reackOffset(frame.stream, frame.offset);
-      if (covering !== undefined) this.sendAck(frame.stream, covering);
-      return;
-    }
-    this.emit('message', toMessage(frame));
-    // Acked even when a listener threw: that went to 'error', and the next cumulative ACK would cover it anyway.
-    if (frame.qos === 1 && this.options.autoAck) this.ack(frame.stream, frame.offset);
-  }
-
   private resubscribe(): void {
     for (const { filters, qos } of this.subscriptions.batches()) {
       this.request({ kind: FrameKind.SUB, seq: this.requests.nextSeq(), filters, qos }, 'resubscribe', false).catch((error: Error) => {
@@ -241,8 +246,4 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
       });
     }
   }
-}
-
-function toMessage({ kind: _kind, seq: _seq, ...message }: MsgFrame): Message {
-  return message;
 }

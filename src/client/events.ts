@@ -45,12 +45,28 @@ export interface ReconnectInfo {
   url: string;
 }
 
+/**
+ * A stream's history no longer covers this client's position: messages were lost for good.
+ * Sent by the broker (retention pruned them, or the stream was recreated under a new epoch), or
+ * concluded by the SDK when a message arrives under a new epoch without one ('epoch changed').
+ */
+export interface ResetInfo {
+  stream: string;
+  /** The epoch delivery continues under. */
+  epoch: string;
+  /** Delivery continues after this offset; what lay between the old position and it is gone. */
+  offset: number;
+  reason: string;
+}
+
 export interface ClientEvents {
   connected: WelcomeInfo;
   /** A connection that had completed its handshake ended. */
   disconnected: DisconnectInfo;
   reconnecting: ReconnectInfo;
   message: Message;
+  /** QoS 1 history was lost on a stream; delivery goes on after the new position. */
+  reset: ResetInfo;
   /** Errors no promise could carry: unsolicited ERROR frames, bad frames, failed resubscribes, throwing listeners. */
   error: Error;
   /** The client stopped for good: close() was called, reconnect is off, or the broker refused terminally. */

@@ -1,5 +1,6 @@
 import { SUPPORTED_VERSIONS } from '../protocol/index.js';
 import { exponentialBackoff, type BackoffOptions, type ReconnectDelay } from './backoff.js';
+import { DEFAULT_RECONCILE_MS } from './resync-scheduler.js';
 import type { WebSocketConstructor } from './websocket.js';
 
 /** `false`: never reconnect; options: exponential backoff; a function: your own delay per attempt. */
@@ -22,6 +23,11 @@ interface CommonOptions {
   WebSocket?: WebSocketConstructor;
   /** Ack QoS 1 messages after the 'message' listeners ran. Default true; false means call ack() yourself. */
   autoAck?: boolean;
+  /**
+   * Every this many ms, streams with an unrepaired gap (offsets seen but held back) are asked
+   * for again with RESYNC. Default 60000; 0 disables.
+   */
+  reconcileMs?: number;
 }
 
 /** One broker URL, or several tried in turn on reconnect. */
@@ -39,12 +45,15 @@ export interface ResolvedOptions {
   reconnectDelay: ReconnectDelay | undefined;
   WebSocket: WebSocketConstructor | undefined;
   autoAck: boolean;
+  /** 0: no reconciliation. */
+  reconcileMs: number;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Used when the WELCOME carries no heartbeat interval (0). */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEAD_PEER_HEARTBEATS = 2.5;
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Applies defaults and checks every option once, so mistakes fail at construction with a clear message. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
@@ -77,6 +86,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     reconnectDelay: reconnectDelay(options.reconnect),
     WebSocket: options.WebSocket,
     autoAck: options.autoAck ?? true,
+    reconcileMs: reconcileMs(options.reconcileMs),
   };
 }
 
@@ -84,6 +94,15 @@ function reconnectDelay(policy: ReconnectPolicy | undefined): ReconnectDelay | u
   if (policy === false) return undefined;
   if (typeof policy === 'function') return policy;
   return exponentialBackoff(policy);
+}
+
+function reconcileMs(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_RECONCILE_MS;
+  // Timers fire at once beyond 2^31-1 ms, which would turn a "rarely" into "constantly".
+  if (!(Number.isFinite(value) && value >= 0 && value <= MAX_TIMER_MS)) {
+    throw new RangeError(`reconcileMs must be 0 (disabled) or a number of ms up to ${MAX_TIMER_MS}, got ${value}`);
+  }
+  return value;
 }
 
 function checkUrl(url: string): void {

@@ -6,7 +6,14 @@ import type { Frame, Qos } from './frames.js';
  * touch sockets: they return effects, which the device actor carries out on its Outbound.
  */
 
-export type Effect = { type: 'send'; frame: Frame } | { type: 'close'; code: CloseCode; reason: string };
+export type Effect =
+  | { type: 'send'; frame: Frame }
+  | { type: 'close'; code: CloseCode; reason: string }
+  /**
+   * Effects that follow later (e.g. the OK of a QoS 1 publish, after its commit) without
+   * holding up the device's next frames. A rejection becomes an ERROR for frame `ref`.
+   */
+  | { type: 'later'; ref: number; effects: Promise<Effect[]> };
 
 /** The socket side of one connection: the transport implements it. */
 export interface Outbound {

@@ -58,13 +58,19 @@ function canonical(dir: string): string {
  * Puts carry their own commit's flush promise (separateFlushed); transactions wait for the
  * latest flush. lmdb can report flushes of consecutive commits out of order, and a later
  * commit's flush covers the earlier ones, so writes resolve strictly in call order.
+ * Writes of one batch share lmdb's promise, and so share one settled promise too.
  */
 function settleOnFlush(root: RootDatabase): Settle {
   let previous: Promise<unknown> = Promise.resolve();
+  let lastWrite: Promise<unknown> | undefined;
+  let lastSettled: Promise<unknown> = previous;
   return <T>(write: Promise<T>): Promise<T> => {
+    if (write === lastWrite) return lastSettled as Promise<T>;
     const flushed = write.then(() => (write as { flushed?: PromiseLike<unknown> }).flushed ?? root.flushed);
     const settled = Promise.all([write, flushed, previous]).then(([value]) => value);
     previous = settled.catch(() => undefined);
+    lastWrite = write;
+    lastSettled = settled;
     return settled;
   };
 }
@@ -95,10 +101,15 @@ class LmdbStore implements MessageStore {
     );
   }
 
-  async append(stream: string, entry: NewEntry): Promise<Appended> {
-    this.live('append');
-    checkName('stream', stream);
-    checkNewEntry(entry);
+  append(stream: string, entry: NewEntry): Promise<Appended> {
+    // Not async, to save a promise per message on the hot path; bad arguments still reject.
+    try {
+      this.live('append');
+      checkName('stream', stream);
+      checkNewEntry(entry);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.streamLog.append(stream, entry);
   }
 
