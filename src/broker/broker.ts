@@ -14,7 +14,8 @@ import {
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
-import { acceptAnyDevice } from './auth.js';
+import { buildAuthenticator } from './auth/index.js';
+import { devicePort } from './device-port.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
@@ -97,38 +98,15 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const sessions = new SessionKeeper(store, options.sessionExpiryMs);
   const delivery = new Delivery(store, index, fanout, devices, options);
 
-  const portFor = (device: () => LiveDevice): BrokerPort => ({
-    subscribe: (filters, qos) => {
-      const d = device();
-      for (const filter of filters) {
-        fanout.subscribe(d, filter, qos);
-        index.subscribe(d.session.deviceId, filter, qos);
-        d.session.subscriptions.set(filter, qos);
-      }
-      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
-    },
-    unsubscribe: (filters) => {
-      const d = device();
-      for (const filter of filters) {
-        fanout.unsubscribe(d, filter);
-        index.unsubscribe(d.session.deviceId, filter);
-        d.session.subscriptions.delete(filter);
-      }
-      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
-    },
-    publish: async (publication) => (await delivery.publish(publication)).stored,
-    send: async (message) => (await delivery.send(message)).stored,
-    ack: (stream, offset) => device().outbox.ack(stream, offset),
-    resync: (stream, offset) => device().outbox.resync(stream, offset),
-    newTraceId,
-  });
+  const authenticate = await buildAuthenticator(options);
+  const portDeps = { fanout, index, sessions, delivery, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
 
   gateway = new Gateway({
     registry: createDefaultRegistry(),
     devices,
     shards: { ring: new HashRing(shardNames), refs: shardRefs },
-    authenticate: options.authenticate ?? acceptAnyDevice,
-    portFor,
+    authenticate,
+    portFor: (device) => devicePort(portDeps, device),
     hasSession: (deviceId) => sessions.load(deviceId) !== undefined,
     outboxFor: (deviceId, conn) => {
       const inbox = inboxStream(deviceId);
@@ -156,7 +134,13 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       device.outbox.close();
       sessions.saveDisconnected(device.session.deviceId, device.session.subscriptions);
     },
-    limits: { maxFrameBytes: options.maxFrameBytes, heartbeatMs: options.heartbeatMs, maxInflight: options.maxInflight },
+    limits: {
+      maxFrameBytes: options.maxFrameBytes,
+      heartbeatMs: options.heartbeatMs,
+      maxInflight: options.maxInflight,
+      ...options.limits,
+    },
+    trustedProxies: new Set(options.trustedProxy?.addresses ?? []),
     log,
   });
 
@@ -173,6 +157,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         hardBackpressureBytes: options.maxBackpressureBytes,
         allowUwsFallback: options.allowUwsFallback,
         ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.trustedProxy ? { identityHeader: options.trustedProxy.header } : {}),
         routes: [{ path: '/healthz', handle: () => ({ status: '200 OK', contentType: 'text/plain', body: 'ok' }) }],
       },
       gateway,
@@ -183,7 +168,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     throw err;
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
-  const stopSweep = startLivenessSweep(server.connections, (conn) => gateway.isHandshaking(conn), options);
+  const stopSweep = startLivenessSweep(server.connections, (conn) => gateway.livenessOf(conn), options);
   if (options.anonymous) log.warn('anonymous mode: any device id is accepted without credentials');
   log.info({ host: options.host, port: server.port, path: options.path, shards: options.shards }, 'relaymesh listening');
 

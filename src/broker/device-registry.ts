@@ -3,6 +3,7 @@ import type { DeviceMsg } from '../../actors/device-actor.js';
 import type { Session, StreamPosition } from '../protocol/index.js';
 import type { SocketConnection } from '../transport/socket-connection.js';
 
+import type { Acl } from './auth/index.js';
 import type { DurableOutbox } from './durable/outbox.js';
 
 /** A device with a live, authenticated connection on this node. */
@@ -14,6 +15,8 @@ export interface LiveDevice {
   actorName: string;
   /** Stream positions the client sent in HELLO, used once when the session goes live. */
   resume: StreamPosition[];
+  /** What the credentials allow, and until when; replaced by a token refresh. */
+  auth: { acl?: Acl; expiresAt?: number };
 }
 
 /** Which device is connected where: at most one live connection per device id. */

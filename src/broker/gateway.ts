@@ -18,7 +18,9 @@ import {
   type Session,
 } from '../protocol/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
-import type { Authenticator } from './auth.js';
+import type { Authenticator, AuthResult } from './auth/index.js';
+import type { ConnectionLiveness } from './liveness.js';
+import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
 import type { DurableOutbox } from './durable/outbox.js';
 
@@ -28,7 +30,8 @@ const MAX_QUEUED_DURING_HANDSHAKE = 64;
 type Phase =
   | { name: 'handshake' }
   | { name: 'authenticating'; queued: Frame[] }
-  | { name: 'ready'; device: LiveDevice };
+  | { name: 'ready'; device: LiveDevice; limiter: FrameRateLimiter }
+  | { name: 'refused' };
 
 export interface GatewayDeps {
   registry: CommandRegistry;
@@ -43,7 +46,9 @@ export interface GatewayDeps {
   /** Called when a live device's connection is gone (closed or taken over). */
   onDeviceGone(device: LiveDevice): void;
   onLive(device: LiveDevice): Promise<void>;
-  limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number };
+  limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number; maxConnectionsPerAddress: number } & RateLimits;
+  /** Addresses of TLS-terminating proxies whose identity header is believed. */
+  trustedProxies: ReadonlySet<string>;
   log: Logger;
 }
 
@@ -52,9 +57,18 @@ export interface GatewayDeps {
  * negotiation, authentication, takeover), then hand frames to the device's actor.
  */
 export class Gateway implements SocketEvents {
-  constructor(private readonly deps: GatewayDeps) {}
+  private readonly perAddress: AddressCounter;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.perAddress = new AddressCounter(deps.limits.maxConnectionsPerAddress);
+  }
 
   onOpen(conn: SocketConnection): void {
+    if (!this.perAddress.admit(conn.remoteAddress)) {
+      conn.attachment = { name: 'refused' } satisfies Phase;
+      conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
+      return;
+    }
     conn.attachment = { name: 'handshake' } satisfies Phase;
   }
 
@@ -86,18 +100,36 @@ export class Gateway implements SocketEvents {
         phase.queued.push(decoded.frame);
         return;
       case 'ready':
-        dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
+        switch (phase.limiter.check(bytes.byteLength)) {
+          case 'ok':
+            dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
+            return;
+          case 'limited':
+            this.sendError(conn, ErrorCode.RATE_LIMITED, 'rate limit exceeded: frame dropped', decoded.frame.seq);
+            return;
+          case 'abusive':
+            this.closeDevice(phase.device, CloseCode.ABUSE, 'repeatedly over the rate limit');
+            return;
+        }
+        return;
+      case 'refused':
         return;
     }
   }
 
   onClose(conn: SocketConnection): void {
     const phase = conn.attachment as Phase;
+    if (phase.name === 'refused') return;
+    this.perAddress.release(conn.remoteAddress);
     if (phase.name === 'ready') this.retire(phase.device);
   }
 
-  isHandshaking(conn: SocketConnection): boolean {
-    return (conn.attachment as Phase).name !== 'ready';
+  /** What the liveness sweep needs to know of a connection. */
+  livenessOf(conn: SocketConnection): ConnectionLiveness {
+    const phase = conn.attachment as Phase;
+    if (phase.name !== 'ready') return { handshaking: true };
+    const expiresAt = phase.device.auth.expiresAt;
+    return expiresAt === undefined ? { handshaking: false } : { handshaking: false, credentialsExpireAt: expiresAt };
   }
 
   /** Closes a device's connection through its actor, so it happens in order with its frames. */
@@ -120,10 +152,12 @@ export class Gateway implements SocketEvents {
       conn.close(CloseCode.PROTOCOL_VIOLATION, 'invalid device id');
       return;
     }
+    const proxied = conn.identityHeader !== undefined && this.deps.trustedProxies.has(conn.remoteAddress) ? conn.identityHeader : undefined;
     const auth = await this.deps.authenticate({
       deviceId: hello.deviceId,
       remoteAddress: conn.remoteAddress,
       ...(hello.token !== undefined ? { token: hello.token } : {}),
+      ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
     });
     if (conn.closed) return;
     if (!auth.ok) {
@@ -132,7 +166,7 @@ export class Gateway implements SocketEvents {
       return;
     }
     const sessionPresent = this.deps.hasSession(hello.deviceId);
-    const device = this.admit(conn, hello, version);
+    const device = this.admit(conn, hello, version, auth);
     conn.write(
       encodeFrame({
         kind: FrameKind.WELCOME,
@@ -145,13 +179,13 @@ export class Gateway implements SocketEvents {
         sessionPresent,
       }),
     );
-    conn.attachment = { name: 'ready', device } satisfies Phase;
+    conn.attachment = { name: 'ready', device, limiter: new FrameRateLimiter(this.deps.limits) } satisfies Phase;
     dispatch(device.actor, { type: 'start' });
     for (const frame of queued) dispatch(device.actor, { type: 'frame', frame });
   }
 
   /** Creates the session and device actor; an older connection of the same device is replaced. */
-  private admit(conn: SocketConnection, hello: HelloFrame, version: number): LiveDevice {
+  private admit(conn: SocketConnection, hello: HelloFrame, version: number, auth: Extract<AuthResult, { ok: true }>): LiveDevice {
     const deviceId = hello.deviceId;
     const session: Session = {
       deviceId,
@@ -172,7 +206,7 @@ export class Gateway implements SocketEvents {
       outbound: conn,
       onLive: () => this.deps.onLive(device),
     });
-    device = { session, conn, actor, actorName, outbox: this.deps.outboxFor(deviceId, conn), resume: hello.resume ?? [] };
+    device = { session, conn, actor, actorName, outbox: this.deps.outboxFor(deviceId, conn), resume: hello.resume ?? [], auth: { ...auth } };
     const previous = this.deps.devices.add(device);
     if (previous) {
       this.retire(previous);

@@ -6,22 +6,31 @@ export interface LivenessLimits {
   handshakeTimeoutMs: number;
 }
 
+export interface ConnectionLiveness {
+  handshaking: boolean;
+  /** When the device's credentials (token) expire, if they do. */
+  credentialsExpireAt?: number;
+}
+
 /**
- * Closes connections that went silent (no frame, including PING, within the idle timeout)
+ * Closes connections whose token expired, that went silent (no frame, including PING, within the idle timeout)
  * or never finished their handshake. One timer sweeps all sockets: O(connections) per
  * sweep, no timer per socket.
  */
 export function startLivenessSweep(
   connections: ReadonlySet<SocketConnection>,
-  isHandshaking: (conn: SocketConnection) => boolean,
+  livenessOf: (conn: SocketConnection) => ConnectionLiveness,
   limits: LivenessLimits,
 ): () => void {
   const everyMs = Math.max(50, Math.min(1000, Math.floor(Math.min(limits.idleTimeoutMs, limits.handshakeTimeoutMs) / 4)));
   const timer = setInterval(() => {
     const now = Date.now();
     for (const conn of connections) {
-      if (isHandshaking(conn)) {
+      const liveness = livenessOf(conn);
+      if (liveness.handshaking) {
         if (now - conn.openedAt > limits.handshakeTimeoutMs) conn.close(CloseCode.HANDSHAKE_TIMEOUT, 'no HELLO in time');
+      } else if (liveness.credentialsExpireAt !== undefined && now >= liveness.credentialsExpireAt) {
+        conn.close(CloseCode.TOKEN_EXPIRED, 'token expired: reconnect with a fresh token');
       } else if (now - conn.lastSeenAt > limits.idleTimeoutMs) {
         conn.close(CloseCode.HEARTBEAT_TIMEOUT, 'no heartbeat');
       }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Authenticator } from './auth.js';
+import type { Authenticator } from './auth/index.js';
 
 /** Broker options with their defaults. Validated once, at start-up, with readable errors. */
 const optionsSchema = z
@@ -50,6 +50,37 @@ const optionsSchema = z
     softBackpressureBytes: z.number().int().min(1024).default(512 * 1024),
     /** Accept any device without credentials. Off unless asked for. */
     anonymous: z.boolean().default(false),
+    /** JWT device tokens: HS256 secret, or an RS256/ES256 public key file, or a JWKS file. */
+    jwt: z
+      .object({
+        secret: z.string().min(16, 'use a secret of at least 16 characters').optional(),
+        publicKeyFile: z.string().optional(),
+        jwksFile: z.string().optional(),
+        issuer: z.string().optional(),
+        audience: z.string().optional(),
+      })
+      .strict()
+      .refine((j) => [j.secret, j.publicKeyFile, j.jwksFile].filter(Boolean).length === 1, 'give exactly one of secret, publicKeyFile, jwksFile')
+      .optional(),
+    /** Static ACL file (JSON), used for devices whose token carries no scope. */
+    aclFile: z.string().optional(),
+    /**
+     * Device identity from a TLS-terminating proxy: the header carrying the client certificate's
+     * subject, trusted only on connections from these addresses.
+     */
+    trustedProxy: z.object({ header: z.string().min(1), addresses: z.array(z.string()).min(1) }).strict().optional(),
+    /** Per-connection limits; exceeding one gets an error frame, repeated abuse closes the connection. */
+    limits: z
+      .object({
+        messagesPerSecond: z.number().positive().default(1000),
+        bytesPerSecond: z.number().positive().default(4 * 1024 * 1024),
+        maxSubscriptions: z.number().int().min(1).default(1000),
+        maxConnectionsPerAddress: z.number().int().min(1).default(100_000),
+        /** Limit violations within 10 s that close the connection. */
+        abuseThreshold: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .default({ messagesPerSecond: 1000, bytesPerSecond: 4 * 1024 * 1024, maxSubscriptions: 1000, maxConnectionsPerAddress: 100_000, abuseThreshold: 50 }),
     allowUwsFallback: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     tls: z
@@ -83,8 +114,10 @@ export function resolveOptions(input: BrokerOptions = {}): ResolvedOptions {
   if (authenticate !== undefined && typeof authenticate !== 'function') {
     throw new OptionsError('invalid broker options:\n  authenticate: must be a function');
   }
-  if (!authenticate && !options.anonymous) {
-    throw new OptionsError('invalid broker options:\n  give `authenticate` to check device credentials, or set `anonymous: true` to accept any device');
+  if (!authenticate && !options.jwt && !options.trustedProxy && !options.anonymous) {
+    throw new OptionsError(
+      'invalid broker options:\n  give `jwt` or `authenticate` to check device credentials, or set `anonymous: true` to accept any device',
+    );
   }
   if (options.softBackpressureBytes > options.maxBackpressureBytes) {
     throw new OptionsError(

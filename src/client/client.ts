@@ -134,8 +134,8 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Acknowledges every QoS 1 message of `stream` up to `offset`. Only needed with autoAck: false.
-   * While disconnected the ack is remembered and redeliveries of acked messages are re-acked.
+   * Acknowledges every QoS 1 message of `stream` up to `offset` (at most what was delivered). Only
+   * needed with autoAck: false. While disconnected the ack is remembered and redeliveries re-acked.
    */
   ack(stream: string, offset: number): void {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`ack offset must be a non-negative integer, got ${offset}`);

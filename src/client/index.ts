@@ -1,7 +1,7 @@
 /** Public API of the relaymesh client SDK. */
 export { RelaymeshClient, type PublishOptions, type PublishResult, type SubscribeOptions } from './client.js';
 export type { ClientOptions, ReconnectPolicy } from './options.js';
-export type { ClientEvents, DisconnectInfo, Message, ReconnectInfo, WelcomeInfo } from './events.js';
+export type { ClientEvents, DisconnectInfo, Message, ReconnectInfo, ResetInfo, WelcomeInfo } from './events.js';
 export { DisconnectedError, RelaymeshError, TimeoutError } from './errors.js';
 export { DEFAULT_BACKOFF, exponentialBackoff, RetrySchedule, type BackoffOptions, type ReconnectDelay } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

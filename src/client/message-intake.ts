@@ -73,11 +73,6 @@ export class MessageIntake {
     this.resyncs.stop();
   }
 
-  /** Starts a repair round for every open gap now instead of at the next reconciliation. */
-  reconcile(): number {
-    return this.resyncs.reconcile();
-  }
-
   /** Whether a QoS 1 message goes to the application. */
   private admit(frame: MsgFrame): boolean {
     const verdict = this.cursors.receive(frame);

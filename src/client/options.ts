@@ -24,8 +24,10 @@ interface CommonOptions {
   /** Ack QoS 1 messages after the 'message' listeners ran. Default true; false means call ack() yourself. */
   autoAck?: boolean;
   /**
-   * Every this many ms, streams with an unrepaired gap (offsets seen but held back) are asked
-   * for again with RESYNC. Default 60000; 0 disables.
+   * QoS 1 messages reach the application in offset order. One that skips offsets is held back
+   * and the SDK sends RESYNC for the missing ones, repeated every second while nothing arrives,
+   * up to 5 times. Every `reconcileMs` the SDK starts another such round for each gap still open,
+   * so none is left unrepaired. Streams without a gap are left alone. Default 60000; 0 disables.
    */
   reconcileMs?: number;
 }

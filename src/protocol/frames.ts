@@ -15,6 +15,7 @@ export enum FrameKind {
   OK = 12,
   RESET = 13,
   RESYNC = 14,
+  AUTH = 15,
 }
 
 /** QoS 0: at most once, not stored. QoS 1: at least once, stored until acked. */
@@ -148,6 +149,12 @@ export interface ResyncFrame extends FrameBase {
   offset: number;
 }
 
+/** Client → server: a fresh token for the running session (before the old one expires). Answered with OK. */
+export interface AuthFrame extends FrameBase {
+  kind: FrameKind.AUTH;
+  token: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -162,7 +169,8 @@ export type Frame =
   | ErrorFrame
   | OkFrame
   | ResetFrame
-  | ResyncFrame;
+  | ResyncFrame
+  | AuthFrame;
 
 /** The frame type for a given kind. */
 export type FrameOf<K extends FrameKind> = Extract<Frame, { kind: K }>;

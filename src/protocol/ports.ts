@@ -56,6 +56,8 @@ export interface BrokerPort {
   publish(publication: Publication): Stored | undefined | Promise<Stored | undefined>;
   send(message: DirectMessage): Stored | undefined | Promise<Stored | undefined>;
   ack(stream: string, offset: number): void | Promise<void>;
+  /** Replaces the session's credentials (token refresh); rejects with UNAUTHORIZED. */
+  reauthenticate(token: string): Promise<void>;
   /** The client holds `stream` up to `offset`: deliver again from there. */
   resync(stream: string, offset: number): void;
   newTraceId(): string;

@@ -54,4 +54,5 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
   [FrameKind.OK, [req('ref', 'uint'), opt('offset', 'uint')]],
   [FrameKind.RESET, [req('stream', 'str'), req('epoch', 'str'), req('offset', 'uint'), req('reason', 'str')]],
   [FrameKind.RESYNC, [req('stream', 'str'), req('offset', 'uint')]],
+  [FrameKind.AUTH, [req('token', 'str')]],
 ]);

@@ -27,6 +27,8 @@ export interface WsServerOptions {
   hardBackpressureBytes: number;
   allowUwsFallback: boolean;
   tls?: { keyFile: string; certFile: string; caFile?: string; passphrase?: string };
+  /** Request header copied onto each connection (identity asserted by a TLS-terminating proxy). */
+  identityHeader?: string;
   routes?: HttpRoute[];
 }
 
@@ -62,9 +64,20 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     // Liveness is tracked by the gateway's heartbeat sweep with millisecond resolution.
     idleTimeout: 0,
     sendPingsAutomatically: false,
+    upgrade: (res, req, context) => {
+      const identity = options.identityHeader ? req.getHeader(options.identityHeader.toLowerCase()) : '';
+      res.upgrade<SocketData>(
+        { identity },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
     open: (ws) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
-      const conn = new SocketConnection(ws, scheduler, { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes }, remote, nextId++);
+      const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
+      const conn = new SocketConnection(ws, scheduler, limits, remote, nextId++, ws.getUserData().identity || undefined);
       ws.getUserData().connection = conn;
       connections.add(conn);
       events.onOpen(conn);

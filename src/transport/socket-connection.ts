@@ -15,6 +15,8 @@ const FORCE_CLOSE_AFTER_MS = 5000;
 /** Per-socket user data carried by uWS. */
 export interface SocketData {
   connection?: SocketConnection;
+  /** Value of the configured identity header at upgrade ('' when absent). */
+  identity: string;
 }
 
 /**
@@ -41,6 +43,8 @@ export class SocketConnection implements Outbound {
     private readonly limits: BackpressureLimits,
     readonly remoteAddress: string,
     readonly id: number,
+    /** Identity header sent at upgrade, if any (trusted only from configured proxy addresses). */
+    readonly identityHeader?: string,
   ) {}
 
   get closed(): boolean {

@@ -1,6 +1,7 @@
 import { FrameKind } from '../frames.js';
 import { CommandRegistry } from '../registry.js';
 import { handleAck } from './ack.js';
+import { handleAuth } from './auth.js';
 import { handleRepeatedHello } from './hello.js';
 import { handlePing } from './ping.js';
 import { handlePub } from './pub.js';
@@ -19,7 +20,8 @@ export function registerV1(registry: CommandRegistry): CommandRegistry {
     .register(1, FrameKind.PUB, handlePub)
     .register(1, FrameKind.SEND, handleSend)
     .register(1, FrameKind.ACK, handleAck)
-    .register(1, FrameKind.RESYNC, handleResync);
+    .register(1, FrameKind.RESYNC, handleResync)
+    .register(1, FrameKind.AUTH, handleAuth);
 }
 
 export function createDefaultRegistry(): CommandRegistry {

@@ -1,0 +1,36 @@
+import type { Acl } from './acl.js';
+import { acceptAnyDevice, type Authenticator } from './authenticator.js';
+import { jwtAuthenticator, type JwtOptions } from './jwt.js';
+import { loadAclFile } from './static-acl.js';
+
+export * from './acl.js';
+export * from './authenticator.js';
+export type { JwtOptions } from './jwt.js';
+
+export interface AuthOptions {
+  authenticate?: Authenticator;
+  jwt?: JwtOptions;
+  anonymous: boolean;
+  aclFile?: string;
+}
+
+/**
+ * The broker's authenticator: a device whose identity a trusted proxy asserted (client
+ * certificate) is in when it matches; otherwise the custom function, JWT, or anonymous mode
+ * decides. The ACL comes from the token's scope, else from the ACL file.
+ */
+export async function buildAuthenticator(options: AuthOptions): Promise<Authenticator> {
+  const decide = options.authenticate ?? (options.jwt ? await jwtAuthenticator(options.jwt) : acceptAnyDevice);
+  const staticAcl: (deviceId: string) => Acl | undefined = options.aclFile ? loadAclFile(options.aclFile) : () => undefined;
+  return async (credentials) => {
+    if (credentials.proxiedIdentity !== undefined) {
+      if (credentials.proxiedIdentity !== credentials.deviceId) return { ok: false, reason: 'device id does not match the client certificate' };
+      const acl = staticAcl(credentials.deviceId);
+      return { ok: true, ...(acl ? { acl } : {}) };
+    }
+    const result = await decide(credentials);
+    if (!result.ok || result.acl) return result;
+    const acl = staticAcl(credentials.deviceId);
+    return acl ? { ...result, acl } : result;
+  };
+}
