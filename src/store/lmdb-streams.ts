@@ -28,7 +28,7 @@ interface StreamState {
 
 const LAST_OFFSET = Number.MAX_SAFE_INTEGER;
 
-export function newEpoch(): string {
+function newEpoch(): string {
   return randomBytes(8).toString('base64url');
 }
 

@@ -70,10 +70,11 @@ export interface SessionRecord {
 }
 
 /**
- * Writes resolve only once committed (durability per backend options); many writes issued in
- * the same tick share one commit. Reads are synchronous and see committed data, except cursors,
- * which also see writes still in flight. Invalid arguments are a TypeError or RangeError and
- * any call after `close()` a StoreClosedError: thrown by sync methods, rejected by async ones.
+ * Writes resolve only once committed (durability per backend options), in call order; many
+ * writes issued in the same tick share one commit. Reads are synchronous and see committed
+ * data, except cursors, which also see writes still in flight. Invalid arguments are a
+ * TypeError or RangeError and any call after `close()` a StoreClosedError: thrown by sync
+ * methods, rejected by async ones.
  */
 export interface MessageStore {
   /**
@@ -99,7 +100,7 @@ export interface MessageStore {
   /** All cursors of one subscriber, by stream. */
   cursors(subscriberId: string): Map<string, number>;
   removeCursor(subscriberId: string, stream: string): Promise<void>;
-  /** Every cursor of every subscriber, ordered by subscriber then stream: for mirroring at start-up. */
+  /** Every cursor of every subscriber (writes in flight included): for mirroring at start-up. */
   allCursors(): Iterable<CursorPosition>;
 
   /** Stores (replaces) a device's session. */
