@@ -87,7 +87,7 @@ function checkAnswers(frames: Frame[], expected: Expected[], socket: ProbeSocket
 /** Checks a property for at most `numRuns` runs and PROPERTY_MS; a failure throws with fast-check's report (seed, counterexample). */
 async function check<T>(t: Test, property: fc.IAsyncPropertyWithHooks<T> | fc.IPropertyWithHooks<T>, numRuns: number): Promise<void> {
   const details = await fc.check(property, { numRuns, interruptAfterTimeLimit: PROPERTY_MS, ...(SEED === undefined ? {} : { seed: SEED }) });
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'property failed');
+  if (details.failed) throw new Error(`${fc.defaultReportMessage(details)}\n${String(details.errorInstance)}`);
   t.comment(`${details.numRuns} runs${details.interrupted ? ` (time budget of ${PROPERTY_MS} ms spent)` : ''}`);
 }
 

@@ -7,32 +7,36 @@ import { createHash } from 'node:crypto';
  */
 export class HashRing<M extends string = string> {
   private points: { hash: number; member: M }[] = [];
-  private readonly members = new Set<M>();
+  private readonly memberSet = new Set<M>();
 
   constructor(
     members: Iterable<M> = [],
     private readonly virtualNodes = 128,
   ) {
-    for (const m of members) this.members.add(m);
+    for (const m of members) this.memberSet.add(m);
     this.rebuild();
   }
 
   add(member: M): void {
-    if (this.members.has(member)) return;
-    this.members.add(member);
+    if (this.memberSet.has(member)) return;
+    this.memberSet.add(member);
     this.rebuild();
   }
 
   remove(member: M): void {
-    if (this.members.delete(member)) this.rebuild();
+    if (this.memberSet.delete(member)) this.rebuild();
   }
 
   has(member: M): boolean {
-    return this.members.has(member);
+    return this.memberSet.has(member);
+  }
+
+  members(): M[] {
+    return [...this.memberSet];
   }
 
   get size(): number {
-    return this.members.size;
+    return this.memberSet.size;
   }
 
   /** The member that owns `key`, or undefined when the ring is empty. */
@@ -52,7 +56,7 @@ export class HashRing<M extends string = string> {
 
   private rebuild(): void {
     const points: { hash: number; member: M }[] = [];
-    for (const member of this.members) {
+    for (const member of this.memberSet) {
       for (let v = 0; v < this.virtualNodes; v++) points.push({ hash: hash32(`${member}#${v}`), member });
     }
     this.points = points.sort((a, b) => a.hash - b.hash || (a.member < b.member ? -1 : 1));

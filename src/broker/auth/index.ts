@@ -20,7 +20,9 @@ export interface AuthOptions {
  * decides. The ACL comes from the token's scope, else from the ACL file.
  */
 export async function buildAuthenticator(options: AuthOptions): Promise<Authenticator> {
-  const decide = options.authenticate ?? (options.jwt ? await jwtAuthenticator(options.jwt) : acceptAnyDevice);
+  const decide: Authenticator =
+    options.authenticate ??
+    (options.jwt ? await jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
   const staticAcl: (deviceId: string) => Acl | undefined = options.aclFile ? loadAclFile(options.aclFile) : () => undefined;
   return async (credentials) => {
     if (credentials.proxiedIdentity !== undefined) {
