@@ -25,6 +25,8 @@ export interface Broadcast {
   bytes: Uint8Array;
   /** Position in the tree's broadcast order, set by the tree. */
   serial: number;
+  /** performance.now() when the broadcast entered the tree. */
+  startedAt: number;
   /** QoS 0 copies may be dropped for a socket over its soft backpressure limit. */
   droppable: boolean;
   /** Set on the way into a QoS 1 subscription's tree for a stored message: members get it through their outbox. */
@@ -46,6 +48,8 @@ export interface FanoutNodeState {
   members: Map<FanoutMember, number> | undefined;
   /** Deliveries made by this leaf (for stats and benchmarks). */
   delivered: number;
+  /** Told, per leaf and broadcast, how long the broadcast took to reach it. */
+  observe?: (seconds: number) => void;
 }
 
 export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: FanoutNodeState): Ref<Broadcast> {
@@ -71,5 +75,6 @@ function forward(state: FanoutNodeState, msg: Broadcast): FanoutNodeState {
     else m.conn.write(bytes, droppable);
     state.delivered++;
   }
+  state.observe?.((performance.now() - msg.startedAt) / 1000);
   return state;
 }

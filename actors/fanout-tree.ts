@@ -8,6 +8,11 @@ export interface FanoutShape {
   leafSize: number;
 }
 
+export interface FanoutOptions extends FanoutShape {
+  /** Receives the time each broadcast took to reach each leaf. */
+  observeLeafLatency?: (seconds: number) => void;
+}
+
 interface Node {
   ref: Ref<Broadcast>;
   state: FanoutNodeState;
@@ -45,7 +50,7 @@ export class FanoutTree {
   constructor(
     owner: Ref<unknown>,
     name: string,
-    private readonly shape: FanoutShape,
+    private readonly shape: FanoutOptions,
   ) {
     if (!(shape.branching >= 1) || !(shape.leafSize >= 1)) throw new Error('fan-out branching and leafSize must be >= 1');
     this.container = spawn(owner, (state: null) => state, name, { initialState: null }) as Ref<never>;
@@ -77,8 +82,8 @@ export class FanoutTree {
     else this.openLeaves.add(leaf);
   }
 
-  broadcast(msg: Omit<Broadcast, 'serial'>): void {
-    dispatch(this.root.ref, { ...msg, serial: ++this.serial });
+  broadcast(msg: Omit<Broadcast, 'serial' | 'startedAt'>): void {
+    dispatch(this.root.ref, { ...msg, serial: ++this.serial, startedAt: performance.now() });
   }
 
   /** Node counts, for stats and benchmarks. */
@@ -110,7 +115,7 @@ export class FanoutTree {
   private spawnLeaf(): Leaf {
     const parent = this.innerWithRoom(1);
     const members = new Map<FanoutMember, number>();
-    const state: FanoutNodeState = { children: [], members, delivered: 0 };
+    const state: FanoutNodeState = { children: [], members, delivered: 0, ...(this.shape.observeLeafLatency ? { observe: this.shape.observeLeafLatency } : {}) };
     const leaf: Leaf = { ref: spawnFanoutNode(this.container, `leaf-${this.nextNodeId++}`, state), state, parent, members };
     this.attach(parent, leaf);
     this.openLeaves.add(leaf);

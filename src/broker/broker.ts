@@ -20,6 +20,8 @@ import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
+import { BrokerMetrics } from './ops/metrics.js';
+import { opsRoutes } from './ops/routes.js';
 import { Delivery } from './delivery.js';
 import { DurableIndex } from './durable/durable-index.js';
 import { startMaintenance } from './durable/maintenance.js';
@@ -93,10 +95,15 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     );
   }
 
-  const fanout = new TopicFanout<LiveDevice>(system, options.fanout);
+  let server: WsServer | undefined;
+  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store });
+  const fanout = new TopicFanout<LiveDevice>(system, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const index = new DurableIndex(store);
   const sessions = new SessionKeeper(store, options.sessionExpiryMs);
-  const delivery = new Delivery(store, index, fanout, devices, options);
+  const delivery = new Delivery(store, index, fanout, devices, options, (kind, message) => {
+    metrics.messages.inc({ kind, qos: message.qos });
+    log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
+  });
 
   const authenticate = await buildAuthenticator(options);
   const portDeps = { fanout, index, sessions, delivery, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
@@ -116,6 +123,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         options,
         (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
         (stream, offset) => index.advance(deviceId, stream, offset),
+        metrics.outboxObserver,
       );
     },
     onLive: async (device) => {
@@ -144,7 +152,26 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     log,
   });
 
-  let server: WsServer;
+  let closing: Promise<void> | undefined;
+  const kick = (deviceId: string, reason: string): boolean => {
+    const d = devices.get(deviceId);
+    if (!d) return false;
+    gateway.closeDevice(d, CloseCode.KICKED, reason);
+    return true;
+  };
+  const routes = opsRoutes({
+    metrics,
+    devices,
+    fanout,
+    store,
+    nodeId: options.nodeId,
+    kick,
+    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ready: () => {
+      const checks = { listening: server !== undefined && closing === undefined, storeOpen: closing === undefined };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+  });
   try {
     server = await startWsServer(
       {
@@ -158,7 +185,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         allowUwsFallback: options.allowUwsFallback,
         ...(options.tls ? { tls: options.tls } : {}),
         ...(options.trustedProxy ? { identityHeader: options.trustedProxy.header } : {}),
-        routes: [{ path: '/healthz', handle: () => ({ status: '200 OK', contentType: 'text/plain', body: 'ok' }) }],
+        routes,
       },
       gateway,
     );
@@ -168,13 +195,13 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     throw err;
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
-  const stopSweep = startLivenessSweep(server.connections, (conn) => gateway.livenessOf(conn), options);
+  const listening = server;
+  const stopSweep = startLivenessSweep(listening.connections, (conn) => gateway.livenessOf(conn), options);
   if (options.anonymous) log.warn('anonymous mode: any device id is accepted without credentials');
-  log.info({ host: options.host, port: server.port, path: options.path, shards: options.shards }, 'relaymesh listening');
+  log.info({ host: options.host, port: listening.port, path: options.path, shards: options.shards }, 'relaymesh listening');
 
-  let closing: Promise<void> | undefined;
   return {
-    port: server.port,
+    port: listening.port,
     options,
     log,
     async publish(topic, payload, opts = {}) {
@@ -205,10 +232,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       return devices.size;
     },
     kick(deviceId, reason = 'kicked by operator') {
-      const d = devices.get(deviceId);
-      if (!d) return false;
-      gateway.closeDevice(d, CloseCode.KICKED, reason);
-      return true;
+      return kick(deviceId, reason);
     },
     chaos: {
       crashDeviceActor(deviceId) {
@@ -220,10 +244,10 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     },
     close() {
       closing ??= (async () => {
-        server.stopListening();
+        listening.stopListening();
         stopSweep();
         stopMaintenance();
-        server.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
+        listening.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
         stopActor(system);
         await store.close();

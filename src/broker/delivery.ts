@@ -33,9 +33,12 @@ export class Delivery {
     private readonly fanout: TopicFanout<LiveDevice>,
     private readonly devices: DeviceRegistry,
     private readonly limits: InboxLimits,
+    /** Told of every accepted message (metrics, trace logs). */
+    private readonly onAccepted: (kind: 'publish' | 'send', message: Publication | DirectMessage) => void = () => undefined,
   ) {}
 
   async publish(publication: Publication): Promise<DeliveryResult> {
+    this.onAccepted('publish', publication);
     if (publication.qos === 0) return { reached: this.fanout.broadcast(publication.topic, encodeTopicMessage(publication)) };
     this.index.prepareAppend(publication.topic);
     const { offset, epoch } = await this.store.append(publication.topic, entryOf(publication));
@@ -49,6 +52,7 @@ export class Delivery {
   }
 
   async send(message: DirectMessage): Promise<DeliveryResult> {
+    this.onAccepted('send', message);
     const target = this.devices.get(message.target);
     if (message.qos === 0) {
       if (!target || target.conn.closed) return { reached: 0 };

@@ -48,6 +48,10 @@ const optionsSchema = z
       .default({ branching: 16, leafSize: 256 }),
     /** Buffered bytes above which QoS 0 deliveries to a socket are dropped (and counted). */
     softBackpressureBytes: z.number().int().min(1024).default(512 * 1024),
+    /** This broker's name in logs, the admin API and (later) the cluster. */
+    nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').default('node-1'),
+    /** Bearer token for the admin HTTP API (/admin/...); the API is off without one. */
+    adminToken: z.string().min(16, 'use an admin token of at least 16 characters').optional(),
     /** Accept any device without credentials. Off unless asked for. */
     anonymous: z.boolean().default(false),
     /** JWT device tokens: HS256 secret, or an RS256/ES256 public key file, or a JWKS file. */

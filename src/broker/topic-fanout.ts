@@ -1,6 +1,6 @@
 import type { Ref } from 'nact';
 import type { Broadcast, DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
-import { FanoutTree, type FanoutShape } from '../../actors/fanout-tree.js';
+import { FanoutTree, type FanoutOptions } from '../../actors/fanout-tree.js';
 import { TopicTrie, type Qos } from '../protocol/index.js';
 
 /**
@@ -17,7 +17,7 @@ export class TopicFanout<M extends FanoutMember> {
 
   constructor(
     private readonly owner: Ref<unknown>,
-    private readonly shape: FanoutShape,
+    private readonly shape: FanoutOptions,
   ) {}
 
   subscribe(member: M, filter: string, qos: Qos): void {
@@ -69,8 +69,8 @@ export class TopicFanout<M extends FanoutMember> {
   broadcast(topic: string, bytes: Uint8Array, durable?: DurableCopy): number {
     const matched = this.filters.match(topic);
     const served = matched.size > 1 ? new Set<FanoutMember>() : undefined;
-    const plain: Omit<Broadcast, 'serial'> = { bytes, droppable: true, ...(served ? { served } : {}) };
-    const stored: Omit<Broadcast, 'serial'> = durable ? { ...plain, durable } : plain;
+    const plain: Omit<Broadcast, 'serial' | 'startedAt'> = { bytes, droppable: true, ...(served ? { served } : {}) };
+    const stored: Omit<Broadcast, 'serial' | 'startedAt'> = durable ? { ...plain, durable } : plain;
     let subscriptions = 0;
     for (const key of matched) {
       const { tree, qos } = this.trees.get(key)!;
@@ -78,6 +78,14 @@ export class TopicFanout<M extends FanoutMember> {
       tree.broadcast(qos === 1 ? stored : plain);
     }
     return subscriptions;
+  }
+
+  /** Per subscription filter and QoS: subscribers and tree shape. */
+  stats(): { filter: string; qos: Qos; subscribers: number; leaves: number; height: number }[] {
+    return [...this.trees].map(([key, { tree, qos }]) => {
+      const { leaves, height } = tree.stats();
+      return { filter: key.slice(key.indexOf(':') + 1), qos, subscribers: tree.size, leaves, height };
+    });
   }
 
   get treeCount(): number {

@@ -12,12 +12,21 @@ export const START_USAGE = `relaymesh start [options]
   --idle-timeout-ms <n>    close silent connections after this (default 2.5 x heartbeat)
   --max-frame-bytes <n>    largest accepted frame (default 262144)
   --log-level <level>      fatal|error|warn|info|debug|trace|silent (default info)
+  --node-id <name>         this broker's name (default node-1)
+  --durability <mode>      flush (QoS 1 acked once on disk, default) | commit (once committed)
+  --jwt-secret <secret>    verify HS256 device tokens with this secret
+  --jwt-public-key <file>  verify RS256/ES256 device tokens with this PEM public key
+  --jwks-file <file>       verify device tokens with the keys of this JWKS file
+  --acl-file <file>        static topic ACL (JSON) for tokens without a scope
+  --tls-key <file> --tls-cert <file> [--tls-ca <file>]   serve wss:// (client certificates checked against the CA)
+  --admin-token <token>    enable the admin HTTP API (/admin/...) behind this bearer token
+  --shutdown-timeout-ms <n>  on SIGTERM, exit after at most this (default 10000)
   --allow-uws-fallback     run even if uWebSockets.js fell back to pure JS (slow)
 
-Without credentials configured, start accepts any device (anonymous mode) and logs so.`;
+Without --jwt-* options, start accepts any device (anonymous mode) and logs so.`;
 
 /** Parses `start` flags into broker options. Throws with a usage hint on bad flags. */
-export function parseStartArgs(args: string[]): BrokerOptions {
+export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdownTimeoutMs: number } {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -31,6 +40,17 @@ export function parseStartArgs(args: string[]): BrokerOptions {
       'max-frame-bytes': { type: 'string' },
       'log-level': { type: 'string' },
       'allow-uws-fallback': { type: 'boolean' },
+      'node-id': { type: 'string' },
+      durability: { type: 'string' },
+      'jwt-secret': { type: 'string' },
+      'jwt-public-key': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'acl-file': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'shutdown-timeout-ms': { type: 'string' },
     },
   });
   const num = (flag: string, v: string | undefined): number | undefined => {
@@ -39,8 +59,16 @@ export function parseStartArgs(args: string[]): BrokerOptions {
     if (!Number.isInteger(n)) throw new Error(`--${flag} must be an integer, got ${JSON.stringify(v)}`);
     return n;
   };
+  const jwt = dropUndefined({ secret: values['jwt-secret'], publicKeyFile: values['jwt-public-key'], jwksFile: values['jwks-file'] });
+  const tls = dropUndefined({ keyFile: values['tls-key'], certFile: values['tls-cert'], caFile: values['tls-ca'] });
   const options: Record<string, unknown> = {
-    anonymous: true,
+    anonymous: Object.keys(jwt).length === 0,
+    jwt: Object.keys(jwt).length > 0 ? jwt : undefined,
+    tls: Object.keys(tls).length > 0 ? tls : undefined,
+    nodeId: values['node-id'],
+    durability: values.durability,
+    aclFile: values['acl-file'],
+    adminToken: values['admin-token'],
     host: values.host,
     port: num('port', values.port),
     dataDir: values['data-dir'],
@@ -51,17 +79,24 @@ export function parseStartArgs(args: string[]): BrokerOptions {
     logLevel: values['log-level'],
     allowUwsFallback: values['allow-uws-fallback'],
   };
-  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
-  return options as BrokerOptions;
+  return { options: dropUndefined(options) as BrokerOptions, shutdownTimeoutMs: num('shutdown-timeout-ms', values['shutdown-timeout-ms']) ?? 10_000 };
 }
 
-/** Runs a broker until SIGINT/SIGTERM, then shuts it down gracefully. */
+function dropUndefined(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * Runs a broker until SIGINT/SIGTERM, then shuts it down gracefully: stop accepting, tell
+ * clients to reconnect elsewhere, flush the store. Past the deadline it gives up (exit 1).
+ */
 export async function runStart(args: string[]): Promise<number> {
-  const broker = await createBroker(parseStartArgs(args));
+  const { options, shutdownTimeoutMs } = parseStartArgs(args);
+  const broker = await createBroker(options);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await broker.close();
-  return 0;
+  const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(1), shutdownTimeoutMs).unref());
+  return Promise.race([broker.close().then(() => 0), deadline]);
 }

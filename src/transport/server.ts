@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode } from '../protocol/index.js';
 import { FlushScheduler } from './flush-scheduler.js';
-import { SocketConnection, type SocketData } from './socket-connection.js';
+import { SocketConnection, newTransportStats, type SocketData, type TransportStats } from './socket-connection.js';
 import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface SocketEvents {
@@ -11,10 +11,25 @@ export interface SocketEvents {
   onClose(conn: SocketConnection, code: number, reason: string): void;
 }
 
+export interface HttpReply {
+  /** Status line, e.g. '200 OK'. */
+  status: string;
+  contentType: string;
+  body: string;
+}
+
+export interface HttpRequestInfo {
+  /** Values of the path's `:name` parameters, in order. */
+  params: string[];
+  /** Request headers, lower-case names. */
+  headers: Record<string, string>;
+}
+
 export interface HttpRoute {
+  method: 'get' | 'post';
+  /** uWS pattern, e.g. '/admin/devices/:id/kick'. */
   path: string;
-  /** Returns status line (e.g. '200 OK'), content type and body. */
-  handle(): { status: string; contentType: string; body: string } | Promise<{ status: string; contentType: string; body: string }>;
+  handle(request: HttpRequestInfo): HttpReply | Promise<HttpReply>;
 }
 
 export interface WsServerOptions {
@@ -35,6 +50,7 @@ export interface WsServerOptions {
 export interface WsServer {
   readonly port: number;
   readonly connections: ReadonlySet<SocketConnection>;
+  readonly stats: TransportStats;
   /** Stops listening; open sockets stay until closed. */
   stopListening(): void;
   /** Closes every open socket with `code`. */
@@ -54,6 +70,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     : uWS.App();
   const scheduler = new FlushScheduler();
   const connections = new Set<SocketConnection>();
+  const stats = newTransportStats();
   let nextId = 1;
 
   app.ws<SocketData>(options.path, {
@@ -77,15 +94,18 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     open: (ws) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
       const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
-      const conn = new SocketConnection(ws, scheduler, limits, remote, nextId++, ws.getUserData().identity || undefined);
+      const conn = new SocketConnection(ws, scheduler, limits, stats, remote, nextId++, ws.getUserData().identity || undefined);
       ws.getUserData().connection = conn;
       connections.add(conn);
+      stats.opened++;
       events.onOpen(conn);
     },
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().connection;
       if (!conn || conn.closed) return;
       conn.lastSeenAt = Date.now();
+      stats.framesIn++;
+      stats.bytesIn += message.byteLength;
       events.onMessage(conn, new Uint8Array(message), isBinary);
     },
     close: (ws, code, message) => {
@@ -93,15 +113,23 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       if (!conn) return;
       conn.markClosed();
       connections.delete(conn);
+      stats.closed++;
       events.onClose(conn, code, Buffer.from(message).toString());
     },
   });
 
   for (const route of options.routes ?? []) {
-    app.get(route.path, (res) => {
+    const paramCount = route.path.split('/').filter((part) => part.startsWith(':')).length;
+    app[route.method](route.path, (res, req) => {
       let aborted = false;
       res.onAborted(() => (aborted = true));
-      void Promise.resolve(route.handle()).then(
+      // uWS requests live only until the handler returns: copy what the route needs now.
+      const headers: Record<string, string> = {};
+      req.forEach((name, value) => (headers[name] = value));
+      const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+      void Promise.resolve()
+        .then(() => route.handle({ params, headers }))
+        .then(
         (reply) => {
           if (!aborted) res.cork(() => res.writeStatus(reply.status).writeHeader('content-type', reply.contentType).end(reply.body));
         },
@@ -127,6 +155,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
   return {
     port,
     connections,
+    stats,
     stopListening() {
       if (!listening) return;
       listening = false;

@@ -12,6 +12,21 @@ export interface BackpressureLimits {
 /** How long a closing socket may take to finish the close handshake before TCP is cut. */
 const FORCE_CLOSE_AFTER_MS = 5000;
 
+/** Totals over every socket of a server, for metrics. */
+export interface TransportStats {
+  opened: number;
+  closed: number;
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Socket writes: one per socket per tick that had frames (several frames under one cork). */
+  writes: number;
+  framesDropped: number;
+}
+
+export const newTransportStats = (): TransportStats => ({ opened: 0, closed: 0, framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, writes: 0, framesDropped: 0 });
+
 /** Per-socket user data carried by uWS. */
 export interface SocketData {
   connection?: SocketConnection;
@@ -41,6 +56,7 @@ export class SocketConnection implements Outbound {
     private readonly ws: WebSocket<SocketData>,
     private readonly scheduler: FlushScheduler,
     private readonly limits: BackpressureLimits,
+    private readonly stats: TransportStats,
     readonly remoteAddress: string,
     readonly id: number,
     /** Identity header sent at upgrade, if any (trusted only from configured proxy addresses). */
@@ -78,9 +94,16 @@ export class SocketConnection implements Outbound {
       const drop = new Set(droppable);
       batch = batch.filter((_, i) => !drop.has(i));
       this.framesDropped += drop.size;
+      this.stats.framesDropped += drop.size;
     }
+    const stats = this.stats;
+    stats.writes++;
+    stats.framesOut += batch.length;
     this.ws.cork(() => {
-      for (const bytes of batch) this.ws.send(bytes, true);
+      for (const bytes of batch) {
+        stats.bytesOut += bytes.byteLength;
+        this.ws.send(bytes, true);
+      }
     });
   }
 

@@ -8,6 +8,14 @@ export interface OutboxLimits {
   ackTimeoutMs: number;
 }
 
+/** Told about deliveries, for metrics. */
+export interface OutboxObserver {
+  replayed(count: number): void;
+  redelivered(count: number): void;
+  /** Seconds from a delivery to its ack. */
+  acked(seconds: number): void;
+}
+
 interface StreamState {
   epoch: string;
   /** Highest offset the device acknowledged (its cursor). */
@@ -45,6 +53,7 @@ export class DurableOutbox {
     private readonly cursorOf: (stream: string) => number | undefined,
     /** Persists an advanced cursor. */
     private readonly saveCursor: (stream: string, offset: number) => void,
+    private readonly observer?: OutboxObserver,
   ) {}
 
   /**
@@ -96,7 +105,12 @@ export class DurableOutbox {
     const upTo = Math.min(offset, state.sent);
     if (upTo <= state.acked) return;
     state.acked = upTo;
-    for (const [key, item] of this.inflight) if (item.stream === stream && item.offset <= upTo) this.inflight.delete(key);
+    const now = Date.now();
+    for (const [key, item] of this.inflight) {
+      if (item.stream !== stream || item.offset > upTo) continue;
+      this.inflight.delete(key);
+      this.observer?.acked((now - item.sentAt) / 1000);
+    }
     this.saveCursor(stream, upTo);
     this.pumpAll();
   }
@@ -123,6 +137,7 @@ export class DurableOutbox {
       this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery + 1));
       resent++;
     }
+    if (resent > 0) this.observer?.redelivered(resent);
     return resent;
   }
 
@@ -168,6 +183,7 @@ export class DurableOutbox {
         state.sent = entry.offset;
         this.conn.write(this.encode(entry, state.epoch, 1));
       }
+      this.observer?.replayed(entries.length);
     }
   }
 

@@ -1,0 +1,71 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MessageStore } from '../../store/index.js';
+import type { TransportStats } from '../../transport/index.js';
+import type { DeviceRegistry } from '../device-registry.js';
+import type { OutboxObserver } from '../durable/outbox.js';
+
+export interface MetricsSources {
+  transport: () => TransportStats | undefined;
+  devices: DeviceRegistry;
+  store: MessageStore;
+}
+
+/**
+ * The broker's Prometheus metrics (its own registry, so several brokers in one process do not
+ * collide). Totals kept elsewhere (transport counters) are read at scrape time; the hot path
+ * only bumps plain numbers.
+ */
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly messages = new Counter({ name: 'relaymesh_messages_total', help: 'Messages accepted, by kind (publish, send) and QoS', labelNames: ['kind', 'qos'], registers: [this.registry] });
+  readonly fanoutSeconds = new Histogram({
+    name: 'relaymesh_fanout_seconds',
+    help: 'Time from a publish entering a fan-out tree to a leaf writing it to its sockets',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly deliveryAckSeconds = new Histogram({
+    name: 'relaymesh_delivery_ack_seconds',
+    help: 'End to end for QoS 1: from writing a delivery to the device until its ack arrives',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly replays = new Counter({ name: 'relaymesh_replayed_total', help: 'Stored messages sent from the store (replay and catch-up)', registers: [this.registry] });
+  private readonly redeliveries = new Counter({ name: 'relaymesh_redelivered_total', help: 'Deliveries sent again after the ack timeout', registers: [this.registry] });
+
+  readonly outboxObserver: OutboxObserver = {
+    replayed: (n) => this.replays.inc(n),
+    redelivered: (n) => this.redeliveries.inc(n),
+    acked: (seconds) => this.deliveryAckSeconds.observe(seconds),
+  };
+
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'relaymesh_process_' });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    const transport = (read: (s: TransportStats) => number) => () => {
+      const stats = sources.transport();
+      return stats ? read(stats) : 0;
+    };
+    gauge('relaymesh_connections', 'Open WebSocket connections', transport((s) => s.opened - s.closed));
+    gauge('relaymesh_devices_connected', 'Devices with a live session', () => sources.devices.size);
+    gauge('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
+    gauge('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
+    gauge('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));
+    gauge('relaymesh_bytes_in_total', 'Bytes received', transport((s) => s.bytesIn));
+    gauge('relaymesh_frames_out_total', 'Frames sent', transport((s) => s.framesOut));
+    gauge('relaymesh_bytes_out_total', 'Bytes sent', transport((s) => s.bytesOut));
+    gauge('relaymesh_socket_writes_total', 'Socket writes (each carries every frame of one tick for one socket)', transport((s) => s.writes));
+    gauge('relaymesh_dropped_total', 'QoS 0 deliveries dropped for backed-up sockets', transport((s) => s.framesDropped));
+    gauge('relaymesh_acks_pending', 'QoS 1 deliveries waiting for their ack', () => {
+      let pending = 0;
+      for (const device of sources.devices.values()) pending += device.outbox.inflightCount;
+      return pending;
+    });
+    gauge('relaymesh_store_bytes', 'Size of the LMDB data file', () => sources.store.sizeBytes());
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
