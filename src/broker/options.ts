@@ -76,15 +76,15 @@ const optionsSchema = z
     /** Per-connection limits; exceeding one gets an error frame, repeated abuse closes the connection. */
     limits: z
       .object({
-        messagesPerSecond: z.number().positive().default(1000),
-        bytesPerSecond: z.number().positive().default(4 * 1024 * 1024),
+        messagesPerSecond: z.number().positive().default(10_000),
+        bytesPerSecond: z.number().positive().default(16 * 1024 * 1024),
         maxSubscriptions: z.number().int().min(1).default(1000),
         maxConnectionsPerAddress: z.number().int().min(1).default(100_000),
         /** Limit violations within 10 s that close the connection. */
         abuseThreshold: z.number().int().min(1).default(50),
       })
       .strict()
-      .default({ messagesPerSecond: 1000, bytesPerSecond: 4 * 1024 * 1024, maxSubscriptions: 1000, maxConnectionsPerAddress: 100_000, abuseThreshold: 50 }),
+      .default({ messagesPerSecond: 10_000, bytesPerSecond: 16 * 1024 * 1024, maxSubscriptions: 1000, maxConnectionsPerAddress: 100_000, abuseThreshold: 50 }),
     allowUwsFallback: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     tls: z

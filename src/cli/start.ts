@@ -20,6 +20,7 @@ export const START_USAGE = `relaymesh start [options]
   --acl-file <file>        static topic ACL (JSON) for tokens without a scope
   --tls-key <file> --tls-cert <file> [--tls-ca <file>]   serve wss:// (client certificates checked against the CA)
   --admin-token <token>    enable the admin HTTP API (/admin/...) behind this bearer token
+  --rate-limit <n>         frames per second a connection may send (default 10000)
   --shutdown-timeout-ms <n>  on SIGTERM, exit after at most this (default 10000)
   --allow-uws-fallback     run even if uWebSockets.js fell back to pure JS (slow)
 
@@ -51,6 +52,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
       'tls-ca': { type: 'string' },
       'admin-token': { type: 'string' },
       'shutdown-timeout-ms': { type: 'string' },
+      'rate-limit': { type: 'string' },
     },
   });
   const num = (flag: string, v: string | undefined): number | undefined => {
@@ -69,6 +71,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
     durability: values.durability,
     aclFile: values['acl-file'],
     adminToken: values['admin-token'],
+    limits: values['rate-limit'] === undefined ? undefined : { messagesPerSecond: num('rate-limit', values['rate-limit']) },
     host: values.host,
     port: num('port', values.port),
     dataDir: values['data-dir'],
