@@ -2,19 +2,12 @@ import { ErrorCode, ProtocolError } from '../errors.js';
 import type { FrameKind } from '../frames.js';
 import type { Handler } from '../registry.js';
 import { topicNameProblem } from '../topics.js';
-import { ok } from './reply.js';
+import { acceptance } from './reply.js';
 
 export const handlePub: Handler<FrameKind.PUB> = (frame, { session, broker }) => {
   const problem = topicNameProblem(frame.topic);
   if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(frame.topic)}: ${problem}`);
   const qos = frame.qos ?? 0;
-  // Not awaited: the next frames go on while this one commits; the store keeps call order.
-  const stored = Promise.resolve(broker.publish({
-    topic: frame.topic,
-    payload: frame.payload,
-    qos,
-    traceId: frame.traceId ?? broker.newTraceId(),
-    from: session.deviceId,
-  }));
-  return [{ type: 'later', ref: frame.seq, effects: stored.then((s) => (qos === 1 ? [ok(frame.seq, s?.offset)] : [])) }];
+  const traceId = frame.traceId ?? broker.newTraceId();
+  return acceptance(frame.seq, qos, broker.publish({ topic: frame.topic, payload: frame.payload, qos, traceId, from: session.deviceId }));
 };
