@@ -1,0 +1,264 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ChildLink, forkChild } from './ipc.js';
+import { LatencyHistogram } from './histogram.js';
+import { topFrames, type CpuProfile } from './profile-top.js';
+import type { ConnectResult, PatternName, ServerCommands, ServerSnapshot, SubscriberCommands } from './messages.js';
+import { burstMessagesFor, type BenchOptions } from './options.js';
+import type { Cell, Measurement } from './results.js';
+import { planFor, treeSize, type TopologySpec } from './topologies.js';
+
+export type Subscribers = ChildLink<SubscriberCommands>[];
+
+/** Deliveries stop counting as in flight after this long without progress. */
+const STALL_MS = 2000;
+const POLL_MS = 100;
+/** Beyond this many sockets per source address the 28k ephemeral ports (32768–60999) run short. */
+const SOCKETS_PER_SOURCE_ADDRESS = 25_000;
+
+const serverModule = new URL('./server.ts', import.meta.url);
+/** Data directories of running servers: removed on any exit, including an interrupted run. */
+const liveDataDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
+});
+const subscriberModule = new URL('./subscriber.ts', import.meta.url);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+export function startSubscribers(count: number): Subscribers {
+  return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule));
+}
+
+/** Progress lines on stdout, stamped with seconds since the run began. */
+export class ProgressLog {
+  private readonly t0 = Date.now();
+  line(text: string): void {
+    process.stdout.write(`[${String(Math.round((Date.now() - this.t0) / 1000)).padStart(4)}s] ${text}\n`);
+  }
+}
+
+/** Shares of `total` for `parts` workers, differing by at most one. */
+function shares(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+/** Source addresses for one worker: none (kernel's choice) unless the fleet would exhaust one address's ephemeral ports. */
+function sourceAddresses(fleetSize: number, worker: number, share: number): string[] {
+  if (fleetSize <= SOCKETS_PER_SOURCE_ADDRESS) return [];
+  const n = Math.ceil(share / SOCKETS_PER_SOURCE_ADDRESS) + 1;
+  return Array.from({ length: n }, (_, k) => `127.0.${worker + 1}.${k + 2}`);
+}
+
+export class CellRunner {
+  private nextRunId = 1;
+
+  constructor(
+    private readonly options: BenchOptions,
+    private readonly subscribers: Subscribers,
+    private readonly log: ProgressLog,
+  ) {}
+
+  /** Starts `spec` in a fresh server process, connects the fleet, runs every pattern, tears down. */
+  async run(spec: TopologySpec, fleetSize: number): Promise<Cell> {
+    const plan = planFor(spec, fleetSize);
+    const label = `${String(fleetSize).padStart(6)} ${spec.name.padEnd(14)}`;
+    const cell: Cell = {
+      topology: spec.name,
+      kind: spec.kind,
+      fleetSize,
+      ...(plan.fanout ? { fanout: { ...plan.fanout, ...treeSize(plan.fanout, fleetSize) } } : {}),
+      subscribed: 0,
+      connectFailed: 0,
+      connectMs: 0,
+      serverRssIdleBytes: 0,
+      serverRssLoadedBytes: 0,
+      rssPerConnectionBytes: 0,
+      serverOpenFds: 0,
+      serverFdLimit: 0,
+      measurements: [],
+    };
+    const server = forkChild<ServerCommands>(`server[${spec.name}@${fleetSize}]`, serverModule, this.serverExecArgv(spec.name, fleetSize));
+    const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bench-'));
+    liveDataDirs.add(dataDir);
+    try {
+      const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 20_000);
+      const idle = await server.request('snapshot', { gc: true }, 10_000);
+      await this.connectFleet(cell, `ws://127.0.0.1:${port}/`);
+      const loaded = await server.request('snapshot', { gc: true }, 10_000);
+      cell.serverRssIdleBytes = idle.rssBytes;
+      cell.serverRssLoadedBytes = loaded.rssBytes;
+      cell.rssPerConnectionBytes = cell.subscribed > 0 ? (loaded.rssBytes - idle.rssBytes) / cell.subscribed : 0;
+      cell.serverOpenFds = loaded.openFds;
+      cell.serverFdLimit = loaded.fdLimit;
+      const shape = cell.fanout ? ` [b${cell.fanout.branching}/leaf ${cell.fanout.leafSize >= 1e9 ? '∞' : cell.fanout.leafSize}: ${cell.fanout.leaves} leaves, height ${cell.fanout.height}]` : '';
+      this.log.line(
+        `${label} connected ${cell.subscribed}/${fleetSize} in ${(cell.connectMs / 1000).toFixed(1)} s${cell.connectFailed ? ` (${cell.connectFailed} failed: ${cell.firstConnectError})` : ''}, ` +
+          `server ${loaded.openFds}/${loaded.fdLimit} fds, RSS +${(cell.rssPerConnectionBytes / 1024).toFixed(2)} KB/conn${shape}`,
+      );
+      if (cell.subscribed === 0) throw new Error(`no subscriber connected (${cell.firstConnectError ?? 'unknown'})`);
+      for (const pattern of this.options.patterns) {
+        const m = await this.measure(server, cell, pattern);
+        cell.measurements.push(m);
+        this.log.line(`${label} ${describe(m)}`);
+      }
+    } catch (err) {
+      cell.error = (err as Error).message;
+      this.log.line(`${label} FAILED: ${cell.error}`);
+    } finally {
+      await server.request('stop', {}, 5_000).catch(() => server.kill());
+      await server.waitExit(5_000);
+      rmSync(dataDir, { recursive: true, force: true });
+      liveDataDirs.delete(dataDir);
+      if (this.options.cpuProf) this.collectProfile(spec.name, fleetSize, label);
+      // The server's exit closed its sockets; wait for the clients to see it.
+      await Promise.all(this.subscribers.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
+    }
+    return cell;
+  }
+
+  private profileDir(topology: string, fleetSize: number): string {
+    return resolve(this.options.outDir, 'profiles', `fanout-${topology}-${fleetSize}`);
+  }
+
+  private serverExecArgv(topology: string, fleetSize: number): string[] {
+    const argv = ['--expose-gc'];
+    if (this.options.cpuProf) {
+      // A directory per server: V8 writes one profile per thread (tsx's loader runs in a worker).
+      const dir = this.profileDir(topology, fleetSize);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      argv.push('--cpu-prof', '--cpu-prof-dir', dir);
+    }
+    return argv;
+  }
+
+  /** Keeps the main thread's profile as profiles/fanout-<topology>-<size>.cpuprofile and prints its top frames. */
+  private collectProfile(topology: string, fleetSize: number, label: string): void {
+    const dir = this.profileDir(topology, fleetSize);
+    const files = existsSync(dir) ? readdirSync(dir) : [];
+    const main = files.find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    if (!main) return this.log.line(`${label} no main-thread CPU profile in ${dir}`);
+    const target = `${dir}.cpuprofile`;
+    renameSync(join(dir, main), target);
+    rmSync(dir, { recursive: true, force: true });
+    const frames = topFrames(JSON.parse(readFileSync(target, 'utf8')) as CpuProfile, 8, true);
+    this.log.line(`${label} top frames (self time, idle excluded) in ${target}:`);
+    for (const f of frames) this.log.line(`${label}   ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
+  }
+
+  private async connectFleet(cell: Cell, url: string): Promise<void> {
+    const parts = shares(cell.fleetSize, this.subscribers.length);
+    let firstId = 0;
+    const results = await Promise.all(
+      this.subscribers.map((s, i) => {
+        const count = parts[i]!;
+        const plan = { url, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
+        firstId += count;
+        return count === 0 ? Promise.resolve<ConnectResult>({ subscribed: 0, failed: 0, ms: 0 }) : s.request('connect', plan, 120_000);
+      }),
+    );
+    cell.subscribed = sum(results.map((r) => r.subscribed));
+    cell.connectFailed = sum(results.map((r) => r.failed));
+    cell.connectMs = Math.max(...results.map((r) => r.ms));
+    const firstError = results.find((r) => r.firstError)?.firstError;
+    if (firstError) cell.firstConnectError = firstError;
+  }
+
+  private async measure(server: ChildLink<ServerCommands>, cell: Cell, pattern: PatternName): Promise<Measurement> {
+    const o = this.options;
+    const runId = this.nextRunId++;
+    const messages = pattern === 'burst' ? burstMessagesFor(o, cell.fleetSize) : o.rateHz * o.pacedSeconds;
+    const deadlineMs = o.timeoutS * 1000;
+    await Promise.all(this.subscribers.map((s) => s.request('arm', { runId }, 5_000)));
+    const startedAt = Date.now();
+    const published = await server.request(
+      'publish',
+      { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs },
+      deadlineMs + 10_000,
+    );
+    const expected = published.published * cell.subscribed;
+    let received = 0;
+    let lastChangeAt = Date.now();
+    for (let polls = 0; polls < deadlineMs / POLL_MS + 1; polls++) {
+      const progress = await Promise.all(this.subscribers.map((s) => s.request('progress', {}, 5_000)));
+      const now = sum(progress.map((p) => p.received));
+      if (now >= expected) break;
+      if (now !== received) {
+        received = now;
+        lastChangeAt = Date.now();
+      } else if (Date.now() - lastChangeAt > STALL_MS) break;
+      if (Date.now() - startedAt > deadlineMs) break;
+      await sleep(POLL_MS);
+    }
+    const snapshot = await server.request('snapshot', { gc: false }, 10_000);
+    const reports = await Promise.all(this.subscribers.map((s) => s.request('report', {}, 10_000)));
+    return summarize(cell, pattern, messages, published, expected, snapshot, reports);
+  }
+}
+
+function summarize(
+  cell: Cell,
+  pattern: PatternName,
+  messages: number,
+  published: ServerCommands['publish']['reply'],
+  expected: number,
+  snapshot: ServerSnapshot,
+  reports: SubscriberCommands['report']['reply'][],
+): Measurement {
+  const received = sum(reports.map((r) => r.received));
+  const latency = new LatencyHistogram();
+  for (const r of reports) latency.merge(r.latency);
+  const lastUs = Math.max(...reports.map((r) => r.lastUs));
+  const durationUs = received > 0 ? Math.max(1, lastUs - published.firstUs) : 0;
+  const serverCpuUs = snapshot.cpuUserUs + snapshot.cpuSystemUs;
+  const clientCpuUs = sum(reports.map((r) => r.cpuUserUs + r.cpuSystemUs));
+  const reads = sum(reports.map((r) => r.reads));
+  return {
+    topology: cell.topology,
+    kind: cell.kind,
+    fleetSize: cell.fleetSize,
+    pattern,
+    messages,
+    published: published.published,
+    subscribers: cell.subscribed,
+    expected,
+    received,
+    dropped: expected - received,
+    complete: received >= expected,
+    durationMs: durationUs / 1000,
+    deliveriesPerSec: durationUs > 0 ? received / (durationUs / 1e6) : 0,
+    latencyUs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99), max: latency.max, mean: latency.mean },
+    serverCpuUsPerDelivery: received > 0 ? serverCpuUs / received : NaN,
+    serverCoreShare: durationUs > 0 ? serverCpuUs / durationUs : 0,
+    serverCpuSystemShare: serverCpuUs > 0 ? snapshot.cpuSystemUs / serverCpuUs : 0,
+    clientCpuUsPerDelivery: received > 0 ? clientCpuUs / received : NaN,
+    framesPerRead: reads > 0 ? received / reads : NaN,
+    staleDeliveries: sum(reports.map((r) => r.stale)),
+    closedSockets: sum(reports.map((r) => r.closed)),
+  };
+}
+
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e5 ? 0 : 1)}k`;
+  return n.toFixed(0);
+}
+
+export function formatUs(us: number): string {
+  if (!Number.isFinite(us)) return '-';
+  if (us >= 1e6) return `${(us / 1e6).toFixed(2)} s`;
+  if (us >= 1e3) return `${(us / 1e3).toFixed(us >= 1e5 ? 0 : 1)} ms`;
+  return `${us.toFixed(0)} µs`;
+}
+
+function describe(m: Measurement): string {
+  return (
+    `${m.pattern.padEnd(5)} ${formatCount(m.received)}/${formatCount(m.expected)} in ${(m.durationMs / 1000).toFixed(2)} s: ` +
+    `${formatCount(m.deliveriesPerSec)}/s, p50 ${formatUs(m.latencyUs.p50)}, p99 ${formatUs(m.latencyUs.p99)}, ` +
+    `server ${m.serverCpuUsPerDelivery.toFixed(2)} µs/delivery (${Math.round(m.serverCoreShare * 100)}% core, ${Math.round(m.serverCpuSystemShare * 100)}% kernel), ` +
+    `${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
+  );
+}

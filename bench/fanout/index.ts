@@ -1,0 +1,74 @@
+/** The fan-out topology benchmark: `relaymesh bench fanout` and `npm run bench:fanout`. */
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { renderChart } from './chart.js';
+import { CellRunner, ProgressLog, startSubscribers } from './coordinator.js';
+import { killAllChildren, killChildrenOnExit } from './ipc.js';
+import { FANOUT_USAGE, parseBenchArgs, type BenchOptions } from './options.js';
+import { renderTables, writeResults } from './report.js';
+import { fillRatios, largestFleet, type BenchResult, type Cell } from './results.js';
+
+export { FANOUT_USAGE };
+
+/** Runs the benchmark; returns the process exit code (1 if any topology failed to run). */
+export async function runFanoutBench(args: string[]): Promise<number> {
+  const options = parseBenchArgs(args);
+  const uninstall = killChildrenOnExit();
+  const startedAt = new Date();
+  const log = new ProgressLog();
+  log.line(
+    `fan-out bench: sizes ${options.sizes.join(', ')}; ${options.topologies.map((t) => t.name).join(', ')}; ` +
+      `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes`,
+  );
+  const loadAtStart = loadavg()[0]!;
+  if (loadAtStart > cpus().length * 0.5) {
+    log.line(`warning: load average ${loadAtStart.toFixed(1)} on ${cpus().length} cores: other processes will skew throughput and latency (CPU per delivery less so)`);
+  }
+  const subscribers = startSubscribers(options.workers);
+  try {
+    const runner = new CellRunner(options, subscribers, log);
+    const cells: Cell[] = [];
+    for (const size of options.sizes) {
+      for (const spec of options.topologies) cells.push(await runner.run(spec, size));
+    }
+    fillRatios(cells);
+    const result: BenchResult = {
+      startedAt: startedAt.toISOString(),
+      durationS: (Date.now() - startedAt.getTime()) / 1000,
+      machine: {
+        node: process.version,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        platform: `${process.platform}-${process.arch}`,
+        loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
+      },
+      source: sourceState(),
+      options: optionsForRecord(options),
+      largestFleet: largestFleet(cells),
+      cells,
+    };
+    process.stdout.write(renderTables(result) + '\n\n');
+    const files = writeResults(options.outDir, result, renderChart(result));
+    log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${files.join(', ')}`);
+    return cells.some((c) => c.error) ? 1 : 0;
+  } finally {
+    await Promise.all(subscribers.map((s) => s.waitExit(0)));
+    killAllChildren();
+    uninstall();
+  }
+}
+
+/** The commit measured, and the broker files that differed from it (results depend on both). */
+function sourceState(): BenchResult['source'] {
+  const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const dirty = git('status', '--porcelain', '--', 'src', 'actors').split('\n').filter((l) => l.length > 0).map((l) => l.slice(3));
+    return { commit: git('rev-parse', 'HEAD'), uncommitted: dirty };
+  } catch {
+    return undefined;
+  }
+}
+
+function optionsForRecord(o: BenchOptions): Record<string, unknown> {
+  return { ...o, topologies: o.topologies.map((t) => t.name) };
+}

@@ -1,0 +1,110 @@
+/** What the coordinator, the server process and the subscriber processes say to each other over IPC. */
+import type { SparseCounts } from './histogram.js';
+
+export type PatternName = 'burst' | 'paced';
+export const PATTERNS: readonly PatternName[] = ['burst', 'paced'];
+
+export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling';
+
+/** A topology resolved for one fleet size, ready to start. */
+export interface TopologyPlan {
+  name: string;
+  kind: TopologyKind;
+  /** The broker's fan-out tree shape (kind 'broker' only). */
+  fanout?: { branching: number; leafSize: number };
+}
+
+/** The topic every subscriber of the fleet subscribes to. */
+export const BENCH_TOPIC = 'bench/fanout';
+
+/** A command map: command name → argument and reply types. */
+export type CommandMap = Record<string, { args: unknown; reply: unknown }>;
+
+export interface PublishPlan {
+  pattern: PatternName;
+  runId: number;
+  messages: number;
+  /** Publishes per event-loop tick (burst). */
+  burstSize: number;
+  /** Publishes per second, one per tick (paced). */
+  rateHz: number;
+  payloadBytes: number;
+  /** The publisher stops here even if it has not published every message. */
+  deadlineMs: number;
+}
+
+export interface PublishResult {
+  published: number;
+  firstUs: number;
+  lastUs: number;
+}
+
+export interface ServerSnapshot {
+  rssBytes: number;
+  heapUsedBytes: number;
+  openFds: number;
+  /** The process's open-files limit (RLIMIT_NOFILE): the ceiling on one server's fleet. */
+  fdLimit: number;
+  subscribers: number;
+  /** CPU since the last publish started (µs). */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Wall time since the last publish started (µs). */
+  wallUs: number;
+}
+
+/** A type alias, not an interface: aliases satisfy CommandMap's index signature. */
+export type ServerCommands = {
+  /** `dataDir`: the broker's store, a fresh directory per server process (the coordinator removes it). */
+  start: { args: { topology: TopologyPlan; host: string; dataDir: string }; reply: { port: number; pid: number } };
+  snapshot: { args: { gc: boolean }; reply: ServerSnapshot };
+  publish: { args: PublishPlan; reply: PublishResult };
+  /** Replies, then exits: the kernel closes every socket from the server side. */
+  stop: { args: Record<string, never>; reply: { ok: true } };
+};
+
+export interface ConnectPlan {
+  url: string;
+  count: number;
+  /** Device ids are `dev-<firstId + i>`. */
+  firstId: number;
+  concurrency: number;
+  /** Source addresses in 127.0.0.0/8 to spread sockets over (empty: let the kernel pick). */
+  localAddresses: string[];
+  timeoutMs: number;
+}
+
+export interface ConnectResult {
+  subscribed: number;
+  failed: number;
+  firstError?: string;
+  ms: number;
+}
+
+export interface SubscriberProgress {
+  received: number;
+  lastUs: number;
+  closed: number;
+}
+
+export interface SubscriberReport extends SubscriberProgress {
+  firstUs: number;
+  /** Deliveries stamped with another run id (late arrivals from an earlier measurement). */
+  stale: number;
+  decodeErrors: number;
+  /** TCP reads that carried this run's frames: frames per read shows how well the server batched. */
+  reads: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  latency: { counts: SparseCounts; max: number; sum: number };
+}
+
+export type SubscriberCommands = {
+  connect: { args: ConnectPlan; reply: ConnectResult };
+  /** Resets the counters for a new measurement. */
+  arm: { args: { runId: number }; reply: { ok: true } };
+  progress: { args: Record<string, never>; reply: SubscriberProgress };
+  report: { args: Record<string, never>; reply: SubscriberReport };
+  /** Waits for the server to close the sockets, terminates whatever is left after the timeout. */
+  disconnect: { args: { timeoutMs: number }; reply: { closedByPeer: number; terminated: number } };
+};

@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { PATTERNS, type PatternName } from './messages.js';
+import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
+
+export const FANOUT_USAGE = `relaymesh bench fanout [options]
+
+Fan-out topology benchmark: the same fleet of WebSocket subscribers (in several client
+processes) receives broadcasts from relaymesh's actor trees and from bare uWS baselines,
+each hosted alone in a server process whose CPU time and memory are measured.
+
+  --sizes <list>          fleet sizes (default 1000,10000; up to 19900: one process may hold 20,000
+                          open files here; 19000 works and adds ~3 min)
+  --pattern <list>        burst,paced (default both)
+  --topologies <list>     default ${DEFAULT_TOPOLOGIES.join(',')}
+                          (tree-b<B> uses --leaf-size; tree-b<B>-l<L> sets it)
+  --leaf-size <n>         leaf size of tree-b<B> topologies (default 64)
+  --payload <bytes>       payload size, >= 16 (default 64)
+  --messages <n>          burst: messages per measurement (default: --deliveries / size, 10..2000)
+  --deliveries <n>        burst: deliveries per measurement when --messages is not given (default 200000)
+  --burst <n>             burst: publishes per event-loop tick (default 100, or all messages if fewer)
+  --rate <n>              paced: publishes per second, i.e. messages/s each device receives (default 5;
+                          the subscriber processes absorb ~80k unbatched deliveries/s on 2 cores, so
+                          10/s × 10k devices would measure their backlog, not the server)
+  --paced-seconds <s>     paced: length of a measurement (default 2)
+  --workers <n>           subscriber processes (default 4)
+  --timeout <s>           longest wait for one measurement's deliveries (default 30)
+  --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
+  --out <dir>             results directory (default bench/results)
+  --quick                 smoke run: size 1000, few messages, fewer topologies (< 60 s)`;
+
+export interface BenchOptions {
+  sizes: number[];
+  patterns: PatternName[];
+  topologies: TopologySpec[];
+  leafSize: number;
+  payloadBytes: number;
+  /** Burst messages per measurement; undefined: derived from the fleet size. */
+  messages: number | undefined;
+  deliveries: number;
+  burstSize: number;
+  rateHz: number;
+  pacedSeconds: number;
+  workers: number;
+  timeoutS: number;
+  cpuProf: boolean;
+  outDir: string;
+  quick: boolean;
+}
+
+/** The open-files limit of one process here is 20,000 (hard, cannot be raised); the server needs a few dozen for itself. */
+export const MAX_FLEET_PER_SERVER = 19_900;
+
+export function parseBenchArgs(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      sizes: { type: 'string' },
+      pattern: { type: 'string' },
+      topologies: { type: 'string' },
+      'leaf-size': { type: 'string' },
+      payload: { type: 'string' },
+      messages: { type: 'string' },
+      deliveries: { type: 'string' },
+      burst: { type: 'string' },
+      rate: { type: 'string' },
+      'paced-seconds': { type: 'string' },
+      workers: { type: 'string' },
+      timeout: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      out: { type: 'string' },
+      quick: { type: 'boolean' },
+    },
+  });
+  const quick = values.quick ?? false;
+  const int = (flag: string, v: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const list = (v: string | undefined, fallback: string[]): string[] =>
+    v === undefined ? fallback : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+  const sizes = list(values.sizes, quick ? ['1000'] : ['1000', '10000']).map((s) => int('sizes', s, 0, 1, MAX_FLEET_PER_SERVER));
+  const patterns = list(values.pattern, [...PATTERNS]).map((p) => {
+    if (!PATTERNS.includes(p as PatternName)) throw new Error(`--pattern: unknown pattern ${JSON.stringify(p)} (burst, paced)`);
+    return p as PatternName;
+  });
+  const leafSize = int('leaf-size', values['leaf-size'], 64, 1);
+  const topologies = list(values.topologies, quick ? QUICK_TOPOLOGIES : DEFAULT_TOPOLOGIES).map((t) => parseTopology(t, leafSize));
+  if (sizes.length === 0 || patterns.length === 0 || topologies.length === 0) throw new Error('--sizes, --pattern and --topologies must not be empty');
+  return {
+    sizes,
+    patterns,
+    topologies,
+    leafSize,
+    payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),
+    messages: values.messages === undefined ? (quick ? 100 : undefined) : int('messages', values.messages, 0, 1, 1_000_000),
+    deliveries: int('deliveries', values.deliveries, 200_000, 1, 1e9),
+    burstSize: int('burst', values.burst, 100, 1, 10_000),
+    rateHz: int('rate', values.rate, 5, 1, 10_000),
+    pacedSeconds: int('paced-seconds', values['paced-seconds'], 2, 1, 600),
+    workers: int('workers', values.workers, 4, 1, 64),
+    timeoutS: int('timeout', values.timeout, quick ? 15 : 30, 1, 3600),
+    cpuProf: values['cpu-prof'] ?? false,
+    outDir: values.out ?? 'bench/results',
+    quick,
+  };
+}
+
+/**
+ * Burst messages for a fleet: about `deliveries` per measurement (10..2000 messages), in
+ * whole bursts when there is more than one. The count shrinks as the fleet grows so that
+ * the slowest topologies still finish in seconds.
+ */
+export function burstMessagesFor(options: BenchOptions, fleetSize: number): number {
+  if (options.messages !== undefined) return options.messages;
+  const raw = Math.min(2000, Math.max(10, Math.round(options.deliveries / fleetSize)));
+  return raw > options.burstSize ? Math.round(raw / options.burstSize) * options.burstSize : raw;
+}

@@ -1,0 +1,83 @@
+import type { PatternName, TopologyKind } from './messages.js';
+
+/** One (topology, fleet size, pattern) measurement. Times in µs unless named otherwise. */
+export interface Measurement {
+  topology: string;
+  kind: TopologyKind;
+  fleetSize: number;
+  pattern: PatternName;
+  messages: number;
+  published: number;
+  subscribers: number;
+  expected: number;
+  received: number;
+  /** expected − received: QoS 0 drops under backpressure, closed sockets, or still in flight at the timeout. */
+  dropped: number;
+  complete: boolean;
+  durationMs: number;
+  deliveriesPerSec: number;
+  latencyUs: { p50: number; p95: number; p99: number; max: number; mean: number };
+  serverCpuUsPerDelivery: number;
+  /** Server CPU time over the measurement's wall time: 1.0 is one core busy throughout. */
+  serverCoreShare: number;
+  serverCpuSystemShare: number;
+  clientCpuUsPerDelivery: number;
+  /** Frames per TCP read at the subscribers: ~1 means one socket write per delivery. */
+  framesPerRead: number;
+  staleDeliveries: number;
+  closedSockets: number;
+  /** Filled in once the whole run is done, from the baselines of the same size and pattern. */
+  ratioToUwsNative?: number;
+  ratioToCorkCeiling?: number;
+  cpuRatioToUwsNative?: number;
+}
+
+/** One topology started on one fleet: connection and memory figures, and its measurements. */
+export interface Cell {
+  topology: string;
+  kind: TopologyKind;
+  fleetSize: number;
+  fanout?: { branching: number; leafSize: number; leaves: number; height: number };
+  subscribed: number;
+  connectFailed: number;
+  connectMs: number;
+  firstConnectError?: string;
+  serverRssIdleBytes: number;
+  serverRssLoadedBytes: number;
+  rssPerConnectionBytes: number;
+  serverOpenFds: number;
+  serverFdLimit: number;
+  measurements: Measurement[];
+  error?: string;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  durationS: number;
+  /** loadAverage: 1-minute load; above the core count, other work on the machine skewed the figures. */
+  machine: { node: string; cpus: number; cpuModel: string; platform: string; loadAverage: { atStart: number; atEnd: number } };
+  source: { commit: string; uncommitted: string[] } | undefined;
+  options: Record<string, unknown>;
+  /** Largest fleet fully subscribed to one server process in this run, and the server's file limit. */
+  largestFleet: { subscribed: number; serverOpenFds: number; serverFdLimit: number } | undefined;
+  cells: Cell[];
+}
+
+/** Ratios against the baselines of the same fleet size and pattern, measured in the same run. */
+export function fillRatios(cells: Cell[]): void {
+  const all = cells.flatMap((c) => c.measurements);
+  const find = (kind: TopologyKind, m: Measurement): Measurement | undefined =>
+    all.find((b) => b.kind === kind && b.fleetSize === m.fleetSize && b.pattern === m.pattern);
+  for (const m of all) {
+    const native = find('uws-native', m);
+    const ceiling = find('cork-ceiling', m);
+    if (native && native.deliveriesPerSec > 0) m.ratioToUwsNative = m.deliveriesPerSec / native.deliveriesPerSec;
+    if (ceiling && ceiling.deliveriesPerSec > 0) m.ratioToCorkCeiling = m.deliveriesPerSec / ceiling.deliveriesPerSec;
+    if (native && native.serverCpuUsPerDelivery > 0) m.cpuRatioToUwsNative = m.serverCpuUsPerDelivery / native.serverCpuUsPerDelivery;
+  }
+}
+
+export function largestFleet(cells: Cell[]): BenchResult['largestFleet'] {
+  const full = cells.filter((c) => !c.error && c.subscribed === c.fleetSize).sort((a, b) => b.subscribed - a.subscribed)[0];
+  return full ? { subscribed: full.subscribed, serverOpenFds: full.serverOpenFds, serverFdLimit: full.serverFdLimit } : undefined;
+}

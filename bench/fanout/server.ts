@@ -1,0 +1,99 @@
+/**
+ * The server process of the fan-out bench: hosts one topology (a relaymesh broker or a bare
+ * uWS baseline) so that its CPU time and memory are its own, and publishes on command.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { createBroker, type Broker } from '../../src/index.js';
+import { startBareUws } from './bare-uws.js';
+import { nowUs } from './clock.js';
+import { serveCommands } from './ipc.js';
+import { BENCH_TOPIC, type ServerCommands, type TopologyPlan } from './messages.js';
+import { runPublisher, type PublishSink } from './publisher.js';
+
+/** Bytes a socket may have buffered before the broker closes it (and bare uWS skips it). */
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
+
+interface Hosted {
+  port: number;
+  subscribers(): number;
+  sink: PublishSink;
+}
+
+let hosted: Hosted | undefined;
+let mark = { cpu: process.cpuUsage(), wallUs: nowUs() };
+
+async function host(topology: TopologyPlan, address: string, dataDir: string): Promise<Hosted> {
+  if (topology.kind === 'broker') {
+    const broker: Broker = await createBroker({
+      host: address,
+      port: 0,
+      dataDir,
+      anonymous: true,
+      logLevel: 'silent',
+      fanout: topology.fanout!,
+      maxBackpressureBytes: MAX_BACKPRESSURE_BYTES,
+      // Subscribers never ping: keep the liveness sweep from closing them mid-run.
+      heartbeatMs: 600_000,
+    });
+    const onError = (err: unknown): void => void process.stderr.write(`bench server: publish failed: ${String(err)}\n`);
+    return {
+      port: broker.port,
+      subscribers: () => broker.connectedDevices,
+      sink: { publish: (payload) => void broker.publish(BENCH_TOPIC, payload).catch(onError), endTick: () => undefined },
+    };
+  }
+  const bare = await startBareUws(topology.kind, address, MAX_BACKPRESSURE_BYTES);
+  return { port: bare.port, subscribers: () => bare.subscribers, sink: bare.sink };
+}
+
+function fdLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    return Number(line?.split(/\s+/)[3] ?? -1);
+  } catch {
+    return -1;
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return -1;
+  }
+}
+
+serveCommands<ServerCommands>({
+  async start({ topology, host: address, dataDir }) {
+    if (hosted) throw new Error('a topology is already running in this process');
+    hosted = await host(topology, address, dataDir);
+    return { port: hosted.port, pid: process.pid };
+  },
+  snapshot({ gc }) {
+    // With --expose-gc, RSS after a full collection measures live memory rather than garbage.
+    if (gc) (globalThis as { gc?: () => void }).gc?.();
+    const cpu = process.cpuUsage(mark.cpu);
+    const mem = process.memoryUsage();
+    return {
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      openFds: openFds(),
+      fdLimit: fdLimit(),
+      subscribers: hosted?.subscribers() ?? 0,
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      wallUs: nowUs() - mark.wallUs,
+    };
+  },
+  async publish(plan) {
+    if (!hosted) throw new Error('start a topology first');
+    mark = { cpu: process.cpuUsage(), wallUs: nowUs() };
+    return runPublisher(plan, hosted.sink);
+  },
+  stop() {
+    // Exit once the reply is out; the kernel then closes every socket from this side, which
+    // leaves TIME_WAIT on the server's port rather than on the clients' ephemeral ports.
+    setTimeout(() => process.exit(0), 20);
+    return { ok: true };
+  },
+});

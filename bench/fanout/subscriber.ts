@@ -1,0 +1,156 @@
+/**
+ * A subscriber process of the fan-out bench: holds its share of the fleet as lean `ws`
+ * sockets speaking the relaymesh protocol through its codec, counts deliveries and
+ * publish-to-receive latency for the current measurement, and reports over IPC.
+ */
+import WebSocket from 'ws';
+import { FrameKind, decodeFrame, encodeFrame } from '../../src/index.js';
+import { nowUs } from './clock.js';
+import { LatencyHistogram } from './histogram.js';
+import { serveCommands } from './ipc.js';
+import { BENCH_TOPIC, type ConnectPlan, type ConnectResult, type SubscriberCommands } from './messages.js';
+import { stampRunId, stampTime } from './payload.js';
+
+const sockets = new Set<WebSocket>();
+let closedByPeer = 0;
+
+/** Counters of one measurement, reset by `arm`. */
+const run = {
+  id: -1,
+  received: 0,
+  stale: 0,
+  decodeErrors: 0,
+  reads: 0,
+  closed: 0,
+  firstUs: 0,
+  lastUs: 0,
+  latency: new LatencyHistogram(),
+  cpu: process.cpuUsage(),
+};
+
+function onDelivery(payload: Uint8Array, atUs: number): void {
+  if (stampRunId(payload) !== run.id) {
+    run.stale++;
+    return;
+  }
+  if (run.received++ === 0) run.firstUs = atUs;
+  run.lastUs = atUs;
+  run.latency.record(atUs - stampTime(payload));
+}
+
+/** Opens one socket and takes it through HELLO → WELCOME → SUB → OK. Resolves false on any failure. */
+function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(plan.url, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      handshakeTimeout: plan.timeoutMs,
+      ...(localAddress ? { localAddress } : {}),
+    });
+    let phase: 'welcome' | 'ok' | 'live' = 'welcome';
+    const timer = setTimeout(() => fail('subscribe timed out'), plan.timeoutMs);
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      if (phase !== 'live') {
+        ws.terminate();
+        resolve(why);
+      }
+    };
+    ws.on('upgrade', (res) => {
+      // Frames per TCP read tells how many frames the server packed into each write.
+      res.socket.on('data', () => {
+        if (phase === 'live') run.reads++;
+      });
+    });
+    ws.on('open', () => ws.send(encodeFrame({ kind: FrameKind.HELLO, seq: 1, versions: [1], deviceId })));
+    ws.on('message', (data: Buffer) => {
+      const atUs = nowUs();
+      const decoded = decodeFrame(data);
+      if (!decoded.ok) {
+        run.decodeErrors++;
+        return;
+      }
+      const frame = decoded.frame;
+      if (frame.kind === FrameKind.MSG) return onDelivery(frame.payload, atUs);
+      if (phase === 'welcome' && frame.kind === FrameKind.WELCOME) {
+        phase = 'ok';
+        ws.send(encodeFrame({ kind: FrameKind.SUB, seq: 2, filters: [BENCH_TOPIC] }));
+      } else if (phase === 'ok' && frame.kind === FrameKind.OK) {
+        phase = 'live';
+        clearTimeout(timer);
+        sockets.add(ws);
+        resolve(true);
+      } else if (frame.kind === FrameKind.ERROR) {
+        fail(`server error ${frame.code}: ${frame.message}`);
+      }
+    });
+    ws.on('error', (err) => fail(err.message));
+    ws.on('close', (code, reason) => {
+      if (sockets.delete(ws)) {
+        closedByPeer++;
+        run.closed++;
+      }
+      fail(`closed before subscribing (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
+    });
+  });
+}
+
+async function connect(plan: ConnectPlan): Promise<ConnectResult> {
+  const started = Date.now();
+  let next = 0;
+  let subscribed = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  // A fixed number of handshakes in flight: bounded work, and no SYN flood of the server's backlog.
+  const lane = async (): Promise<void> => {
+    while (next < plan.count && Date.now() - started < plan.timeoutMs * 4) {
+      const i = next++;
+      const address = plan.localAddresses.length > 0 ? plan.localAddresses[i % plan.localAddresses.length] : undefined;
+      const outcome = await openSubscriber(plan, `dev-${plan.firstId + i}`, address);
+      if (outcome === true) subscribed++;
+      else {
+        failed++;
+        firstError ??= outcome;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.count) }, lane));
+  return { subscribed, failed: failed + (plan.count - subscribed - failed), ...(firstError ? { firstError } : {}), ms: Date.now() - started };
+}
+
+serveCommands<SubscriberCommands>({
+  connect,
+  arm({ runId }) {
+    Object.assign(run, { id: runId, received: 0, stale: 0, decodeErrors: 0, reads: 0, closed: 0, firstUs: 0, lastUs: 0 });
+    run.latency = new LatencyHistogram();
+    run.cpu = process.cpuUsage();
+    return { ok: true };
+  },
+  progress() {
+    return { received: run.received, lastUs: run.lastUs, closed: run.closed };
+  },
+  report() {
+    const cpu = process.cpuUsage(run.cpu);
+    return {
+      received: run.received,
+      lastUs: run.lastUs,
+      closed: run.closed,
+      firstUs: run.firstUs,
+      stale: run.stale,
+      decodeErrors: run.decodeErrors,
+      reads: run.reads,
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      latency: run.latency.toSparse(),
+    };
+  },
+  async disconnect({ timeoutMs }) {
+    const before = closedByPeer;
+    const deadline = Date.now() + timeoutMs;
+    while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const terminated = sockets.size;
+    for (const ws of sockets) ws.terminate();
+    sockets.clear();
+    return { closedByPeer: closedByPeer - before, terminated };
+  },
+});
