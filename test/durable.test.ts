@@ -179,3 +179,14 @@ t.test('sessions, subscriptions, cursors and stored messages survive a broker re
   t.same(second.device('persistent')?.subscriptions, ['news/#'], 'the subscription was restored');
   back.close();
 });
+
+t.test("a resume position cannot open another device's inbox", async (t) => {
+  const broker = await startTestBroker(t);
+  await broker.send('victim', 'secret', { qos: 1 });
+  const thief = await RawClient.open(broker.url);
+  thief.send({ kind: FrameKind.HELLO, seq: 1, versions: [1], deviceId: 'thief', resume: [{ stream: '$inbox/victim', epoch: '', offset: 0 }] });
+  await thief.next(FrameKind.WELCOME);
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(thief.frames.filter((f) => f.kind === FrameKind.MSG || f.kind === FrameKind.RESET).length, 0, 'nothing of the victim leaks');
+  thief.close();
+});

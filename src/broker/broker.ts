@@ -14,7 +14,7 @@ import {
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
-import { buildAuthenticator } from './auth/index.js';
+import { buildAuthenticator, mayReceive } from './auth/index.js';
 import { devicePort } from './device-port.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway } from './gateway.js';
@@ -131,6 +131,11 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       // starts only after this, through the outbox, which keeps the seam gapless.
       const deviceId = device.session.deviceId;
       for (const [filter, qos] of sessions.load(deviceId)?.subscriptions ?? []) {
+        // The credentials of this connection may allow less than those that subscribed.
+        if (!mayReceive(device.auth.acl, filter)) {
+          index.unsubscribe(deviceId, filter);
+          continue;
+        }
         fanout.subscribe(device, filter, qos);
         device.session.subscriptions.set(filter, qos);
       }

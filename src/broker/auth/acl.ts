@@ -55,9 +55,13 @@ export function checkPublish(acl: Acl | undefined, topic: string): void {
   }
 }
 
+/** Whether the ACL lets a device subscribe to `filter`. */
+export function mayReceive(acl: Acl | undefined, filter: string): boolean {
+  return !acl || acl.subscribe.some((p) => filterCovers(p, filter));
+}
+
 export function checkSubscribe(acl: Acl | undefined, filters: readonly string[]): void {
-  if (!acl) return;
-  const denied = filters.find((f) => !acl.subscribe.some((p) => filterCovers(p, f)));
+  const denied = filters.find((f) => !mayReceive(acl, f));
   if (denied !== undefined) throw new ProtocolError(ErrorCode.FORBIDDEN, `not allowed to subscribe to ${JSON.stringify(denied)}`);
 }
 

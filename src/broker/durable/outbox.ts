@@ -63,8 +63,9 @@ export class DurableOutbox {
    */
   start(cursors: ReadonlyMap<string, number>, resume: readonly StreamPosition[] = []): void {
     const positions = new Map(resume.map((p) => [p.stream, p]));
-    const streams = new Set([...cursors.keys(), ...positions.keys()]);
-    for (const stream of streams) {
+    // Only streams the device is entitled to (its inbox, streams of its QoS 1 subscriptions):
+    // a resume position can never open someone else's stream.
+    for (const stream of cursors.keys()) {
       const head = this.store.head(stream);
       if (head.lastOffset === 0 && head.epoch === '') continue;
       let acked = cursors.get(stream) ?? 0;
