@@ -60,10 +60,11 @@ export async function runFanoutBench(args: string[]): Promise<number> {
 
 /** The commit measured, and the broker files that differed from it (results depend on both). */
 function sourceState(): BenchResult['source'] {
-  const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    const dirty = git('status', '--porcelain', '--', 'src', 'actors').split('\n').filter((l) => l.length > 0).map((l) => l.slice(3));
-    return { commit: git('rev-parse', 'HEAD'), uncommitted: dirty };
+    // Porcelain lines are `XY path`: the status columns may be spaces, so no trimming before the slice.
+    const dirty = git('status', '--porcelain', '--', 'src', 'actors').split('\n').filter((l) => l.length > 3).map((l) => l.slice(3));
+    return { commit: git('rev-parse', 'HEAD').trim(), uncommitted: dirty };
   } catch {
     return undefined;
   }

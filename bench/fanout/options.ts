@@ -26,7 +26,8 @@ each hosted alone in a server process whose CPU time and memory are measured.
   --timeout <s>           longest wait for one measurement's deliveries (default 30)
   --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
   --out <dir>             results directory (default bench/results)
-  --quick                 smoke run: size 1000, few messages, fewer topologies (< 60 s)`;
+  --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
+                          ${QUICK_TOPOLOGIES.join(',')} (< 60 s)`;
 
 export interface BenchOptions {
   sizes: number[];
@@ -100,7 +101,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     deliveries: int('deliveries', values.deliveries, 200_000, 1, 1e9),
     burstSize: int('burst', values.burst, 100, 1, 10_000),
     rateHz: int('rate', values.rate, 5, 1, 10_000),
-    pacedSeconds: int('paced-seconds', values['paced-seconds'], 2, 1, 600),
+    pacedSeconds: int('paced-seconds', values['paced-seconds'], quick ? 1 : 2, 1, 600),
     workers: int('workers', values.workers, 4, 1, 64),
     timeoutS: int('timeout', values.timeout, quick ? 15 : 30, 1, 3600),
     cpuProf: values['cpu-prof'] ?? false,

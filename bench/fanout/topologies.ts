@@ -16,7 +16,7 @@ export interface TopologySpec {
 }
 
 export const DEFAULT_TOPOLOGIES = ['flat', 'tree-b2', 'tree-b4', 'tree-b16', 'tree-b16-l256', 'tree-b64', 'per-shard', 'uws-native', 'cork-ceiling'];
-export const QUICK_TOPOLOGIES = ['flat', 'tree-b4', 'tree-b16', 'tree-b16-l256', 'per-shard', 'uws-native', 'cork-ceiling'];
+export const QUICK_TOPOLOGIES = ['flat', 'tree-b16', 'tree-b16-l256', 'uws-native', 'cork-ceiling'];
 
 export function parseTopology(name: string, defaultLeafSize: number): TopologySpec {
   switch (name) {

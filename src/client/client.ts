@@ -118,6 +118,12 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
     await this.request({ kind: FrameKind.UNSUB, seq: this.requests.nextSeq(), filters: list }, 'UNSUB', false);
   }
 
+  /** Replaces the session's token before it expires (AUTH); later reconnects use the new one too. */
+  async refreshToken(token: string): Promise<void> {
+    this.options.token = token;
+    await this.request({ kind: FrameKind.AUTH, seq: this.requests.nextSeq(), token }, 'AUTH', false);
+  }
+
   async publish(topic: string, payload: Uint8Array | string, options: PublishOptions = {}): Promise<PublishResult> {
     checkTopic(topic);
     const { qos = 0, traceId } = options;
