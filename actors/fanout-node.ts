@@ -39,8 +39,15 @@ export interface Broadcast {
 }
 
 /** Inner nodes forward to their children; leaves write to their members' sockets. */
+/**
+ * What travels through the tree's actors: every broadcast of one event-loop tick together, so a
+ * leaf queues a tick's frames for each socket at once and the transport writes them under one
+ * cork (one syscall per socket per tick, not per message).
+ */
+export type BroadcastBatch = readonly Broadcast[];
+
 export interface FanoutNodeState {
-  children: Ref<Broadcast>[];
+  children: Ref<BroadcastBatch>[];
   /**
    * Leaf members with the broadcast serial at which they joined: a member gets only later
    * broadcasts, so one that left and rejoined on a leaf that lags behind never sees an old one.
@@ -52,7 +59,7 @@ export interface FanoutNodeState {
   observe?: (seconds: number) => void;
 }
 
-export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: FanoutNodeState): Ref<Broadcast> {
+export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: FanoutNodeState): Ref<BroadcastBatch> {
   return spawn(parent, forward, name, {
     initialState: state,
     // A fan-out node holds no state that a restart would lose: resume with the next message.
@@ -60,21 +67,25 @@ export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: Fanou
   });
 }
 
-function forward(state: FanoutNodeState, msg: Broadcast): FanoutNodeState {
-  for (const child of state.children) dispatch(child, msg);
+function forward(state: FanoutNodeState, batch: BroadcastBatch): FanoutNodeState {
+  for (const child of state.children) dispatch(child, batch);
   const members = state.members;
   if (!members) return state;
-  const { bytes, droppable, served, serial, durable } = msg;
   for (const [m, joinedAt] of members) {
-    if (serial <= joinedAt) continue;
-    if (served) {
-      if (served.has(m)) continue;
-      served.add(m);
+    for (const { bytes, droppable, served, serial, durable } of batch) {
+      if (serial <= joinedAt) continue;
+      if (served) {
+        if (served.has(m)) continue;
+        served.add(m);
+      }
+      if (durable) m.outbox.offer(durable.stream, durable.epoch, durable.offset, durable.bytes);
+      else m.conn.write(bytes, droppable);
+      state.delivered++;
     }
-    if (durable) m.outbox.offer(durable.stream, durable.epoch, durable.offset, durable.bytes);
-    else m.conn.write(bytes, droppable);
-    state.delivered++;
   }
-  state.observe?.((performance.now() - msg.startedAt) / 1000);
+  if (state.observe) {
+    const now = performance.now();
+    for (const msg of batch) state.observe((now - msg.startedAt) / 1000);
+  }
   return state;
 }

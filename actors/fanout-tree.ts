@@ -1,5 +1,5 @@
 import { dispatch, spawn, stop, type Ref } from 'nact';
-import { spawnFanoutNode, type Broadcast, type FanoutMember, type FanoutNodeState } from './fanout-node.js';
+import { spawnFanoutNode, type Broadcast, type BroadcastBatch, type FanoutMember, type FanoutNodeState } from './fanout-node.js';
 
 export interface FanoutShape {
   /** Children per inner node. */
@@ -14,7 +14,7 @@ export interface FanoutOptions extends FanoutShape {
 }
 
 interface Node {
-  ref: Ref<Broadcast>;
+  ref: Ref<BroadcastBatch>;
   state: FanoutNodeState;
   parent: Inner | undefined;
 }
@@ -46,6 +46,8 @@ export class FanoutTree {
   private readonly openInners = new Map<number, Set<Inner>>();
   private nextNodeId = 0;
   private serial = 0;
+  /** Broadcasts of the current tick, sent down together at its end. */
+  private pending: Broadcast[] = [];
 
   constructor(
     owner: Ref<unknown>,
@@ -83,8 +85,15 @@ export class FanoutTree {
   }
 
   broadcast(msg: Omit<Broadcast, 'serial' | 'startedAt'>): void {
-    dispatch(this.root.ref, { ...msg, serial: ++this.serial, startedAt: performance.now() });
+    this.pending.push({ ...msg, serial: ++this.serial, startedAt: performance.now() });
+    if (this.pending.length === 1) setImmediate(this.sendPending);
   }
+
+  private readonly sendPending = (): void => {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length > 0) dispatch(this.root.ref, batch);
+  };
 
   /** Node counts, for stats and benchmarks. */
   stats(): { leaves: number; inners: number; height: number; delivered: number } {
@@ -107,6 +116,7 @@ export class FanoutTree {
   /** Stops every actor of the tree. */
   destroy(): void {
     stop(this.container);
+    this.pending = [];
     this.leafOf.clear();
     this.openLeaves.clear();
     this.openInners.clear();
