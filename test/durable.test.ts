@@ -190,3 +190,20 @@ t.test("a resume position cannot open another device's inbox", async (t) => {
   t.equal(thief.frames.filter((f) => f.kind === FrameKind.MSG || f.kind === FrameKind.RESET).length, 0, 'nothing of the victim leaks');
   thief.close();
 });
+
+t.test('a session that is not resumed within its expiry is discarded with its stored messages', async (t) => {
+  const broker = await startTestBroker(t, { sessionExpiryMs: 1000, maintenanceIntervalMs: 100 });
+  const device = await RawClient.connect(broker.url, 'ephemeral');
+  await device.request({ kind: FrameKind.SUB, seq: 1, filters: ['alerts'], qos: 1 });
+  device.close();
+  await device.closed();
+  await broker.publish('alerts', 'while away', { qos: 1 });
+  await new Promise((r) => setTimeout(r, 1600));
+  const back = await RawClient.open(broker.url);
+  back.send({ kind: FrameKind.HELLO, seq: 1, versions: [1], deviceId: 'ephemeral' });
+  t.equal((await back.next(FrameKind.WELCOME)).sessionPresent, false, 'the session expired');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(back.frames.filter((f) => f.kind === FrameKind.MSG).length, 0, 'nothing replayed');
+  t.same(broker.device('ephemeral')?.subscriptions, [], 'subscriptions were not restored');
+  back.close();
+});
