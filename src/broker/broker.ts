@@ -22,7 +22,8 @@ import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
-import { Delivery } from './delivery.js';
+import { ClusterBridge } from './cluster-bridge.js';
+import { Delivery, type MessageRouter } from './delivery.js';
 import { DurableIndex } from './durable/durable-index.js';
 import { startMaintenance } from './durable/maintenance.js';
 import { DurableOutbox } from './durable/outbox.js';
@@ -105,8 +106,10 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
   });
 
+  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log) : undefined;
+  const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options);
-  const portDeps = { fanout, index, sessions, delivery, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
+  const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
 
   gateway = new Gateway({
     registry: createDefaultRegistry(),
@@ -141,11 +144,13 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       }
       sessions.saveConnected(deviceId, device.session.subscriptions);
       device.outbox.start(index.cursorsOf(deviceId), device.resume);
+      cluster?.deviceConnected(deviceId);
     },
     onDeviceGone: (device) => {
       fanout.removeMember(device);
       device.outbox.close();
       sessions.saveDisconnected(device.session.deviceId, device.session.subscriptions);
+      if (!devices.get(device.session.deviceId)) cluster?.deviceLeft(device.session.deviceId);
     },
     limits: {
       maxFrameBytes: options.maxFrameBytes,
@@ -172,8 +177,13 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     nodeId: options.nodeId,
     kick,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(cluster ? { cluster: () => cluster.snapshot() } : {}),
     ready: () => {
-      const checks = { listening: server !== undefined && closing === undefined, storeOpen: closing === undefined };
+      const checks = {
+        listening: server !== undefined && closing === undefined,
+        storeOpen: closing === undefined,
+        ...(cluster ? { clusterJoined: options.cluster!.peers.length === 0 || cluster.liveNodes().length > 1 } : {}),
+      };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
@@ -195,6 +205,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       gateway,
     );
   } catch (err) {
+    await cluster?.close();
     stopActor(system);
     await store.close();
     throw err;
@@ -212,13 +223,13 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     async publish(topic, payload, opts = {}) {
       const problem = topicNameProblem(topic);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(topic)}: ${problem}`);
-      const result = await delivery.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const result = await router.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
       return result.reached;
     },
     async send(deviceId, payload, opts = {}) {
       const problem = deviceIdProblem(deviceId);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_FIELD, problem);
-      const result = await delivery.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const result = await router.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
       return result.reached > 0;
     },
     device(deviceId) {
@@ -254,6 +265,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         stopMaintenance();
         listening.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
+        await cluster?.close();
         stopActor(system);
         await store.close();
         log.info('relaymesh stopped');

@@ -15,6 +15,7 @@ export function encodeTopicMessage(publication: Publication, offset = 0, epoch?:
     qos: publication.qos,
     ...(publication.from !== undefined ? { from: publication.from } : {}),
     ...(epoch !== undefined ? { epoch, delivery: 1 } : {}),
+    ...(publication.hops ? { hops: publication.hops } : {}),
   });
 }
 
@@ -30,5 +31,6 @@ export function encodeDirectMessage(message: DirectMessage, offset = 0, epoch?: 
     qos: message.qos,
     ...(message.from !== undefined ? { from: message.from } : {}),
     ...(epoch !== undefined ? { epoch, delivery: 1 } : {}),
+    ...(message.hops ? { hops: message.hops } : {}),
   });
 }

@@ -18,12 +18,18 @@ export interface DeliveryResult {
   stored?: Stored;
 }
 
+/** Where messages go: this node only (Delivery), or the cluster (ClusterBridge). */
+export interface MessageRouter {
+  publish(publication: Publication): Promise<DeliveryResult>;
+  send(message: DirectMessage): Promise<DeliveryResult>;
+}
+
 /**
- * Routes a message to its receivers. QoS 0 goes straight to live sockets. QoS 1 is written
+ * Routes a message to its receivers on this node. QoS 0 goes straight to live sockets. QoS 1 is written
  * once to its stream (topic, or the target's inbox), and only after the commit delivered,
  * so that nothing seen by a receiver can be lost by a crash.
  */
-export class Delivery {
+export class Delivery implements MessageRouter {
   /** Inbox messages dropped by the drop-oldest policy. */
   inboxDrops = 0;
 

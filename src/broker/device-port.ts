@@ -1,6 +1,6 @@
 import { ErrorCode, ProtocolError, type BrokerPort } from '../protocol/index.js';
 import { checkPublish, checkSend, checkSubscribe, type Authenticator } from './auth/index.js';
-import type { Delivery } from './delivery.js';
+import type { MessageRouter } from './delivery.js';
 import type { LiveDevice } from './device-registry.js';
 import type { DurableIndex } from './durable/durable-index.js';
 import type { SessionKeeper } from './durable/session-keeper.js';
@@ -10,7 +10,7 @@ export interface DevicePortDeps {
   fanout: TopicFanout<LiveDevice>;
   index: DurableIndex;
   sessions: SessionKeeper;
-  delivery: Delivery;
+  delivery: MessageRouter;
   authenticate: Authenticator;
   maxSubscriptions: number;
   newTraceId: () => string;

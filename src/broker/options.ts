@@ -52,6 +52,17 @@ const optionsSchema = z
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').default('node-1'),
     /** Bearer token for the admin HTTP API (/admin/...); the API is off without one. */
     adminToken: z.string().min(16, 'use an admin token of at least 16 characters').optional(),
+    /** Join a cluster of brokers (nodeId names this node in it). */
+    cluster: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(9101),
+        secret: z.string().min(16, 'use a cluster secret of at least 16 characters'),
+        peers: z.array(z.string()).default([]),
+        linkDelays: z.record(z.string(), z.number().min(0)).optional(),
+      })
+      .strict()
+      .optional(),
     /** Accept any device without credentials. Off unless asked for. */
     anonymous: z.boolean().default(false),
     /** JWT device tokens: HS256 secret, or an RS256/ES256 public key file, or a JWKS file. */

@@ -34,6 +34,8 @@ export interface Publication {
   qos: Qos;
   traceId: string;
   from?: string;
+  /** Cluster nodes the message crossed, origin first (absent when it never left its node). */
+  hops?: string[];
 }
 
 export interface DirectMessage {
@@ -42,6 +44,8 @@ export interface DirectMessage {
   qos: Qos;
   traceId: string;
   from?: string;
+  /** Cluster nodes the message crossed, origin first (absent when it never left its node). */
+  hops?: string[];
 }
 
 /** Where a stored message landed; absent for QoS 0. */

@@ -15,6 +15,8 @@ export interface OpsDeps {
   /** Whether the broker accepts connections: listening, store open, cluster joined. */
   ready: () => { ready: boolean; checks: Record<string, boolean> };
   kick: (deviceId: string, reason: string) => boolean;
+  /** The cluster view (nodes, links with costs, routes, spanning tree), when clustered. */
+  cluster?: () => unknown;
   adminToken?: string;
 }
 
@@ -37,6 +39,7 @@ export function opsRoutes(deps: OpsDeps): HttpRoute[] {
         return json(state, state.ready ? '200 OK' : '503 Service Unavailable');
       },
     },
+    { method: 'get', path: '/cluster', handle: () => (deps.cluster ? json(deps.cluster()) : json({ error: 'not clustered' }, '404 Not Found')) },
     { method: 'get', path: '/metrics', handle: async () => ({ status: '200 OK', contentType: 'text/plain; version=0.0.4', body: await deps.metrics.render() }) },
     {
       method: 'get',

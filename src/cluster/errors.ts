@@ -1,0 +1,20 @@
+/**
+ * Why a cluster operation failed.
+ * - REJECTED: the destination's handler refused a reliable payload (final, not retried).
+ * - QUEUE_FULL: the store-and-forward queue is at `maxQueued`; the payload was not taken.
+ * - CLOSED: this node was closed before the payload was handed on.
+ * - TIMEOUT: a directory lookup got no answer in time.
+ * - NO_ROUTE: no live path to the node that would answer (directory lookups only; sends queue instead).
+ */
+export type ClusterErrorCode = 'REJECTED' | 'QUEUE_FULL' | 'CLOSED' | 'TIMEOUT' | 'NO_ROUTE';
+
+export class ClusterError extends Error {
+  override name = 'ClusterError';
+
+  constructor(
+    readonly code: ClusterErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
