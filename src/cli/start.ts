@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createBroker } from '../broker/broker.js';
 import type { BrokerOptions } from '../broker/options.js';
+import { runWorkers } from './workers.js';
 
 export const START_USAGE = `relaymesh start [options]
 
@@ -20,6 +21,14 @@ export const START_USAGE = `relaymesh start [options]
   --acl-file <file>        static topic ACL (JSON) for tokens without a scope
   --tls-key <file> --tls-cert <file> [--tls-ca <file>]   serve wss:// (client certificates checked against the CA)
   --admin-token <token>    enable the admin HTTP API (/admin/...) behind this bearer token
+  --cluster-port <n>       join a cluster: this node's cluster port (with --peers and a secret)
+  --cluster-host <addr>    address of the cluster port (default 127.0.0.1)
+  --peers <list>           seed peers, nodeId@host:port,... (e.g. b@127.0.0.2:9101)
+  --cluster-secret <s>     shared cluster secret (or RELAYMESH_CLUSTER_SECRET)
+  --workers <n|auto>       run n broker processes on this machine sharing the device port
+                           (auto: one per core), clustered, each with its own data dir
+                           (<data-dir>/w<i>) and cluster port (--cluster-port + i); a worker
+                           that dies is restarted on its data dir
   --rate-limit <n>         frames per second a connection may send (default 10000)
   --shutdown-timeout-ms <n>  on SIGTERM, exit after at most this (default 10000)
   --allow-uws-fallback     run even if uWebSockets.js fell back to pure JS (slow)
@@ -53,6 +62,11 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
       'admin-token': { type: 'string' },
       'shutdown-timeout-ms': { type: 'string' },
       'rate-limit': { type: 'string' },
+      'cluster-port': { type: 'string' },
+      'cluster-host': { type: 'string' },
+      peers: { type: 'string' },
+      'cluster-secret': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   const num = (flag: string, v: string | undefined): number | undefined => {
@@ -63,7 +77,19 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
   };
   const jwt = dropUndefined({ secret: values['jwt-secret'], publicKeyFile: values['jwt-public-key'], jwksFile: values['jwks-file'] });
   const tls = dropUndefined({ keyFile: values['tls-key'], certFile: values['tls-cert'], caFile: values['tls-ca'] });
+  const clusterPort = num('cluster-port', values['cluster-port']);
+  const secret = values['cluster-secret'] ?? process.env.RELAYMESH_CLUSTER_SECRET;
+  const cluster =
+    clusterPort === undefined
+      ? undefined
+      : dropUndefined({
+          port: clusterPort,
+          host: values['cluster-host'],
+          secret,
+          peers: values.peers ? values.peers.split(',').filter(Boolean) : [],
+        });
   const options: Record<string, unknown> = {
+    cluster,
     anonymous: Object.keys(jwt).length === 0,
     jwt: Object.keys(jwt).length > 0 ? jwt : undefined,
     tls: Object.keys(tls).length > 0 ? tls : undefined,
@@ -94,12 +120,15 @@ function dropUndefined(values: Record<string, unknown>): Record<string, unknown>
  * clients to reconnect elsewhere, flush the store. Past the deadline it gives up (exit 1).
  */
 export async function runStart(args: string[]): Promise<number> {
+  if (args.includes('--workers')) return runWorkers(args);
   const { options, shutdownTimeoutMs } = parseStartArgs(args);
-  const broker = await createBroker(options);
-  await new Promise<void>((resolve) => {
+  // Listen for signals before starting, so a stop during start-up is still a clean one.
+  const stopRequested = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  const broker = await createBroker(options);
+  await stopRequested;
   const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(1), shutdownTimeoutMs).unref());
   return Promise.race([broker.close().then(() => 0), deadline]);
 }
