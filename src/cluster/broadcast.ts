@@ -33,8 +33,6 @@ export class Broadcaster {
   private readonly bootId = randomBytes(4).toString('hex');
   private counter = 0;
   private readonly seen: RecentIds;
-  /** Broadcasts received more than once (convergence races): the dedupe at work. */
-  duplicates = 0;
 
   constructor(private readonly deps: BroadcasterDeps) {
     this.seen = new RecentIds(deps.dedupeWindow);
@@ -49,10 +47,7 @@ export class Broadcaster {
 
   receive(frame: BroadcastFrame): void {
     const key = `${frame.origin}\n${frame.bid}`;
-    if (this.seen.has(key)) {
-      this.duplicates++;
-      return;
-    }
+    if (this.seen.has(key)) return;
     this.seen.set(key, true);
     const onward: BroadcastFrame = { ...frame, hops: [...frame.hops, this.deps.self] };
     this.forward(onward);

@@ -8,7 +8,8 @@ export interface PeerAddress {
 /**
  * A source of peer addresses (static seeds, etcd, DNS SRV, ...). The node dials every address it
  * is given and keeps redialling it with backoff while it is listed and not linked. Implementations
- * call `update` with the complete current list whenever it changes; the node diffs the lists.
+ * call `update` with the complete current list whenever it changes; the node diffs the lists. A
+ * peer dropped from the list is no longer redialled; a link to it stays until it fails.
  */
 export interface Discovery {
   start(update: (peers: PeerAddress[]) => void): void | Promise<void>;

@@ -53,16 +53,21 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     return node;
   }
 
+  /** The resolved options, without the secret (safe to log or show). */
+  readonly options: Readonly<Omit<ResolvedClusterOptions, 'secret'>>;
+
   private constructor(
-    readonly options: Readonly<ResolvedClusterOptions>,
+    config: ResolvedClusterOptions,
     private readonly handlers: ClusterHandlers<T>,
     discovery: Discovery | undefined,
     readonly log: Logger,
   ) {
     super();
+    const { secret: _secret, ...options } = config;
+    this.options = options;
     const self = (this.nodeId = options.nodeId);
     this.discoveries = [new StaticDiscovery(options.seeds), ...(discovery ? [discovery] : [])];
-    this.links = new PeerLinks(options, log, {
+    this.links = new PeerLinks(config, log, {
       linkUp: (link) => this.topology.linkUp(link),
       linkDown: () => this.topology.linkDown(),
       linkClosed: (link) => this.router.linkClosed(link),

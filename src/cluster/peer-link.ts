@@ -40,7 +40,6 @@ export interface PeerLinkHandlers {
  */
 export class PeerLink {
   readonly cost: LinkCost;
-  readonly openedAt = Date.now();
   /** Best-effort frames dropped because the socket's buffer was over `maxBufferedBytes`. */
   dropped = 0;
   private handlers: PeerLinkHandlers | undefined;
@@ -72,10 +71,6 @@ export class PeerLink {
 
   get peerId(): string {
     return this.info.peerId;
-  }
-
-  get isOpen(): boolean {
-    return !this.closed;
   }
 
   get delayMs(): number {
