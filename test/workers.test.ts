@@ -86,3 +86,53 @@ t.test('--workers 2: devices on either worker reach each other; a killed worker 
   t.equal(code, 0, 'SIGTERM stops every worker and exits 0');
   if (code !== 0) t.comment(output);
 });
+
+t.test('--workers: QoS 1 messages stored on a worker killed with SIGKILL reach the device wherever it reconnects', async (t) => {
+  const port = await freePort();
+  const clusterPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-workers-'));
+  const parent = spawn(process.execPath, ['bin/relaymesh.js', 'start', '--workers', '2', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--cluster-port', String(clusterPort), '--log-level', 'warn'], { stdio: 'ignore' });
+  t.teardown(() => {
+    for (const pid of childrenOf(parent.pid!)) process.kill(pid, 'SIGKILL');
+    parent.kill('SIGKILL');
+  });
+  const url = `ws://127.0.0.1:${port}/`;
+  await until('both workers to cluster', async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/cluster`).catch(() => undefined);
+    return r?.ok === true && ((await r.json()) as { nodes: string[] }).nodes.length === 2;
+  });
+  const device = await RawClient.connect(url, 'tunnel-car');
+  const publisher = await RawClient.connect(url, 'dispatcher');
+  t.teardown(() => publisher.close());
+  const sent: string[] = [];
+  for (let i = 1; i <= 20; i++) {
+    const reply = await publisher.request({ kind: FrameKind.SEND, seq: publisher.nextSeq(), target: 'tunnel-car', payload: Buffer.from(`order-${i}`), qos: 1 });
+    if (reply.kind === FrameKind.OK) sent.push(`order-${i}`);
+  }
+  t.equal(sent.length, 20, 'all 20 stored and acknowledged to the sender');
+  // The device never acked; now kill the worker it is connected to.
+  const workers = childrenOf(parent.pid!);
+  process.kill(workers[0]!, 'SIGKILL');
+  const wasItsWorker = await device.closed(1500).then(() => true, () => false);
+  if (!wasItsWorker) {
+    process.kill(workers[1]!, 'SIGKILL');
+    await device.closed(5000);
+  }
+  // It comes back to any worker; the stored messages follow once the killed worker is back.
+  let back: RawClient | undefined;
+  await until('the device to reconnect', async () => {
+    back = await RawClient.connect(url, 'tunnel-car').catch(() => undefined);
+    return back !== undefined;
+  });
+  t.teardown(() => back?.close());
+  const received = new Set<string>();
+  await until('every stored message to arrive', () => {
+    for (const f of back!.frames.splice(0)) {
+      if (f.kind !== FrameKind.MSG) continue;
+      received.add(Buffer.from(f.payload).toString());
+      back!.send({ kind: FrameKind.ACK, seq: 0, stream: f.stream, offset: f.offset });
+    }
+    return sent.every((p) => received.has(p));
+  }, 45_000);
+  t.pass(`received all ${sent.length} stored messages after the crash`);
+});

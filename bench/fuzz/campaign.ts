@@ -4,7 +4,7 @@
  * messages intact, memory before and after.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind, encodeFrame, type MsgFrame } from '../../src/protocol/index.js';
@@ -58,6 +58,8 @@ export interface CampaignResult {
   /** Round trips of a bystander's PING every 500 ms during the campaign, in ms. */
   bystanderPingMs: { samples: number; p50: number; p99: number; max: number; unanswered: number };
   memory: { before: MemorySample; after: MemorySample; peakRssKb: number };
+  /** Size of the broker's data directory at the end: what the valid frames among the fuzz stored (QoS 1 messages, sessions, cursors). */
+  dataDirBytes: number;
   gracefulShutdown: { code: number | null; signal: string | null; ms: number } | null;
   brokerOutputTail: string;
 }
@@ -134,6 +136,7 @@ export async function runCampaign(options: CampaignOptions, log: (line: string) 
       storedMessages,
       bystanderPingMs,
       memory: { before, after, peakRssKb },
+      dataDirBytes: directoryBytes(dataDir),
       gracefulShutdown,
       brokerOutputTail: broker.output().slice(-4000),
     };
@@ -142,6 +145,15 @@ export async function runCampaign(options: CampaignOptions, log: (line: string) 
     if (broker.child.exitCode === null && broker.child.signalCode === null) broker.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).blocks * 512;
+  }
+  return total;
 }
 
 /** QoS 1 SENDs to an offline device, each confirmed by OK before the next. */

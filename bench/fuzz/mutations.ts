@@ -1,17 +1,22 @@
 /**
  * Byte-level mutations of an encoded frame. Pure and parameterized (positions wrap around the
  * input) so that fast-check can shrink the parameters and the campaign can drive them from a PRNG.
- * Every mutation returns a new array: the input may be a shared corpus entry.
+ * Every mutation returns a new array: the input may be a shared corpus entry. (Copies are made
+ * with the Uint8Array constructor: Buffer#slice, unlike Uint8Array#slice, returns a view.)
  */
+
+function copy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
 
 /** The first `length` bytes. */
 export function truncate(bytes: Uint8Array, length: number): Uint8Array {
-  return bytes.slice(0, Math.max(0, Math.min(length, bytes.length)));
+  return copy(bytes.subarray(0, Math.max(0, Math.min(length, bytes.length))));
 }
 
 /** Flips bit `b % (8 × length)` for each `b` in `bits`. */
 export function flipBits(bytes: Uint8Array, bits: readonly number[]): Uint8Array {
-  const out = bytes.slice();
+  const out = copy(bytes);
   if (out.length === 0) return out;
   for (const b of bits) {
     const bit = b % (out.length * 8);
@@ -22,7 +27,7 @@ export function flipBits(bytes: Uint8Array, bits: readonly number[]): Uint8Array
 
 /** Writes `values` from position `at % length` on, as far as the input reaches. */
 export function overwrite(bytes: Uint8Array, at: number, values: Uint8Array): Uint8Array {
-  const out = bytes.slice();
+  const out = copy(bytes);
   if (out.length === 0) return out;
   const start = at % out.length;
   out.set(values.subarray(0, out.length - start), start);
@@ -41,7 +46,7 @@ export function insertBytes(bytes: Uint8Array, at: number, values: Uint8Array): 
 
 /** Removes `count` bytes from position `at % length`. */
 export function removeBytes(bytes: Uint8Array, at: number, count: number): Uint8Array {
-  if (bytes.length === 0) return bytes.slice();
+  if (bytes.length === 0) return copy(bytes);
   const start = at % bytes.length;
   const out = new Uint8Array(bytes.length - Math.min(count, bytes.length - start));
   out.set(bytes.subarray(0, start), 0);

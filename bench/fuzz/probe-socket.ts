@@ -54,7 +54,8 @@ export class ProbeSocket {
       socket.terminate();
       throw new Error(`no WELCOME for ${deviceId} within ${timeoutMs} ms (close: ${JSON.stringify(socket.closeEvent)})`);
     }
-    socket.take();
+    // Keep what came with the WELCOME (replayed messages, say): only the WELCOME is consumed.
+    socket.frames = socket.frames.filter((f) => f.kind !== FrameKind.WELCOME);
     return socket;
   }
 

@@ -43,6 +43,7 @@ export function renderReport(r: CampaignResult): string {
     `  stored messages              ${r.storedMessages.intact ? 'intact' : 'DAMAGED'}: ${r.storedMessages.stored} (${r.storedMessages.detail})`,
     `  bystander PING round trip    p50 ${r.bystanderPingMs.p50} ms, p99 ${r.bystanderPingMs.p99} ms, max ${r.bystanderPingMs.max} ms (${r.bystanderPingMs.samples} samples, ${r.bystanderPingMs.unanswered} unanswered)`,
     `  broker RSS before / after    ${mib(r.memory.before.rssKb)} / ${mib(r.memory.after.rssKb)} (peak ${mib(r.memory.peakRssKb)}; anon ${mib(r.memory.before.anonKb)} / ${mib(r.memory.after.anonKb)})`,
+    `  broker data dir at the end   ${mib(r.dataDirBytes / 1024)} on disk (messages and sessions stored by the valid frames)`,
     `  graceful shutdown            ${r.gracefulShutdown ? `exit code ${r.gracefulShutdown.code} in ${r.gracefulShutdown.ms} ms` : 'n/a'}`,
     ``,
     `  frames sent by category:`,

@@ -23,6 +23,7 @@ import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
 import { ClusterBridge } from './cluster-bridge.js';
+import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
 import { DurableIndex } from './durable/durable-index.js';
 import { startMaintenance } from './durable/maintenance.js';
@@ -211,6 +212,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     throw err;
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
+  const stopHandoff = cluster ? startInboxHandoff(cluster, { store, index, devices, log }, 1000) : () => undefined;
   const listening = server;
   const stopSweep = startLivenessSweep(listening.connections, (conn) => gateway.livenessOf(conn), options);
   if (options.anonymous) log.warn('anonymous mode: any device id is accepted without credentials');
@@ -263,6 +265,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         listening.stopListening();
         stopSweep();
         stopMaintenance();
+        stopHandoff();
         listening.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
         await cluster?.close();

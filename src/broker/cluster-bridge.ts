@@ -55,9 +55,19 @@ export class ClusterBridge implements MessageRouter {
     return this.node.nodeId;
   }
 
+  /** The node where a device is connected, as its home node knows it. */
+  async whereIs(deviceId: string): Promise<string | undefined> {
+    return this.node.locationHere(deviceId) ?? (await this.node.locate(deviceId).catch(() => undefined));
+  }
+
+  /** Hands a stored QoS 1 message to another node; resolves once it is stored there. */
+  forward(to: string, message: DirectMessage, id: string): Promise<void> {
+    return this.node.sendTo(to, { t: 'send', message }, { reliable: true, id });
+  }
+
   async send(message: DirectMessage): Promise<DeliveryResult> {
     if (this.devices.get(message.target)) return this.delivery.send(message);
-    const destination = (await this.node.locate(message.target).catch(() => undefined)) ?? this.node.homeOf(message.target);
+    const destination = (await this.whereIs(message.target)) ?? this.node.homeOf(message.target);
     if (destination === this.node.nodeId) return this.delivery.send(message);
     const payload: ClusterPayload = { t: 'send', message };
     if (message.qos === 0) return { reached: this.node.sendTo(destination, payload) ? 1 : 0 };

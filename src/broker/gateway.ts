@@ -73,13 +73,19 @@ export class Gateway implements SocketEvents {
   }
 
   onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void {
+    const phase = conn.attachment as Phase;
+    // Rate limits come before decoding: garbage costs the broker as much as valid frames do.
+    if (phase.name === 'ready') {
+      const verdict = phase.limiter.check(bytes.byteLength);
+      if (verdict === 'limited') return this.sendError(conn, ErrorCode.RATE_LIMITED, 'rate limit exceeded: frame dropped');
+      if (verdict === 'abusive') return this.closeDevice(phase.device, CloseCode.ABUSE, 'repeatedly over the rate limit');
+    }
     if (!isBinary) return this.reject(conn, ErrorCode.MALFORMED_FRAME, 'frames must be binary WebSocket messages');
     if (bytes.byteLength > this.deps.limits.maxFrameBytes) {
       return this.reject(conn, ErrorCode.TOO_LARGE, `frame of ${bytes.byteLength} bytes exceeds ${this.deps.limits.maxFrameBytes}`);
     }
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) return this.reject(conn, decoded.code, decoded.message, decoded.seq);
-    const phase = conn.attachment as Phase;
     switch (phase.name) {
       case 'handshake':
         if (decoded.frame.kind !== FrameKind.HELLO) {
@@ -100,17 +106,7 @@ export class Gateway implements SocketEvents {
         phase.queued.push(decoded.frame);
         return;
       case 'ready':
-        switch (phase.limiter.check(bytes.byteLength)) {
-          case 'ok':
-            dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
-            return;
-          case 'limited':
-            this.sendError(conn, ErrorCode.RATE_LIMITED, 'rate limit exceeded: frame dropped', decoded.frame.seq);
-            return;
-          case 'abusive':
-            this.closeDevice(phase.device, CloseCode.ABUSE, 'repeatedly over the rate limit');
-            return;
-        }
+        dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
         return;
       case 'refused':
         return;
