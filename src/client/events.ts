@@ -1,4 +1,4 @@
-import type { Qos } from '../protocol/index.js';
+import type { MsgFrame, Qos } from '../protocol/index.js';
 
 /** What the broker granted in its WELCOME, plus the URL that answered. */
 export interface WelcomeInfo {
@@ -12,23 +12,8 @@ export interface WelcomeInfo {
   sessionPresent: boolean;
 }
 
-/** A message delivered by the broker. */
-export interface Message {
-  /** Topic name, or `$inbox/<deviceId>` for messages sent to this device. */
-  stream: string;
-  offset: number;
-  payload: Uint8Array;
-  traceId: string;
-  qos: Qos;
-  /** Sender device id, when a device sent it. */
-  from?: string;
-  /** Stream epoch, for durable streams. */
-  epoch?: string;
-  /** 1 on first delivery, higher on redelivery. */
-  delivery?: number;
-  /** Broker nodes the message crossed, when it crossed any. */
-  hops?: string[];
-}
+/** A message delivered by the broker: the MSG frame's fields (stream, offset, payload, traceId, qos, from, epoch, delivery, hops). */
+export type Message = Omit<MsgFrame, 'kind' | 'seq'>;
 
 export interface DisconnectInfo {
   /** WebSocket close code (see CloseCode); 1006 when the connection dropped without one. */
