@@ -1,4 +1,4 @@
-import type { MsgFrame, Qos } from '../protocol/index.js';
+import type { MsgFrame } from '../protocol/index.js';
 
 /** What the broker granted in its WELCOME, plus the URL that answered. */
 export interface WelcomeInfo {
