@@ -1,7 +1,8 @@
 export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 
 benchmarks:
-  fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)`;
+  fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
+  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)`;
 
 /** `relaymesh bench <name>`: runs one of the product's benchmarks. Returns the exit code. */
 export async function runBench(args: string[]): Promise<number> {
@@ -15,6 +16,14 @@ export async function runBench(args: string[]): Promise<number> {
         return 0;
       }
       return runFanoutBench(rest);
+    }
+    case 'fleet': {
+      const { FLEET_USAGE, runFleetBench } = await import('../../bench/fleet/index.js');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(FLEET_USAGE + '\n');
+        return 0;
+      }
+      return runFleetBench(rest);
     }
     case undefined:
     case '--help':

@@ -1,0 +1,168 @@
+/**
+ * Lean simulated devices: one `ws` socket each speaking relaymesh protocol v1 through its own
+ * codec (src/protocol), no SDK machinery, so one process holds thousands. Each device says
+ * HELLO, subscribes to the broadcast topic, publishes telemetry when told, acks QoS 1
+ * deliveries and pings at the broker's heartbeat interval.
+ */
+import WebSocket from 'ws';
+import { FrameKind, decodeFrame, encodeFrame, type Frame } from '../../src/protocol/index.js';
+import { nowUs } from '../fanout/clock.js';
+import { connectMany, pickShare, sourceAddress, waitUntil, type DeviceFleet } from './device-fleet.js';
+import type { DeviceStats } from './device-stats.js';
+import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
+
+interface RawDevice {
+  index: number;
+  topic: string;
+  ws: WebSocket;
+  live: boolean;
+  /** Closed on the bench's request: not an unexpected close. */
+  closing: boolean;
+  seq: number;
+  nextPingAt: number;
+}
+
+/** Client frames must be masked; on loopback an all-zero mask saves the random bytes and the XOR work. */
+const zeroMask = (mask: Buffer): void => void mask.fill(0);
+
+export class RawFleet implements DeviceFleet {
+  private readonly devices = new Map<number, RawDevice>();
+  private order: number[] = [];
+  private opened = 0;
+
+  constructor(
+    private readonly setup: WorkerSetup,
+    private readonly stats: DeviceStats,
+  ) {}
+
+  get indices(): readonly number[] {
+    return this.order;
+  }
+
+  liveCount(): number {
+    let n = 0;
+    for (const d of this.devices.values()) if (d.live) n++;
+    return n;
+  }
+
+  connect(plan: ConnectPlan): Promise<ConnectReport> {
+    return connectMany(plan, (index) => this.open(index, plan.timeoutMs));
+  }
+
+  publish(index: number, payload: Buffer): boolean {
+    const d = this.devices.get(index);
+    if (!d?.live) return false;
+    d.ws.send(encodeFrame({ kind: FrameKind.PUB, seq: ++d.seq, topic: d.topic, payload, qos: this.setup.qos }));
+    return true;
+  }
+
+  tick(nowMs: number): void {
+    for (const d of this.devices.values()) {
+      if (!d.live || nowMs < d.nextPingAt) continue;
+      d.nextPingAt = nowMs + this.setup.heartbeatMs;
+      d.ws.send(encodeFrame({ kind: FrameKind.PING, seq: ++d.seq, ts: Math.round(nowUs()) }));
+    }
+  }
+
+  /** Raw devices do not reconnect: the reconnect storm runs on SDK devices. */
+  drop(fraction: number): number {
+    const victims = pickShare([...this.devices.values()].filter((d) => d.live), fraction);
+    for (const d of victims) {
+      d.closing = true;
+      d.ws.terminate();
+    }
+    return victims.length;
+  }
+
+  async shrink(keep: number, timeoutMs: number): Promise<number> {
+    const going = [...this.devices.values()].filter((d) => d.index >= keep);
+    for (const d of going) {
+      d.closing = true;
+      // Broker-side sessions end on a close frame; the broker closes TCP first, so TIME_WAIT stays on its side.
+      if (d.ws.readyState === WebSocket.OPEN) d.ws.close(1000, 'bench shrink');
+    }
+    await waitUntil(() => going.every((d) => d.ws.readyState === WebSocket.CLOSED), timeoutMs);
+    for (const d of going) {
+      if (d.ws.readyState !== WebSocket.CLOSED) d.ws.terminate();
+      this.devices.delete(d.index);
+    }
+    this.order = this.order.filter((i) => i < keep);
+    return going.length;
+  }
+
+  private open(index: number, timeoutMs: number): Promise<true | string> {
+    return new Promise((resolve) => {
+      const localAddress = sourceAddress(this.setup, this.opened++);
+      const ws = new WebSocket(this.setup.url, {
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+        handshakeTimeout: timeoutMs,
+        generateMask: zeroMask,
+        ...(localAddress ? { localAddress } : {}),
+      });
+      const device: RawDevice = {
+        index,
+        topic: TOPICS.telemetry(index % this.setup.partitions, index),
+        ws,
+        live: false,
+        closing: false,
+        seq: 0,
+        nextPingAt: 0,
+      };
+      let settled = false;
+      const settle = (result: true | string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (result !== true) {
+          device.closing = true;
+          ws.terminate();
+        }
+        resolve(result);
+      };
+      const timer = setTimeout(() => settle('no WELCOME/OK in time'), timeoutMs);
+      ws.on('open', () => ws.send(encodeFrame({ kind: FrameKind.HELLO, seq: ++device.seq, versions: [1], deviceId: deviceId(index) })));
+      ws.on('message', (data: Buffer) => {
+        const atUs = nowUs();
+        const decoded = decodeFrame(data);
+        if (!decoded.ok) return;
+        this.onFrame(device, decoded.frame, atUs, settle);
+      });
+      ws.on('error', (err) => settle(err.message));
+      ws.on('close', (code) => {
+        settle(`closed with ${code} during the handshake`);
+        if (device.live && !device.closing) this.stats.counters.unexpectedCloses++;
+        device.live = false;
+      });
+    });
+  }
+
+  private onFrame(d: RawDevice, frame: Frame, atUs: number, settle: (r: true | string) => void): void {
+    switch (frame.kind) {
+      case FrameKind.MSG:
+        this.stats.delivered(frame.payload, atUs);
+        if (frame.qos === 1) d.ws.send(encodeFrame({ kind: FrameKind.ACK, seq: ++d.seq, stream: frame.stream, offset: frame.offset }));
+        return;
+      case FrameKind.PONG:
+        if (frame.ts !== undefined) this.stats.pong(frame.ts);
+        return;
+      case FrameKind.WELCOME:
+        d.ws.send(encodeFrame({ kind: FrameKind.SUB, seq: ++d.seq, filters: [TOPICS.broadcast], qos: this.setup.qos }));
+        return;
+      case FrameKind.OK:
+        if (d.live) return;
+        d.live = true;
+        // Spread the fleet's pings over the interval instead of pinging in lockstep.
+        d.nextPingAt = Date.now() + Math.random() * this.setup.heartbeatMs;
+        this.devices.set(d.index, d);
+        this.order.push(d.index);
+        settle(true);
+        return;
+      case FrameKind.ERROR:
+        if (!d.live) settle(`ERROR ${frame.code}: ${frame.message}`);
+        return;
+      default:
+        return;
+    }
+  }
+}
