@@ -1,5 +1,5 @@
 import t from 'tap';
-import { exponentialBackoff, RetrySchedule } from '../src/client/backoff.js';
+import { exponentialBackoff, RetrySchedule } from '../src/protocol/backoff.js';
 
 const noJitter = { jitter: 0 };
 

@@ -1,6 +1,6 @@
 /** The fleet bench's scenarios, each against a broker started for it and stopped after it. */
 import { type ConnectResult, type FleetResult, type PeerRow, type PhaseResult, type ReconnectResult } from './results.js';
-import { DEFAULT_BACKOFF } from '../../src/client/backoff.js';
+import { DEFAULT_BACKOFF } from '../../src/protocol/backoff.js';
 import type { DeviceKind } from './messages.js';
 import type { FleetOptions } from './options.js';
 import { sampleTree } from './proc-stats.js';

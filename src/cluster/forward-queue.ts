@@ -1,4 +1,4 @@
-import type { ReconnectDelay } from '../client/backoff.js';
+import type { ReconnectDelay } from '../protocol/backoff.js';
 import { ClusterError } from './errors.js';
 import { AckStatus } from './wire.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { RetrySchedule } from '../client/backoff.js';
+import type { RetrySchedule } from '../protocol/backoff.js';
 import type { PeerAddress } from './discovery.js';
 
 export interface PeerDialerDeps {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
-import { RetrySchedule, exponentialBackoff } from '../client/backoff.js';
+import { RetrySchedule, exponentialBackoff } from '../protocol/backoff.js';
 import type { Logger } from '../logger.js';
 import type { PeerAddress } from './discovery.js';
 import { handshakeAsAcceptor, handshakeAsDialer, type HandshakeContext } from './handshake.js';

@@ -1,4 +1,4 @@
-import { exponentialBackoff, type BackoffOptions } from '../client/backoff.js';
+import { exponentialBackoff, type BackoffOptions } from '../protocol/backoff.js';
 import type { Logger } from '../logger.js';
 import { ForwardQueue, type QueuedPayload, type TransferResult } from './forward-queue.js';
 import type { ClusterMessage } from './options.js';

@@ -6,3 +6,4 @@ export * from './topics.js';
 export * from './ports.js';
 export * from './registry.js';
 export * from './topic-trie.js';
+export * from './backoff.js';
