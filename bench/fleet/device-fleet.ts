@@ -87,3 +87,57 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/** Client frames must be masked; on loopback an all-zero mask saves the random bytes and the XOR work. */
+export const zeroMask = (mask: Buffer): void => void mask.fill(0);
+
+/**
+ * What every fleet kind (raw, SDK, MQTT) keeps the same way: its devices by index in connect
+ * order, the source address each new socket uses, and which devices leave on a shrink.
+ */
+export abstract class FleetMembers<D extends { index: number }> {
+  protected readonly devices = new Map<number, D>();
+  private order: number[] = [];
+  private opened = 0;
+
+  constructor(
+    protected readonly setup: WorkerSetup,
+    protected readonly stats: DeviceStats,
+  ) {}
+
+  get indices(): readonly number[] {
+    return this.order;
+  }
+
+  protected abstract isLive(device: D): boolean;
+
+  liveCount(): number {
+    let n = 0;
+    for (const d of this.devices.values()) if (this.isLive(d)) n++;
+    return n;
+  }
+
+  protected liveDevices(): D[] {
+    return [...this.devices.values()].filter((d) => this.isLive(d));
+  }
+
+  protected nextSourceAddress(): string | undefined {
+    return sourceAddress(this.setup, this.opened++);
+  }
+
+  protected add(device: D): void {
+    this.devices.set(device.index, device);
+    this.order.push(device.index);
+  }
+
+  /** The devices at index `keep` and above: the ones a shrink to `keep` closes. */
+  protected beyond(keep: number): D[] {
+    return [...this.devices.values()].filter((d) => d.index >= keep);
+  }
+
+  /** Forgets the devices a shrink closed. */
+  protected forgetBeyond(keep: number): void {
+    for (const index of this.order) if (index >= keep) this.devices.delete(index);
+    this.order = this.order.filter((i) => i < keep);
+  }
+}

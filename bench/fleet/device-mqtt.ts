@@ -5,7 +5,7 @@
  * point-to-point send, so commands are publishes to cmd/<device>).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { connectMany, pickShare, sourceAddress, waitUntil, type DeviceFleet } from './device-fleet.js';
+import { FleetMembers, connectMany, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
 import type { DeviceStats } from './device-stats.js';
 import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
 
@@ -17,26 +17,10 @@ interface MqttDevice {
   closing: boolean;
 }
 
-const zeroMask = (mask: Buffer): void => void mask.fill(0);
 
-export class MqttFleet implements DeviceFleet {
-  private readonly devices = new Map<number, MqttDevice>();
-  private order: number[] = [];
-  private opened = 0;
-
-  constructor(
-    private readonly setup: WorkerSetup,
-    private readonly stats: DeviceStats,
-  ) {}
-
-  get indices(): readonly number[] {
-    return this.order;
-  }
-
-  liveCount(): number {
-    let n = 0;
-    for (const d of this.devices.values()) if (d.live && d.client.connected) n++;
-    return n;
+export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
+  protected isLive(d: MqttDevice): boolean {
+    return d.live && d.client.connected;
   }
 
   connect(plan: ConnectPlan): Promise<ConnectReport> {
@@ -55,7 +39,7 @@ export class MqttFleet implements DeviceFleet {
   }
 
   drop(fraction: number): number {
-    const victims = pickShare([...this.devices.values()].filter((d) => d.live), fraction);
+    const victims = pickShare(this.liveDevices(), fraction);
     for (const d of victims) {
       d.closing = true;
       d.client.stream?.destroy();
@@ -64,7 +48,7 @@ export class MqttFleet implements DeviceFleet {
   }
 
   async shrink(keep: number, timeoutMs: number): Promise<number> {
-    const going = [...this.devices.values()].filter((d) => d.index >= keep);
+    const going = this.beyond(keep);
     for (const d of going) {
       d.closing = true;
       d.client.end(false);
@@ -72,15 +56,14 @@ export class MqttFleet implements DeviceFleet {
     await waitUntil(() => going.every((d) => d.client.disconnected || !d.client.connected), timeoutMs);
     for (const d of going) {
       d.client.end(true);
-      this.devices.delete(d.index);
     }
-    this.order = this.order.filter((i) => i < keep);
+    this.forgetBeyond(keep);
     return going.length;
   }
 
   private open(index: number, timeoutMs: number): Promise<true | string> {
     return new Promise((resolve) => {
-      const localAddress = sourceAddress(this.setup, this.opened++);
+      const localAddress = this.nextSourceAddress();
       const client = mqtt.connect(this.setup.url, {
         clientId: deviceId(index),
         protocolVersion: 4,
@@ -108,8 +91,7 @@ export class MqttFleet implements DeviceFleet {
         client.subscribe(topics, (err) => {
           if (err) return settle(`SUBSCRIBE failed: ${err.message}`);
           device.live = true;
-          this.devices.set(index, device);
-          this.order.push(index);
+          this.add(device);
           settle(true);
         });
       });

@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { FrameKind, decodeFrame, encodeFrame, type Frame } from '../../src/protocol/index.js';
 import { nowUs } from '../fanout/clock.js';
-import { connectMany, pickShare, sourceAddress, waitUntil, type DeviceFleet } from './device-fleet.js';
+import { FleetMembers, connectMany, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
 import type { DeviceStats } from './device-stats.js';
 import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
 
@@ -22,27 +22,10 @@ interface RawDevice {
   nextPingAt: number;
 }
 
-/** Client frames must be masked; on loopback an all-zero mask saves the random bytes and the XOR work. */
-const zeroMask = (mask: Buffer): void => void mask.fill(0);
 
-export class RawFleet implements DeviceFleet {
-  private readonly devices = new Map<number, RawDevice>();
-  private order: number[] = [];
-  private opened = 0;
-
-  constructor(
-    private readonly setup: WorkerSetup,
-    private readonly stats: DeviceStats,
-  ) {}
-
-  get indices(): readonly number[] {
-    return this.order;
-  }
-
-  liveCount(): number {
-    let n = 0;
-    for (const d of this.devices.values()) if (d.live) n++;
-    return n;
+export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
+  protected isLive(d: RawDevice): boolean {
+    return d.live;
   }
 
   connect(plan: ConnectPlan): Promise<ConnectReport> {
@@ -66,7 +49,7 @@ export class RawFleet implements DeviceFleet {
 
   /** Raw devices do not reconnect: the reconnect storm runs on SDK devices. */
   drop(fraction: number): number {
-    const victims = pickShare([...this.devices.values()].filter((d) => d.live), fraction);
+    const victims = pickShare(this.liveDevices(), fraction);
     for (const d of victims) {
       d.closing = true;
       d.ws.terminate();
@@ -75,7 +58,7 @@ export class RawFleet implements DeviceFleet {
   }
 
   async shrink(keep: number, timeoutMs: number): Promise<number> {
-    const going = [...this.devices.values()].filter((d) => d.index >= keep);
+    const going = this.beyond(keep);
     for (const d of going) {
       d.closing = true;
       // Broker-side sessions end on a close frame; the broker closes TCP first, so TIME_WAIT stays on its side.
@@ -84,15 +67,14 @@ export class RawFleet implements DeviceFleet {
     await waitUntil(() => going.every((d) => d.ws.readyState === WebSocket.CLOSED), timeoutMs);
     for (const d of going) {
       if (d.ws.readyState !== WebSocket.CLOSED) d.ws.terminate();
-      this.devices.delete(d.index);
     }
-    this.order = this.order.filter((i) => i < keep);
+    this.forgetBeyond(keep);
     return going.length;
   }
 
   private open(index: number, timeoutMs: number): Promise<true | string> {
     return new Promise((resolve) => {
-      const localAddress = sourceAddress(this.setup, this.opened++);
+      const localAddress = this.nextSourceAddress();
       const ws = new WebSocket(this.setup.url, {
         perMessageDeflate: false,
         skipUTF8Validation: true,
@@ -154,8 +136,7 @@ export class RawFleet implements DeviceFleet {
         d.live = true;
         // Spread the fleet's pings over the interval instead of pinging in lockstep.
         d.nextPingAt = Date.now() + Math.random() * this.setup.heartbeatMs;
-        this.devices.set(d.index, d);
-        this.order.push(d.index);
+        this.add(d);
         settle(true);
         return;
       case FrameKind.ERROR:

@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { RelaymeshClient, type WebSocketConstructor } from '../../src/client/index.js';
 import { nowUs } from '../fanout/clock.js';
-import { connectMany, pickShare, sourceAddress, withTimeout, type DeviceFleet } from './device-fleet.js';
+import { FleetMembers, connectMany, pickShare, zeroMask, withTimeout, type DeviceFleet } from './device-fleet.js';
 import type { DeviceStats } from './device-stats.js';
 import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
 
@@ -21,7 +21,6 @@ interface SdkDevice {
   droppedAtUs: number | undefined;
 }
 
-const zeroMask = (mask: Buffer): void => void mask.fill(0);
 
 /** A WebSocket class for one device: binds its source address and remembers each socket it opens. */
 function socketClass(localAddress: string | undefined, opened: (ws: WebSocket) => void): WebSocketConstructor {
@@ -34,24 +33,9 @@ function socketClass(localAddress: string | undefined, opened: (ws: WebSocket) =
   return DeviceSocket as unknown as WebSocketConstructor;
 }
 
-export class SdkFleet implements DeviceFleet {
-  private readonly devices = new Map<number, SdkDevice>();
-  private order: number[] = [];
-  private opened = 0;
-
-  constructor(
-    private readonly setup: WorkerSetup,
-    private readonly stats: DeviceStats,
-  ) {}
-
-  get indices(): readonly number[] {
-    return this.order;
-  }
-
-  liveCount(): number {
-    let n = 0;
-    for (const d of this.devices.values()) if (d.client.connected) n++;
-    return n;
+export class SdkFleet extends FleetMembers<SdkDevice> implements DeviceFleet {
+  protected isLive(d: SdkDevice): boolean {
+    return d.client.connected;
   }
 
   connect(plan: ConnectPlan): Promise<ConnectReport> {
@@ -71,7 +55,7 @@ export class SdkFleet implements DeviceFleet {
   }
 
   drop(fraction: number): number {
-    const victims = pickShare([...this.devices.values()].filter((d) => d.client.connected), fraction);
+    const victims = pickShare(this.liveDevices(), fraction);
     const at = nowUs();
     for (const d of victims) {
       d.droppedAtUs = at;
@@ -81,7 +65,7 @@ export class SdkFleet implements DeviceFleet {
   }
 
   async shrink(keep: number, timeoutMs: number): Promise<number> {
-    const going = [...this.devices.values()].filter((d) => d.index >= keep);
+    const going = this.beyond(keep);
     for (const d of going) d.closing = true;
     const closing = Promise.all(going.map((d) => d.client.close().catch(() => undefined)));
     let timer: NodeJS.Timeout | undefined;
@@ -89,14 +73,13 @@ export class SdkFleet implements DeviceFleet {
     clearTimeout(timer);
     for (const d of going) {
       d.socket?.terminate();
-      this.devices.delete(d.index);
     }
-    this.order = this.order.filter((i) => i < keep);
+    this.forgetBeyond(keep);
     return going.length;
   }
 
   private async open(index: number, timeoutMs: number): Promise<true | string> {
-    const localAddress = sourceAddress(this.setup, this.opened++);
+    const localAddress = this.nextSourceAddress();
     const device: SdkDevice = {
       index,
       topic: TOPICS.telemetry(index % this.setup.partitions, index),
@@ -132,8 +115,7 @@ export class SdkFleet implements DeviceFleet {
       await client.close().catch(() => undefined);
       return (err as Error).message;
     }
-    this.devices.set(index, device);
-    this.order.push(index);
+    this.add(device);
     return true;
   }
 }
