@@ -1,16 +1,7 @@
-import type { MsgFrame } from '../protocol/index.js';
+import type { MsgFrame, WelcomeFrame } from '../protocol/index.js';
 
-/** What the broker granted in its WELCOME, plus the URL that answered. */
-export interface WelcomeInfo {
-  url: string;
-  version: number;
-  sessionId: string;
-  heartbeatMs: number;
-  maxFrameBytes: number;
-  maxInflight: number;
-  /** Whether the broker still had this device's session (subscriptions, cursors). */
-  sessionPresent: boolean;
-}
+/** What the broker granted in its WELCOME (version, session id, heartbeat, limits, sessionPresent), plus the URL that answered. */
+export type WelcomeInfo = Omit<WelcomeFrame, 'kind' | 'seq'> & { url: string };
 
 /** A message delivered by the broker: the MSG frame's fields (stream, offset, payload, traceId, qos, from, epoch, delivery, hops). */
 export type Message = Omit<MsgFrame, 'kind' | 'seq'>;
