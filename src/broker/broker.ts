@@ -102,9 +102,11 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const fanout = new TopicFanout<LiveDevice>(system, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const index = new DurableIndex(store);
   const sessions = new SessionKeeper(store, options.sessionExpiryMs);
+  const traceLogs = log.isLevelEnabled('debug');
   const delivery = new Delivery(store, index, fanout, devices, options, (kind, message) => {
     metrics.messages.inc({ kind, qos: message.qos });
-    log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
+    // Checked first: the log record would be built for every message even with debug off.
+    if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
   });
 
   const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log) : undefined;
