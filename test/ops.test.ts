@@ -58,6 +58,8 @@ t.test('the admin API needs the admin token; lists connections, kicks, shows top
   await device.request({ kind: FrameKind.SUB, seq: 1, filters: ['fleet/#'], qos: 1 });
   t.equal((await fetch(`${base}/admin/connections`)).status, 401, 'no token');
   t.equal((await fetch(`${base}/admin/connections`, { headers: { authorization: 'Bearer wrong' } })).status, 401, 'wrong token');
+  t.equal((await fetch(`${base}/admin/connections`, { headers: { authorization: ADMIN } })).status, 401, 'the token without "Bearer "');
+  t.equal((await fetch(`${base}/admin/connections`, { headers: { authorization: `bearer  ${ADMIN}` } })).status, 401, 'not the documented form');
   const connections = (await (await fetch(`${base}/admin/connections`, { headers: auth })).json()) as { deviceId: string; node: string; subscriptions: string[] }[];
   t.same(connections.map((c) => [c.deviceId, c.node, c.subscriptions]), [['truck/7', 'node-a', ['fleet/#']]]);
   const topics = (await (await fetch(`${base}/admin/topics`, { headers: auth })).json()) as { subscriptions: { filter: string; subscribers: number }[] };
@@ -68,6 +70,18 @@ t.test('the admin API needs the admin token; lists connections, kicks, shows top
   t.equal(kicked.status, 200);
   t.equal((await device.closed()).code, 4005);
   t.equal((await fetch(`${base}/admin/devices/nobody/kick`, { method: 'POST', headers: auth })).status, 404);
+});
+
+t.test('GET /cluster is behind the admin token when one is set', async (t) => {
+  const cluster = { host: '127.0.0.1', port: 0, secret: 'cluster-secret-0123456789', peers: [] };
+  const guarded = await startTestBroker(t, { adminToken: ADMIN, nodeId: 'node-a', cluster });
+  const url = `http://127.0.0.1:${guarded.port}/cluster`;
+  t.equal((await fetch(url)).status, 401, 'no token');
+  const view = await fetch(url, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.equal(view.status, 200);
+  t.match(await view.json(), { nodes: [{ nodeId: 'node-a' }] });
+  const open = await startTestBroker(t, { nodeId: 'node-b', cluster });
+  t.equal((await fetch(`http://127.0.0.1:${open.port}/cluster`)).status, 200, 'open without an admin token (local use)');
 });
 
 t.test('SIGTERM with clients connected: clients told to reconnect, exit 0, no stored message lost', async (t) => {

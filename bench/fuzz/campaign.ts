@@ -11,6 +11,7 @@ import { FrameKind, encodeFrame, type MsgFrame } from '../../src/protocol/index.
 import { freePort } from '../../test/helpers/broker.js';
 import { startBrokerProcess, type BrokerProcess } from '../../test/helpers/broker-process.js';
 import { CampaignStats } from './campaign-stats.js';
+import { ClusterPortFuzzer, type ClusterPortStats } from './cluster-port.js';
 import { limitsFor } from './expected-reply.js';
 import { FrameMix, Prng } from './frame-mix.js';
 import { FrameBudget, FuzzConnection } from './fuzz-connection.js';
@@ -50,6 +51,8 @@ export interface CampaignResult {
   /** CPU seconds used by the broker process and by this (client) process while fuzzing. */
   cpuS: { broker: number; client: number };
   stats: CampaignStats;
+  /** What the cluster port was sent alongside, and how it answered. */
+  clusterPort: ClusterPortStats;
   /** The broker process exited during the campaign (must be null). */
   crash: { code: number | null; signal: string | null; output: string } | null;
   aliveAtEnd: boolean;
@@ -65,12 +68,18 @@ export interface CampaignResult {
 }
 
 const STORED = 32;
+const CLUSTER_NODE_ID = 'fuzz-node';
+const CLUSTER_SECRET = 'fuzz-campaign-cluster-secret';
 const PROGRESS_EVERY_MS = 5_000;
 
 export async function runCampaign(options: CampaignOptions, log: (line: string) => void): Promise<CampaignResult> {
   const startedAt = new Date();
   const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-fuzz-'));
-  const broker = await startBrokerProcess(await freePort(), dataDir, ['--max-frame-bytes', String(options.maxFrameBytes)]);
+  const clusterPort = await freePort();
+  const broker = await startBrokerProcess(await freePort(), dataDir, [
+    '--max-frame-bytes', String(options.maxFrameBytes),
+    '--node-id', CLUSTER_NODE_ID, '--cluster-port', String(clusterPort), '--cluster-secret', CLUSTER_SECRET,
+  ]);
   const pid = broker.child.pid!;
   let stopping = false;
   let crash: CampaignResult['crash'] = null;
@@ -103,8 +112,12 @@ export async function runCampaign(options: CampaignOptions, log: (line: string) 
       const s = (Date.now() - fuzzStart) / 1000;
       log(`${s.toFixed(0)} s: ${stats.framesSent} frames (${(stats.framesSent / s).toFixed(0)}/s), ${stats.errorFrames} ERROR, ${stats.closes} closes, ${stats.stalls} stalls, broker RSS ${(m.rssKb / 1024).toFixed(0)} MiB`);
     }, PROGRESS_EVERY_MS);
+    const cluster = new ClusterPortFuzzer({ port: clusterPort, nodeId: CLUSTER_NODE_ID, secret: CLUSTER_SECRET }, new Prng(options.seed + 1), options.stallMs);
+    const clusterRun = cluster.run();
     const crashed = broker.exited.then(() => pool.forEach((c) => c.stop()));
     await Promise.race([Promise.all(pool.map((c) => c.run())), crashed]);
+    cluster.stop();
+    await clusterRun;
     clearInterval(progress);
     const fuzzingS = (Date.now() - fuzzStart) / 1000;
     const clientCpu = process.cpuUsage(clientCpuStart);
@@ -130,6 +143,7 @@ export async function runCampaign(options: CampaignOptions, log: (line: string) 
       framesPerSecond: stats.framesSent / fuzzingS,
       cpuS,
       stats,
+      clusterPort: cluster.stats,
       crash,
       aliveAtEnd: alive,
       answeringAtEnd: answering,

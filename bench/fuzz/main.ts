@@ -7,8 +7,10 @@ export const FUZZ_USAGE = `node --import tsx bench/fuzz/main.ts [options]
 
 Bad-input campaign: starts a broker process on 127.0.0.1 (relaymesh start, temp data dir) and
 throws a seeded mix of random bytes, mutated, truncated, wrong-typed, lying-length, deeply
-nested and valid frames at it over a pool of pipelined connections. Exits 1 if the broker
-crashed, stalled, answered INTERNAL, or lost stored messages.
+nested and valid frames at it over a pool of pipelined connections, and meanwhile random bytes
+and arbitrary msgpack at its cluster port (before and after the HMAC handshake). Exits 1 if the
+broker crashed, stalled, answered INTERNAL, lost stored messages, or closed a cluster socket with
+an oversized reason.
 
   --frames <n>            fuzz frames to send (default 1000000)
   --connections <n>       connections in the pool (default 32)

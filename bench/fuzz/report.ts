@@ -12,6 +12,8 @@ export function findings(r: CampaignResult): string[] {
   if (r.stats.internalErrors > 0) out.push(`${r.stats.internalErrors} INTERNAL errors`);
   if (r.stats.oracleMismatches > 0) out.push(`${r.stats.oracleMismatches} windows where the broker's MALFORMED_FRAME/TOO_LARGE answers differ from the oracle`);
   if (r.stats.undecodableReplies > 0) out.push(`${r.stats.undecodableReplies} undecodable broker frames`);
+  if (r.clusterPort.oversizedReasons > 0) out.push(`${r.clusterPort.oversizedReasons} cluster-port close reasons longer than a close frame holds`);
+  if (r.clusterPort.stalls > 0) out.push(`${r.clusterPort.stalls} cluster-port sockets neither closed nor answered`);
   if (!r.storedMessages.intact) out.push(`stored messages damaged: ${r.storedMessages.detail}`);
   return out;
 }
@@ -39,6 +41,7 @@ export function renderReport(r: CampaignResult): string {
     `  INTERNAL errors              ${s.internalErrors}`,
     `  undecodable broker frames    ${s.undecodableReplies}`,
     `  oracle mismatches            ${s.oracleMismatches} (MALFORMED_FRAME/TOO_LARGE counts checked at every sentinel)`,
+    `  cluster port                 ${r.clusterPort.sockets} sockets (${r.clusterPort.authenticated} authenticated), ${r.clusterPort.messagesSent} hostile messages, closes ${JSON.stringify(r.clusterPort.closesByCode)}, ${r.clusterPort.stalls} stalls`,
     `  alive / answering at end     ${r.aliveAtEnd} / ${r.answeringAtEnd}`,
     `  stored messages              ${r.storedMessages.intact ? 'intact' : 'DAMAGED'}: ${r.storedMessages.stored} (${r.storedMessages.detail})`,
     `  bystander PING round trip    p50 ${r.bystanderPingMs.p50} ms, p99 ${r.bystanderPingMs.p99} ms, max ${r.bystanderPingMs.max} ms (${r.bystanderPingMs.samples} samples, ${r.bystanderPingMs.unanswered} unanswered)`,

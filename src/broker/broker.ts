@@ -98,7 +98,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   }
 
   let server: WsServer | undefined;
-  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store });
+  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store, clusterFaults: () => cluster?.socketFaults ?? 0 });
   const fanout = new TopicFanout<LiveDevice>(system, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const index = new DurableIndex(store);
   const sessions = new SessionKeeper(store, options.sessionExpiryMs);

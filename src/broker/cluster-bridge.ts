@@ -89,6 +89,11 @@ export class ClusterBridge implements MessageRouter {
     this.node.forgetLocation(deviceId);
   }
 
+  /** Cluster-port socket handlers that threw. */
+  get socketFaults(): number {
+    return this.node.socketFaults;
+  }
+
   liveNodes(): string[] {
     return this.node.liveNodes();
   }

@@ -120,6 +120,10 @@ export class Gateway implements SocketEvents {
     if (phase.name === 'ready') this.retire(phase.device);
   }
 
+  onFault(conn: SocketConnection, err: unknown): void {
+    this.deps.log.error({ err, remote: conn.remoteAddress }, 'device message handler failed: socket closed');
+  }
+
   /** What the liveness sweep needs to know of a connection. */
   livenessOf(conn: SocketConnection): ConnectionLiveness {
     const phase = conn.attachment as Phase;

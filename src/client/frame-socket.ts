@@ -1,4 +1,4 @@
-import { decodeFrame, ErrorCode, type Frame } from '../protocol/index.js';
+import { closeReason, decodeFrame, ErrorCode, type Frame } from '../protocol/index.js';
 import { RelaymeshError } from './errors.js';
 import { WEBSOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 
@@ -51,14 +51,14 @@ export class FrameSocket {
 
   /** Starts the closing handshake; `close` fires when the peer answers. */
   close(code: number, reason: string): void {
-    this.socket?.close(code, reason);
+    this.socket?.close(code, closeReason(reason));
   }
 
   /** Gives up on the socket now (dead peer, handshake timeout): `close` fires synchronously. */
   abort(code: number, reason: string): void {
     if (this.ended) return;
     if (this.socket?.terminate) this.socket.terminate();
-    else this.socket?.close(code, reason);
+    else this.socket?.close(code, closeReason(reason));
     this.end(code, reason);
   }
 

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from '../logger.js';
+import { closeReason } from '../protocol/close-reason.js';
 import { PeerLink, type PeerLinkTiming } from './peer-link.js';
 import { CLUSTER_PROTOCOL_VERSION, Kind, LinkClose, decodeFrame, encodeFrame, type Frame } from './wire.js';
 
@@ -25,6 +26,8 @@ export interface HandshakeContext {
   log: Logger;
   remote: string;
   timing: (peerId: string) => PeerLinkTiming;
+  /** A socket event handler threw: logged and counted by the owner; the socket is closed. */
+  fault: (err: unknown, remote: string) => void;
 }
 
 export type Role = 'dialer' | 'acceptor';
@@ -107,21 +110,31 @@ function run(ws: WebSocket, ctx: HandshakeContext, step: (frame: Frame, done: Ou
       ok(peerId, dialerId) {
         finish();
         // Synchronously, inside this message event: the link's listener sees the very next frame.
-        resolve(new PeerLink(ws, { peerId, dialerId, remote: ctx.remote }, ctx.timing(peerId)));
+        resolve(new PeerLink(ws, { peerId, dialerId, remote: ctx.remote }, ctx.timing(peerId), ctx.fault));
       },
       fail(code, reason) {
         if (settled) return;
         finish();
         ctx.log.debug({ remote: ctx.remote, code, reason }, 'cluster link handshake failed');
-        ws.close(code, reason);
+        ws.close(code, closeReason(reason));
         reject(new Error(`cluster handshake with ${ctx.remote} failed: ${reason}`));
       },
     };
     const onMessage = (data: RawData): void => {
       if (settled) return;
-      const frame = decodeFrame(data as Buffer);
-      if (typeof frame === 'string') return done.fail(LinkClose.PROTOCOL, frame);
-      step(frame, done);
+      try {
+        const frame = decodeFrame(data as Buffer);
+        if (typeof frame === 'string') return done.fail(LinkClose.PROTOCOL, frame);
+        step(frame, done);
+      } catch (err) {
+        // Nothing a peer sends may reach the process as an exception.
+        ctx.fault(err, ctx.remote);
+        if (!settled) {
+          finish();
+          ws.terminate();
+          reject(new Error(`cluster handshake with ${ctx.remote} failed: internal error`));
+        }
+      }
     };
     const onClose = (code: number, reason: Buffer): void => {
       if (settled) return;

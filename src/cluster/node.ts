@@ -174,6 +174,11 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     return this.directory.locationHere(deviceId);
   }
 
+  /** Cluster-port socket handlers that threw (each closed its socket, not the process). */
+  get socketFaults(): number {
+    return this.links.faults;
+  }
+
   /** JSON-able view for `GET /cluster`. */
   snapshot(): ClusterSnapshot {
     return buildSnapshot(this.nodeId, this.topology, this.links.all(), this.router.queue.size());

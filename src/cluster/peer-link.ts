@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { WebSocket, type RawData } from 'ws';
+import { closeReason } from '../protocol/close-reason.js';
 import { FrameBatcher } from './frame-batcher.js';
 import { LinkCost } from './link-cost.js';
 import { Kind, LinkClose, decodeFrames, encodeFrame, type Frame } from './wire.js';
@@ -61,9 +62,19 @@ export class PeerLink {
     private readonly ws: WebSocket,
     readonly info: PeerLinkInfo,
     private readonly timing: PeerLinkTiming,
+    /** A frame handler threw: the owner logs and counts it; this link is dropped. */
+    private readonly fault: (err: unknown, remote: string) => void,
   ) {
     this.cost = new LinkCost(timing.rttAlpha, timing.lossPenaltyMs);
-    ws.on('message', (data: RawData) => this.receive(data));
+    ws.on('message', (data: RawData) => {
+      try {
+        this.receive(data);
+      } catch (err) {
+        // Nothing a peer sends may reach the process as an exception.
+        this.fault(err, info.remote);
+        this.close(LinkClose.INTERNAL, 'internal error');
+      }
+    });
     this.socketClosed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', () => undefined); // 'close' follows every error
@@ -81,7 +92,13 @@ export class PeerLink {
     this.timing.delayMs = ms;
   }
 
+  /** Closed, possibly before anyone attached (a bad frame in the handshake's last read). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   attach(handlers: PeerLinkHandlers): void {
+    if (this.closed) return;
     this.handlers = handlers;
     const early = this.early;
     this.early = [];
@@ -109,7 +126,7 @@ export class PeerLink {
   close(code: number = LinkClose.NORMAL, reason = ''): void {
     if (this.closed) return;
     if (code === LinkClose.TIMEOUT) this.ws.terminate();
-    else this.ws.close(code, reason);
+    else this.ws.close(code, closeReason(reason));
     this.onClose(code, reason);
   }
 

@@ -40,6 +40,8 @@ export class PeerLinks {
   private readonly sources = new Map<number, PeerAddress[]>();
   private readonly delays: Map<string, number>;
   private closing = false;
+  /** Socket event handlers that threw (each closed its socket instead of reaching the process). */
+  faults = 0;
 
   constructor(
     private readonly o: ResolvedClusterOptions,
@@ -121,7 +123,18 @@ export class PeerLinks {
   }
 
   private context(remote: string): HandshakeContext {
-    return { self: this.o.nodeId, secret: this.o.secret, timeoutMs: this.o.handshakeTimeoutMs, log: this.log, remote, timing: (peerId) => this.timing(peerId) };
+    return {
+      self: this.o.nodeId,
+      secret: this.o.secret,
+      timeoutMs: this.o.handshakeTimeoutMs,
+      log: this.log,
+      remote,
+      timing: (peerId) => this.timing(peerId),
+      fault: (err, from) => {
+        this.faults++;
+        this.log.error({ err, remote: from }, 'cluster socket handler failed: socket closed');
+      },
+    };
   }
 
   private timing(peerId: string): PeerLinkTiming {
@@ -170,6 +183,12 @@ export class PeerLinks {
 
   private adopt(link: PeerLink): void {
     const peerId = link.peerId;
+    if (link.isClosed) {
+      // A frame that arrived with the handshake's last one closed the link before its hand-over:
+      // it never becomes active, and its dialer tries again.
+      this.dialers.get(peerId)?.linkLost();
+      return;
+    }
     this.attached.add(link);
     link.attach({
       frame: (l, frame) => this.events.frame(l, frame),

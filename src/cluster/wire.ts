@@ -37,6 +37,8 @@ export type AckStatus = (typeof AckStatus)[keyof typeof AckStatus];
 export const LinkClose = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
+  /** This node failed handling the peer's frame (a bug here, not the peer's fault). */
+  INTERNAL: 1011,
   PROTOCOL: 4400,
   BAD_SECRET: 4401,
   WRONG_NODE: 4404,
@@ -115,13 +117,14 @@ export function decodeFrame(bytes: Uint8Array): Frame | string {
   let wire: unknown;
   try {
     wire = unpackr.unpack(bytes);
-  } catch (err) {
-    return `not msgpack: ${(err as Error).message}`;
+  } catch {
+    // The decoder's message can quote the input: reasons never echo peer bytes.
+    return 'not msgpack';
   }
   if (!Array.isArray(wire) || wire.length === 0) return 'a frame is an array [kind, ...fields]';
   const kind = wire[0] as Frame['kind'];
   const layout = Object.hasOwn(LAYOUTS, kind) ? LAYOUTS[kind] : undefined;
-  if (!layout) return `unknown frame kind ${String(wire[0])}`;
+  if (!layout) return `unknown frame kind (${describe(wire[0])})`;
   if (wire.length !== layout.length + 1) return `frame kind ${kind} has ${wire.length - 1} fields, expected ${layout.length}`;
   const frame: Record<string, unknown> = { kind };
   for (let i = 0; i < layout.length; i++) {
@@ -131,6 +134,11 @@ export function decodeFrame(bytes: Uint8Array): Frame | string {
     frame[name] = value;
   }
   return frame as unknown as Frame;
+}
+
+/** A bounded description of a peer-supplied value: its type, or the number itself. */
+function describe(value: unknown): string {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value;
 }
 
 function fieldOk(type: FieldType, v: unknown): boolean {

@@ -7,3 +7,4 @@ export * from './ports.js';
 export * from './registry.js';
 export * from './topic-trie.js';
 export * from './backoff.js';
+export * from './close-reason.js';

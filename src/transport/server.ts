@@ -9,6 +9,8 @@ export interface SocketEvents {
   /** `bytes` is only valid during this call: decode (copying) before returning. */
   onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void;
   onClose(conn: SocketConnection, code: number, reason: string): void;
+  /** A handler above threw while handling this socket's message; the socket is being closed. */
+  onFault(conn: SocketConnection, err: unknown): void;
 }
 
 export interface HttpReply {
@@ -106,7 +108,14 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       conn.lastSeenAt = Date.now();
       stats.framesIn++;
       stats.bytesIn += message.byteLength;
-      events.onMessage(conn, new Uint8Array(message), isBinary);
+      try {
+        events.onMessage(conn, new Uint8Array(message), isBinary);
+      } catch (err) {
+        // Nothing a device sends may reach the process as an exception: that socket goes instead.
+        stats.faults++;
+        events.onFault(conn, err);
+        conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      }
     },
     close: (ws, code, message) => {
       const conn = ws.getUserData().connection;

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'uWebSockets.js';
-import { CloseCode, type Outbound } from '../protocol/index.js';
+import { CloseCode, closeReason, type Outbound } from '../protocol/index.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 
 export interface BackpressureLimits {
@@ -23,9 +23,11 @@ export interface TransportStats {
   /** Socket writes: one per socket per tick that had frames (several frames under one cork). */
   writes: number;
   framesDropped: number;
+  /** Message handlers that threw (each closed its socket instead of reaching the process). */
+  faults: number;
 }
 
-export const newTransportStats = (): TransportStats => ({ opened: 0, closed: 0, framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, writes: 0, framesDropped: 0 });
+export const newTransportStats = (): TransportStats => ({ opened: 0, closed: 0, framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, writes: 0, framesDropped: 0, faults: 0 });
 
 /** Per-socket user data carried by uWS. */
 export interface SocketData {
@@ -111,7 +113,7 @@ export class SocketConnection implements Outbound {
     if (this.isClosed) return;
     this.flush();
     this.isClosed = true;
-    this.ws.end(code, reason);
+    this.ws.end(code, closeReason(reason));
     // A peer that stopped reading never completes the close handshake: cut the TCP connection.
     if (!this.gone) this.forceCloseTimer = setTimeout(() => this.gone || this.ws.close(), FORCE_CLOSE_AFTER_MS).unref();
   }

@@ -8,6 +8,8 @@ export interface MetricsSources {
   transport: () => TransportStats | undefined;
   devices: DeviceRegistry;
   store: MessageStore;
+  /** Cluster-port socket handlers that threw (0 when not clustered). */
+  clusterFaults: () => number;
 }
 
 /**
@@ -61,6 +63,17 @@ export class BrokerMetrics {
       let pending = 0;
       for (const device of sources.devices.values()) pending += device.outbox.inflightCount;
       return pending;
+    });
+    new Counter({
+      name: 'relaymesh_socket_faults_total',
+      help: 'Socket message handlers that threw, by port: the socket was closed, the process kept running',
+      labelNames: ['port'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ port: 'device' }, transport((s) => s.faults)());
+        this.inc({ port: 'cluster' }, sources.clusterFaults());
+      },
     });
     gauge('relaymesh_store_bytes', 'Size of the LMDB data file', () => sources.store.sizeBytes());
   }

@@ -26,9 +26,13 @@ const json = (body: unknown, status = '200 OK'): HttpReply => ({ status, content
 export function opsRoutes(deps: OpsDeps): HttpRoute[] {
   const admin = (handle: (request: HttpRequestInfo) => HttpReply): HttpRoute['handle'] => (request) => {
     if (!deps.adminToken) return json({ error: 'the admin API is disabled: set adminToken' }, '404 Not Found');
-    if (!tokenMatches(request.headers.authorization, deps.adminToken)) return json({ error: 'admin token required' }, '401 Unauthorized');
-    return handle(request);
+    return guarded(handle, request);
   };
+  /** Open when no admin token is set (local use); behind the token otherwise. */
+  const tokenIfSet = (handle: (request: HttpRequestInfo) => HttpReply): HttpRoute['handle'] => (request) =>
+    deps.adminToken ? guarded(handle, request) : handle(request);
+  const guarded = (handle: (request: HttpRequestInfo) => HttpReply, request: HttpRequestInfo): HttpReply =>
+    tokenMatches(request.headers.authorization, deps.adminToken!) ? handle(request) : json({ error: 'admin token required: Authorization: Bearer <token>' }, '401 Unauthorized');
   return [
     { method: 'get', path: '/healthz', handle: () => ({ status: '200 OK', contentType: 'text/plain', body: 'ok' }) },
     {
@@ -39,7 +43,7 @@ export function opsRoutes(deps: OpsDeps): HttpRoute[] {
         return json(state, state.ready ? '200 OK' : '503 Service Unavailable');
       },
     },
-    { method: 'get', path: '/cluster', handle: () => (deps.cluster ? json(deps.cluster()) : json({ error: 'not clustered' }, '404 Not Found')) },
+    { method: 'get', path: '/cluster', handle: tokenIfSet(() => (deps.cluster ? json(deps.cluster()) : json({ error: 'not clustered' }, '404 Not Found'))) },
     { method: 'get', path: '/metrics', handle: async () => ({ status: '200 OK', contentType: 'text/plain; version=0.0.4', body: await deps.metrics.render() }) },
     {
       method: 'get',
@@ -88,8 +92,11 @@ function topicStats(deps: OpsDeps): unknown {
   };
 }
 
+/** Only the documented form, `Authorization: Bearer <token>`, is accepted. */
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]!);
   const wanted = Buffer.from(token);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
