@@ -13,6 +13,11 @@ export interface FanoutOptions extends FanoutShape {
   observeLeafLatency?: (seconds: number) => void;
 }
 
+/** A tree's shape as the dashboard draws it: inner nodes and leaves with their member counts. */
+export type FanoutTreeShape =
+  | { kind: 'inner'; height: number; children: FanoutTreeShape[] }
+  | { kind: 'leaf'; members: number; delivered: number };
+
 interface Node {
   ref: Ref<BroadcastBatch>;
   state: FanoutNodeState;
@@ -111,6 +116,14 @@ export class FanoutTree {
     };
     visit(this.root);
     return { leaves, inners, height: this.root.height, delivered };
+  }
+
+  describe(): FanoutTreeShape {
+    const describe = (node: Node): FanoutTreeShape =>
+      'childNodes' in node
+        ? { kind: 'inner', height: (node as Inner).height, children: (node as Inner).childNodes.map(describe) }
+        : { kind: 'leaf', members: (node as Leaf).members.size, delivered: node.state.delivered };
+    return describe(this.root);
   }
 
   /** Stops every actor of the tree. */

@@ -1,6 +1,6 @@
 import type { Ref } from 'nact';
 import type { Broadcast, DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
-import { FanoutTree, type FanoutOptions } from '../../actors/fanout-tree.js';
+import { FanoutTree, type FanoutOptions, type FanoutTreeShape } from '../../actors/fanout-tree.js';
 import { TopicTrie, type Qos } from '../protocol/index.js';
 
 /**
@@ -86,6 +86,11 @@ export class TopicFanout<M extends FanoutMember> {
       const { leaves, height } = tree.stats();
       return { filter: key.slice(key.indexOf(':') + 1), qos, subscribers: tree.size, leaves, height };
     });
+  }
+
+  /** The tree of one (filter, QoS), for the dashboard. */
+  treeShape(filter: string, qos: Qos): FanoutTreeShape | undefined {
+    return this.trees.get(`${qos}:${filter}`)?.tree.describe();
   }
 
   get treeCount(): number {

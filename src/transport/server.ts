@@ -20,6 +20,14 @@ export interface HttpReply {
   body: string;
 }
 
+/** A response that stays open and carries chunks as they come (server-sent events). */
+export interface HttpStreamReply {
+  status: string;
+  contentType: string;
+  /** Starts producing; `write` sends one chunk. Returns what stops it when the client goes away. */
+  start(write: (chunk: string) => void): () => void;
+}
+
 export interface HttpRequestInfo {
   /** Values of the path's `:name` parameters, in order. */
   params: string[];
@@ -31,7 +39,7 @@ export interface HttpRoute {
   method: 'get' | 'post';
   /** uWS pattern, e.g. '/admin/devices/:id/kick'. */
   path: string;
-  handle(request: HttpRequestInfo): HttpReply | Promise<HttpReply>;
+  handle(request: HttpRequestInfo): HttpReply | HttpStreamReply | Promise<HttpReply | HttpStreamReply>;
 }
 
 export interface WsServerOptions {
@@ -131,7 +139,11 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     const paramCount = route.path.split('/').filter((part) => part.startsWith(':')).length;
     app[route.method](route.path, (res, req) => {
       let aborted = false;
-      res.onAborted(() => (aborted = true));
+      let stop: (() => void) | undefined;
+      res.onAborted(() => {
+        aborted = true;
+        stop?.();
+      });
       // uWS requests live only until the handler returns: copy what the route needs now.
       const headers: Record<string, string> = {};
       req.forEach((name, value) => (headers[name] = value));
@@ -140,7 +152,15 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
         .then(() => route.handle({ params, headers }))
         .then(
         (reply) => {
-          if (!aborted) res.cork(() => res.writeStatus(reply.status).writeHeader('content-type', reply.contentType).end(reply.body));
+          if (aborted) return;
+          if ('start' in reply) {
+            res.cork(() => res.writeStatus(reply.status).writeHeader('content-type', reply.contentType).writeHeader('cache-control', 'no-store'));
+            stop = reply.start((chunk) => {
+              if (!aborted) res.cork(() => res.write(chunk));
+            });
+            return;
+          }
+          res.cork(() => res.writeStatus(reply.status).writeHeader('content-type', reply.contentType).end(reply.body));
         },
         (err: Error) => {
           if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end(err.message));

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { HttpReply, HttpRoute, HttpStreamReply } from '../../transport/index.js';
+import type { Qos } from '../../protocol/index.js';
+import { json, tokenIfSet } from './access.js';
+import { DashboardFeed } from './dashboard-feed.js';
+import { liveDeviceView } from './device-view.js';
+import type { OpsDeps } from './routes.js';
+
+const here = (file: string) => fileURLToPath(new URL(`./dashboard-assets/${file}`, import.meta.url));
+const requireAsset = createRequire(import.meta.url);
+
+/** Files the page loads, read once at start-up: the page, its script and style, the graph and chart libraries. */
+const ASSETS: Record<string, { path: string; type: string }> = {
+  'app.js': { path: here('app.js'), type: 'text/javascript; charset=utf-8' },
+  'app.css': { path: here('app.css'), type: 'text/css; charset=utf-8' },
+  'cytoscape.min.js': { path: requireAsset.resolve('cytoscape/dist/cytoscape.min.js'), type: 'text/javascript; charset=utf-8' },
+  'uPlot.iife.min.js': { path: requireAsset.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  'uPlot.min.css': { path: requireAsset.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+/**
+ * `GET /dashboard`: a live view of this node — cluster graph and routes, fan-out trees, traffic,
+ * devices. The page and its assets are public; every data route is behind the admin token when
+ * one is set (the page asks for it and keeps it in the tab's session storage, never in a URL).
+ * Live data is one server-sent event stream per open page, one update a second.
+ */
+export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
+  const files = new Map(Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(a.path, 'utf8'), type: a.type }]));
+  const page = readFileSync(here('index.html'), 'utf8');
+  const feed = new DashboardFeed({
+    nodeId: deps.nodeId,
+    registry: deps.metrics.registry,
+    topics: () => deps.fanout.stats(),
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
+  });
+  const guard = <R>(handle: (request: { params: string[] }) => R) => tokenIfSet(deps.adminToken, handle);
+  return [
+    { method: 'get', path: '/dashboard', handle: () => ({ status: '200 OK', contentType: 'text/html; charset=utf-8', body: page }) },
+    {
+      method: 'get',
+      path: '/dashboard/assets/:file',
+      handle: ({ params }): HttpReply => {
+        const file = files.get(params[0] ?? '');
+        return file ? { status: '200 OK', contentType: file.type, body: file.body } : json({ error: 'no such asset' }, '404 Not Found');
+      },
+    },
+    {
+      method: 'get',
+      path: '/dashboard/stream',
+      handle: guard(
+        (): HttpStreamReply => ({
+          status: '200 OK',
+          contentType: 'text/event-stream',
+          start: (write) => feed.subscribe((state) => write(`data: ${JSON.stringify(state)}\n\n`)),
+        }),
+      ),
+    },
+    {
+      method: 'get',
+      path: '/dashboard/trees/:qos/:filter',
+      handle: guard(({ params }) => {
+        const filter = decodeURIComponent(params[1] ?? '');
+        const tree = deps.fanout.treeShape(filter, Number(params[0]) as Qos);
+        return tree ? json({ filter, qos: Number(params[0]), tree }) : json({ error: `no fan-out tree for ${filter}` }, '404 Not Found');
+      }),
+    },
+    {
+      method: 'get',
+      path: '/dashboard/devices/:id',
+      handle: guard(({ params }) => {
+        const deviceId = decodeURIComponent(params[0] ?? '');
+        const live = deps.devices.get(deviceId);
+        const session = deps.store.loadSession(deviceId);
+        if (!live && !session) return json({ error: `${deviceId} has no session on ${deps.nodeId}` }, '404 Not Found');
+        return json({
+          deviceId,
+          node: deps.nodeId,
+          connected: live !== undefined,
+          session: session ?? null,
+          cursors: Object.fromEntries(deps.store.cursors(deviceId)),
+          live: live ? liveDeviceView(live, deps.nodeId) : null,
+        });
+      }),
+    },
+  ];
+}
