@@ -79,7 +79,8 @@ t.test('a stored message replayed after a reconnect still lists the nodes it cro
 });
 
 t.test('a message handed on by the home node keeps the whole path', async (t) => {
-  const nodes = await startCluster(t, [['a', 'b'], ['b', 'c'], ['a', 'c']]);
+  // A line, so that the path is the only one whatever the measured link costs.
+  const nodes = await startCluster(t, [['a', 'b'], ['b', 'c']]);
   const ring = new HashRing(['a', 'b', 'c']);
   const deviceId = Array.from({ length: 200 }, (_, i) => `roamer-${i}`).find((d) => ring.locate(d) === 'b')!;
   const sender = await RawClient.connect(nodes.a!.url, 'dispatcher');
