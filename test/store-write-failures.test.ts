@@ -3,6 +3,7 @@ import t from 'tap';
 import { DurableIndex } from '../src/broker/durable/durable-index.js';
 import { SessionKeeper } from '../src/broker/durable/session-keeper.js';
 import { openLmdbStore, StoreClosedError } from '../src/store/index.js';
+import { startTestBroker } from './helpers/broker.js';
 
 /**
  * Writes the broker issues without waiting (sessions, cursors) must report a failure, never
@@ -36,4 +37,10 @@ t.test('store writes nobody waits for report their failure instead of an unhandl
   t.ok(failures.every((f) => f.err instanceof StoreClosedError), 'each with the store error');
   t.same(unhandled, [], 'no unhandled rejection');
   t.equal(index.cursor('dev', 'fleet/1'), undefined, 'memory still follows the calls');
+});
+
+t.test('the broker counts failed background store writes in /metrics', async (t) => {
+  const broker = await startTestBroker(t);
+  const metrics = await (await fetch(`http://127.0.0.1:${broker.port}/metrics`)).text();
+  t.match(metrics, /# TYPE relaymesh_store_write_failures_total counter/);
 });
