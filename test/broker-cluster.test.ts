@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { FrameKind, type Broker } from '../src/index.js';
+import { HashRing } from '../src/cluster/index.js';
+import { FrameKind, type Broker, type MsgFrame } from '../src/index.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
@@ -53,6 +54,46 @@ t.test('SEND reaches a device on another node; QoS 1 is acknowledged once stored
   t.equal(msg.kind === FrameKind.MSG && msg.traceId, 'tr-x', 'the trace id crossed the cluster');
   t.same(msg.kind === FrameKind.MSG && msg.hops?.[0], 'a', 'the hops start at the origin node');
   t.same(msg.kind === FrameKind.MSG && msg.hops?.at(-1), 'c');
+});
+
+t.test('a stored message replayed after a reconnect still lists the nodes it crossed', async (t) => {
+  const nodes = await startCluster(t, [['a', 'b']]);
+  const target = await RawClient.connect(nodes.b!.url, 'replayed');
+  const sender = await RawClient.connect(nodes.a!.url, 'origin');
+  t.teardown(() => sender.close());
+  await until('the location to reach the home', async () => {
+    sender.send({ kind: FrameKind.SEND, seq: sender.nextSeq(), target: 'replayed', payload: Buffer.from('probe') });
+    return (await target.waitFor((f) => f.kind === FrameKind.MSG, 200).catch(() => undefined)) !== undefined;
+  });
+  const ok = await sender.request({ kind: FrameKind.SEND, seq: sender.nextSeq(), target: 'replayed', payload: Buffer.from('keep'), qos: 1 });
+  t.equal(ok.kind, FrameKind.OK);
+  const live = (await target.waitFor((f) => f.kind === FrameKind.MSG && f.qos === 1, 10_000)) as MsgFrame;
+  t.same(live.hops, ['a', 'b'], 'live delivery lists the hops');
+  target.close(); // unacknowledged: it waits in b's store
+  await target.closed();
+  const back = await RawClient.connect(nodes.b!.url, 'replayed');
+  t.teardown(() => back.close());
+  const replayed = (await back.waitFor((f) => f.kind === FrameKind.MSG && f.qos === 1, 10_000)) as MsgFrame;
+  t.equal(Buffer.from(replayed.payload).toString(), 'keep');
+  t.same(replayed.hops, ['a', 'b'], 'the replay from the store lists them too');
+});
+
+t.test('a message handed on by the home node keeps the whole path', async (t) => {
+  // A line, so that the path is the only one whatever the measured link costs.
+  const nodes = await startCluster(t, [['a', 'b'], ['b', 'c']]);
+  const ring = new HashRing(['a', 'b', 'c']);
+  const deviceId = Array.from({ length: 200 }, (_, i) => `roamer-${i}`).find((d) => ring.locate(d) === 'b')!;
+  const sender = await RawClient.connect(nodes.a!.url, 'dispatcher');
+  t.teardown(() => sender.close());
+  // Not connected anywhere: the message is stored at its home, b.
+  const ok = await sender.request({ kind: FrameKind.SEND, seq: sender.nextSeq(), target: deviceId, payload: Buffer.from('parcel'), qos: 1 });
+  t.equal(ok.kind, FrameKind.OK);
+  // It connects to c; b hands the stored message on.
+  const device = await RawClient.connect(nodes.c!.url, deviceId);
+  t.teardown(() => device.close());
+  const msg = (await device.waitFor((f) => f.kind === FrameKind.MSG, 20_000)) as MsgFrame;
+  t.equal(Buffer.from(msg.payload).toString(), 'parcel');
+  t.same(msg.hops, ['a', 'b', 'c']);
 });
 
 t.test('a publish reaches subscribers on every node exactly once', async (t) => {

@@ -48,6 +48,25 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       t.notOk('from' in entries[1]!, 'no from key when the entry had none');
     });
 
+    t.test('entries keep the hops they crossed, across a reopen', async (t) => {
+      const dir = join(t.testdir(), 'store');
+      const first = await factory(dir);
+      await first.append('inbox', { payload: bytes('a'), traceId: 't1', from: 'dev-1', hops: ['a', 'b'] });
+      await first.append('inbox', { payload: bytes('b'), traceId: 't2', hops: ['c'] });
+      await first.append('inbox', { payload: bytes('c'), traceId: 't3' });
+      await first.close();
+      const again = await factory(dir);
+      t.teardown(() => again.close());
+      const entries = again.read('inbox', 0, 10);
+      t.same(entries.map((e) => [e.from, e.hops]), [
+        ['dev-1', ['a', 'b']],
+        [undefined, ['c']],
+        [undefined, undefined],
+      ]);
+      t.notOk('from' in entries[1]!, 'no from key when the entry had none');
+      t.notOk('hops' in entries[2]!, 'no hops key when the entry had none');
+    });
+
     t.test('read returns at most limit entries after the given offset', async (t) => {
       const store = await fresh(t);
       await Promise.all(Array.from({ length: 10 }, (_, i) => store.append('s', { payload: bytes(`${i + 1}`), traceId: '' })));
@@ -321,6 +340,7 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       const entry = { payload: bytes('x'), traceId: '' };
       await t.rejects(store.append('', entry), TypeError);
       await t.rejects(store.append('s', { payload: 'x' as unknown as Uint8Array, traceId: '' }), /payload/);
+      await t.rejects(store.append('s', { ...entry, hops: [1] as unknown as string[] }), /hops/);
       await t.rejects(store.append('é'.repeat(600), entry), RangeError);
       t.throws(() => store.read('s', -1, 10), RangeError);
       t.throws(() => store.read('s', 0, 1.5), RangeError);

@@ -25,6 +25,7 @@ import { opsRoutes } from './ops/routes.js';
 import { ClusterBridge } from './cluster-bridge.js';
 import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
+import type { StoreWriteFailed } from './durable/detached-writes.js';
 import { DurableIndex } from './durable/durable-index.js';
 import { startMaintenance } from './durable/maintenance.js';
 import { DurableOutbox } from './durable/outbox.js';
@@ -100,10 +101,14 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   let server: WsServer | undefined;
   const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store, clusterFaults: () => cluster?.socketFaults ?? 0 });
   const fanout = new TopicFanout<LiveDevice>(system, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
-  const index = new DurableIndex(store);
-  const sessions = new SessionKeeper(store, options.sessionExpiryMs);
+  const storeWriteFailed: StoreWriteFailed = (operation, err) => {
+    metrics.storeWriteFailures.inc({ operation });
+    log.error({ err, operation }, 'store write failed');
+  };
+  const index = new DurableIndex(store, storeWriteFailed);
+  const sessions = new SessionKeeper(store, options.sessionExpiryMs, storeWriteFailed);
   const traceLogs = log.isLevelEnabled('debug');
-  const delivery = new Delivery(store, index, fanout, devices, options, (kind, message) => {
+  const delivery = new Delivery(store, index, fanout, devices, options, storeWriteFailed, (kind, message) => {
     metrics.messages.inc({ kind, qos: message.qos });
     // Checked first: the log record would be built for every message even with debug off.
     if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');

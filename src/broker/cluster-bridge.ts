@@ -33,7 +33,7 @@ export class ClusterBridge implements MessageRouter {
   static async join(nodeId: string, settings: ClusterSettings, delivery: Delivery, devices: DeviceRegistry, log: Logger): Promise<ClusterBridge> {
     const arrive = (m: ClusterMessage<ClusterPayload>): Promise<unknown> =>
       m.payload.t === 'send'
-        ? delivery.send({ ...m.payload.message, hops: m.hops })
+        ? delivery.send({ ...m.payload.message, hops: joinHops(m.payload.message.hops, m.hops) })
         : delivery.publish({ ...m.payload.publication, hops: m.hops });
     const node = await ClusterNode.start<ClusterPayload>({
       nodeId,
@@ -105,4 +105,13 @@ export class ClusterBridge implements MessageRouter {
   close(): Promise<void> {
     return this.node.close();
   }
+}
+
+/**
+ * The full path of a message handed on by a node that had stored it (its inbox hand-off): the
+ * path it arrived by there, then this leg, which starts at that node.
+ */
+function joinHops(before: string[] | undefined, leg: string[]): string[] {
+  if (!before?.length) return leg;
+  return before.at(-1) === leg[0] ? [...before, ...leg.slice(1)] : [...before, ...leg];
 }

@@ -2,6 +2,7 @@ import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publica
 import type { MessageStore, NewEntry } from '../store/index.js';
 import { encodeDirectMessage, encodeTopicMessage } from './deliveries.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
+import { detachWrite, type StoreWriteFailed } from './durable/detached-writes.js';
 import type { DurableIndex } from './durable/durable-index.js';
 import type { TopicFanout } from './topic-fanout.js';
 
@@ -39,6 +40,7 @@ export class Delivery implements MessageRouter {
     private readonly fanout: TopicFanout<LiveDevice>,
     private readonly devices: DeviceRegistry,
     private readonly limits: InboxLimits,
+    private readonly writeFailed: StoreWriteFailed,
     /** Told of every accepted message (metrics, trace logs). */
     private readonly onAccepted: (kind: 'publish' | 'send', message: Publication | DirectMessage) => void = () => undefined,
   ) {}
@@ -83,10 +85,16 @@ export class Delivery implements MessageRouter {
       throw new ProtocolError(ErrorCode.INBOX_FULL, `inbox of ${deviceId} holds ${waiting} unacknowledged messages`);
     }
     const drop = waiting - this.limits.maxInboxEntries + 1;
-    void this.store.pruneThrough(stream, head.firstOffset - 1 + drop).then((dropped) => (this.inboxDrops += dropped));
+    const pruned = this.store.pruneThrough(stream, head.firstOffset - 1 + drop).then((dropped) => (this.inboxDrops += dropped));
+    detachWrite(pruned, 'pruneThrough', this.writeFailed);
   }
 }
 
 function entryOf(message: Publication | DirectMessage): NewEntry {
-  return { payload: message.payload, traceId: message.traceId, ...(message.from !== undefined ? { from: message.from } : {}) };
+  return {
+    payload: message.payload,
+    traceId: message.traceId,
+    ...(message.from !== undefined ? { from: message.from } : {}),
+    ...(message.hops !== undefined ? { hops: message.hops } : {}),
+  };
 }

@@ -106,6 +106,8 @@ export class Gateway implements SocketEvents {
         phase.queued.push(decoded.frame);
         return;
       case 'ready':
+        // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
+        if (decoded.frame.kind === FrameKind.ACK) phase.device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
         dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
         return;
       case 'refused':

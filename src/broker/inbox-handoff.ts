@@ -25,7 +25,15 @@ export function startInboxHandoff(
       const entries = deps.store.read(stream, cursor, BATCH);
       if (entries.length === 0 || deps.devices.get(deviceId)) return;
       for (const entry of entries) {
-        const message = { target: deviceId, payload: entry.payload, qos: 1 as const, traceId: entry.traceId, ...(entry.from !== undefined ? { from: entry.from } : {}) };
+        const message = {
+          target: deviceId,
+          payload: entry.payload,
+          qos: 1 as const,
+          traceId: entry.traceId,
+          ...(entry.from !== undefined ? { from: entry.from } : {}),
+          // The path so far: the next node continues it rather than starting over.
+          ...(entry.hops !== undefined ? { hops: entry.hops } : {}),
+        };
         await bridge.forward(to, message, `${bridge.nodeId}:${stream}:${entry.offset}`);
         deps.index.advance(deviceId, stream, entry.offset);
         cursor = entry.offset;

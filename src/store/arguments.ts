@@ -39,11 +39,14 @@ export function checkTime(what: string, value: unknown): asserts value is number
 }
 
 export function checkNewEntry(entry: unknown): void {
-  const e = entry as { payload?: unknown; traceId?: unknown; from?: unknown } | null;
+  const e = entry as { payload?: unknown; traceId?: unknown; from?: unknown; hops?: unknown } | null;
   if (typeof e !== 'object' || e === null) throw new TypeError('entry must be an object');
   if (!(e.payload instanceof Uint8Array)) throw new TypeError('entry.payload must be a Uint8Array');
   if (typeof e.traceId !== 'string') throw new TypeError('entry.traceId must be a string');
   if (e.from !== undefined && typeof e.from !== 'string') throw new TypeError('entry.from must be a string when present');
+  if (e.hops !== undefined && !(Array.isArray(e.hops) && e.hops.every((h) => typeof h === 'string'))) {
+    throw new TypeError('entry.hops must be an array of strings when present');
+  }
 }
 
 export function checkSessionRecord(record: unknown): void {

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Appended, NewEntry, RetentionLimits, StoredEntry, StreamHead } from './types.js';
 
-/** An entry on disk, keyed [stream, offset]: one write per message. */
-export type EntryValue = [publishedAt: number, traceId: string, payload: Uint8Array, from?: string];
+/**
+ * An entry on disk, keyed [stream, offset]: one write per message. Optional fields trail and
+ * are left out when absent (`from` is null when only `hops` follows it).
+ */
+export type EntryValue = [publishedAt: number, traceId: string, payload: Uint8Array, from?: string | null, hops?: string[]];
 export type EntryKey = [stream: string, offset: number];
 
 /**
@@ -53,7 +56,8 @@ export class StreamLog {
     const offset = state.next++;
     const epoch = state.epoch;
     const value: EntryValue = [Date.now(), entry.traceId, entry.payload];
-    if (entry.from !== undefined) value.push(entry.from);
+    if (entry.hops !== undefined) value.push(entry.from ?? null, entry.hops);
+    else if (entry.from !== undefined) value.push(entry.from);
     return this.settle(this.entries.put([stream, offset], value)).then(() => ({ offset, epoch }));
   }
 
@@ -63,9 +67,10 @@ export class StreamLog {
     const start = Math.max(afterOffset + 1, state.first);
     const out: StoredEntry[] = [];
     for (const { key, value } of this.entries.getRange({ start: [stream, start], end: [stream, LAST_OFFSET], limit })) {
-      const [publishedAt, traceId, payload, from] = value;
+      const [publishedAt, traceId, payload, from, hops] = value;
       const entry: StoredEntry = { stream, offset: key[1], payload, traceId, publishedAt };
-      if (from !== undefined) entry.from = from;
+      if (from !== undefined && from !== null) entry.from = from;
+      if (hops !== undefined) entry.hops = hops;
       out.push(entry);
     }
     return out;

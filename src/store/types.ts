@@ -15,6 +15,8 @@ export interface NewEntry {
   traceId: string;
   /** Sender device id, when a device sent it. */
   from?: string;
+  /** Cluster nodes the message crossed before it was stored, origin first. */
+  hops?: string[];
 }
 
 /** One stored message of a stream. */

@@ -1,5 +1,6 @@
 import { TopicTrie, inboxStream, topicMatches, type Qos } from '../../protocol/index.js';
 import type { MessageStore } from '../../store/index.js';
+import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
 
 /**
  * Who must receive each stored stream: the QoS 1 filters of every durable session (online or
@@ -13,7 +14,10 @@ export class DurableIndex {
   /** stream → device id → acked offset. */
   private readonly cursorsByStream = new Map<string, Map<string, number>>();
 
-  constructor(private readonly store: MessageStore) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly writeFailed: StoreWriteFailed,
+  ) {
     for (const [deviceId, session] of store.sessions()) {
       for (const [filter, qos] of session.subscriptions) if (qos === 1) this.addFilter(deviceId, filter);
     }
@@ -70,7 +74,7 @@ export class DurableIndex {
     const previous = this.cursorsByStream.get(stream)?.get(deviceId);
     if (previous !== undefined && offset <= previous) return;
     this.remember(deviceId, stream, offset);
-    void this.store.setCursor(deviceId, stream, offset);
+    detachWrite(this.store.setCursor(deviceId, stream, offset), 'setCursor', this.writeFailed);
   }
 
   /** The offset through which `stream` is no longer needed by anyone. */
@@ -108,6 +112,6 @@ export class DurableIndex {
     const cursors = this.cursorsByStream.get(stream);
     cursors?.delete(deviceId);
     if (cursors?.size === 0) this.cursorsByStream.delete(stream);
-    void this.store.removeCursor(deviceId, stream);
+    detachWrite(this.store.removeCursor(deviceId, stream), 'removeCursor', this.writeFailed);
   }
 }

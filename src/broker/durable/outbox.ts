@@ -1,10 +1,14 @@
 import { FrameKind, encodeFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
 import type { MessageStore, StoredEntry } from '../../store/index.js';
+import { InflightWindow } from './inflight-window.js';
 
 export interface OutboxLimits {
   /** Unacknowledged QoS 1 deliveries allowed per device. */
   maxInflight: number;
-  /** A delivery not acked within this is sent again, with a higher delivery count. */
+  /**
+   * A delivery not acked within this (from its write) is sent again, with a higher delivery
+   * count; each further attempt waits twice as long, up to eight times this.
+   */
   ackTimeoutMs: number;
 }
 
@@ -24,13 +28,6 @@ interface StreamState {
   sent: number;
 }
 
-interface Inflight {
-  stream: string;
-  offset: number;
-  sentAt: number;
-  delivery: number;
-}
-
 /**
  * QoS 1 delivery to one connected device: an inflight window, cumulative acks that advance the
  * stored cursor, replay from the store after the cursor, redelivery after the ack timeout.
@@ -42,7 +39,10 @@ interface Inflight {
  */
 export class DurableOutbox {
   private readonly streams = new Map<string, StreamState>();
-  private readonly inflight = new Map<string, Inflight>();
+  private readonly inflight: InflightWindow;
+  /** The highest ACK per stream that arrived on the socket, applied or still waiting in the device's mailbox. */
+  private readonly receivedAcks = new Map<string, number>();
+  private started = false;
   private closed = false;
 
   constructor(
@@ -54,7 +54,9 @@ export class DurableOutbox {
     /** Persists an advanced cursor. */
     private readonly saveCursor: (stream: string, offset: number) => void,
     private readonly observer?: OutboxObserver,
-  ) {}
+  ) {
+    this.inflight = new InflightWindow(limits.ackTimeoutMs);
+  }
 
   /**
    * Starts delivery from the stored cursors, honouring the client's resume positions: a
@@ -62,6 +64,8 @@ export class DurableOutbox {
    * another epoch, or behind retained history, is answered with RESET.
    */
   start(cursors: ReadonlyMap<string, number>, resume: readonly StreamPosition[] = []): void {
+    if (this.started || this.closed) return;
+    this.started = true;
     const positions = new Map(resume.map((p) => [p.stream, p]));
     // Only streams the device is entitled to (its inbox, streams of its QoS 1 subscriptions):
     // a resume position can never open someone else's stream.
@@ -83,7 +87,9 @@ export class DurableOutbox {
 
   /** A live QoS 1 message on `stream`, already committed at `offset`; `bytes` is its shared encoding. */
   offer(stream: string, epoch: string, offset: number, bytes: Uint8Array): void {
-    if (this.closed) return;
+    // Before start (the device is registered before its actor starts it) the message is already
+    // in the store and start replays it: start alone builds the streams' state.
+    if (this.closed || !this.started) return;
     let state = this.streams.get(stream);
     if (!state) {
       const acked = this.cursorOf(stream) ?? offset - 1;
@@ -91,7 +97,7 @@ export class DurableOutbox {
     }
     if (offset <= state.sent) return;
     if (offset === state.sent + 1 && epoch === state.epoch && this.inflight.size < this.limits.maxInflight) {
-      this.track(stream, offset, 1);
+      this.inflight.add(stream, offset, Date.now());
       state.sent = offset;
       this.conn.write(bytes);
       return;
@@ -107,13 +113,19 @@ export class DurableOutbox {
     if (upTo <= state.acked) return;
     state.acked = upTo;
     const now = Date.now();
-    for (const [key, item] of this.inflight) {
-      if (item.stream !== stream || item.offset > upTo) continue;
-      this.inflight.delete(key);
-      this.observer?.acked((now - item.sentAt) / 1000);
-    }
+    this.inflight.ackThrough(stream, upTo, (item) => this.observer?.acked((now - item.queuedAt) / 1000));
     this.saveCursor(stream, upTo);
     this.pumpAll();
+  }
+
+  /**
+   * An ACK arrived on the socket. The device actor applies it in order with the other frames;
+   * this record lets `close` apply those still waiting in the mailbox when the socket goes.
+   */
+  ackReceived(stream: string, offset: number): void {
+    // Only streams delivered on this connection: the record stays as small as the session.
+    if (!this.streams.has(stream)) return;
+    if (offset > (this.receivedAcks.get(stream) ?? 0)) this.receivedAcks.set(stream, offset);
   }
 
   /** The client holds `stream` up to `offset` (it saw a gap): send again from there. */
@@ -121,21 +133,20 @@ export class DurableOutbox {
     const state = this.streams.get(stream);
     if (!state || offset >= state.sent) return;
     state.sent = Math.max(offset, state.acked);
-    for (const [key, item] of this.inflight) if (item.stream === stream && item.offset > state.sent) this.inflight.delete(key);
+    this.inflight.dropAfter(stream, state.sent);
     this.pump(stream);
   }
 
   /** Sends again what waited too long for its ack. Called from a periodic sweep. */
   redeliverExpired(now: number): number {
     let resent = 0;
-    for (const [key, item] of this.inflight) {
-      // The map is in send order: the first young entry ends the scan.
-      if (now - item.sentAt < this.limits.ackTimeoutMs) break;
-      this.inflight.delete(key);
+    for (const item of this.inflight.dueForRedelivery(now)) {
       const entry = this.store.read(item.stream, item.offset - 1, 1)[0];
-      if (!entry || entry.offset !== item.offset) continue;
-      this.track(item.stream, item.offset, item.delivery + 1);
-      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery + 1));
+      if (!entry || entry.offset !== item.offset) {
+        this.inflight.remove(item);
+        continue;
+      }
+      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery));
       resent++;
     }
     if (resent > 0) this.observer?.redelivered(resent);
@@ -150,12 +161,17 @@ export class DurableOutbox {
     return this.inflight.size;
   }
 
+  /** The connection is gone. ACKs that arrived but were not applied yet still move the cursors. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    for (const [stream, offset] of this.receivedAcks) this.ack(stream, offset);
+    this.receivedAcks.clear();
     this.inflight.clear();
   }
 
   private pumpAll(): void {
+    if (this.closed) return;
     for (const stream of this.streams.keys()) {
       if (this.inflight.size >= this.limits.maxInflight) return;
       this.pump(stream);
@@ -171,6 +187,7 @@ export class DurableOutbox {
       this.reset(stream, head.epoch, head.firstOffset - 1, 'the stream was reset: its epoch changed');
       state.epoch = head.epoch;
       state.acked = state.sent = head.firstOffset - 1;
+      this.inflight.dropAfter(stream, 0);
     }
     while (state.sent < head.lastOffset && this.inflight.size < this.limits.maxInflight) {
       const room = this.limits.maxInflight - this.inflight.size;
@@ -179,17 +196,14 @@ export class DurableOutbox {
       if (entries[0]!.offset > state.sent + 1) {
         this.reset(stream, state.epoch, entries[0]!.offset - 1, 'retention removed messages after your position');
       }
+      const now = Date.now();
       for (const entry of entries) {
-        this.track(stream, entry.offset, 1);
+        this.inflight.add(stream, entry.offset, now);
         state.sent = entry.offset;
         this.conn.write(this.encode(entry, state.epoch, 1));
       }
       this.observer?.replayed(entries.length);
     }
-  }
-
-  private track(stream: string, offset: number, delivery: number): void {
-    this.inflight.set(`${offset}\u0000${stream}`, { stream, offset, sentAt: Date.now(), delivery });
   }
 
   private reset(stream: string, epoch: string, offset: number, reason: string): void {
@@ -208,6 +222,7 @@ export class DurableOutbox {
       epoch,
       delivery,
       ...(entry.from !== undefined ? { from: entry.from } : {}),
+      ...(entry.hops !== undefined ? { hops: entry.hops } : {}),
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { Qos } from '../../protocol/index.js';
 import type { MessageStore, SessionRecord } from '../../store/index.js';
+import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
 
 /** While a device is connected its session does not expire. */
 const WHILE_CONNECTED = Number.MAX_SAFE_INTEGER;
@@ -9,6 +10,7 @@ export class SessionKeeper {
   constructor(
     private readonly store: MessageStore,
     private readonly expiryMs: number,
+    private readonly writeFailed: StoreWriteFailed,
   ) {}
 
   load(deviceId: string): SessionRecord | undefined {
@@ -18,12 +20,16 @@ export class SessionKeeper {
 
   /** Saves the subscriptions of a connected device. */
   saveConnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>): void {
-    void this.store.saveSession(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
+    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
   }
 
   /** Starts the expiry clock of a device that went away. */
   saveDisconnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>): void {
     const now = Date.now();
-    void this.store.saveSession(deviceId, { subscriptions: [...subscriptions], expiresAt: now + this.expiryMs, updatedAt: now });
+    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: now + this.expiryMs, updatedAt: now });
+  }
+
+  private save(deviceId: string, record: SessionRecord): void {
+    detachWrite(this.store.saveSession(deviceId, record), 'saveSession', this.writeFailed);
   }
 }

@@ -34,6 +34,7 @@ export class BrokerMetrics {
   });
   private readonly replays = new Counter({ name: 'relaymesh_replayed_total', help: 'Stored messages sent from the store (replay and catch-up)', registers: [this.registry] });
   private readonly redeliveries = new Counter({ name: 'relaymesh_redelivered_total', help: 'Deliveries sent again after the ack timeout', registers: [this.registry] });
+  readonly storeWriteFailures = new Counter({ name: 'relaymesh_store_write_failures_total', help: 'Store writes nobody waited for that failed, by operation', labelNames: ['operation'], registers: [this.registry] });
 
   readonly outboxObserver: OutboxObserver = {
     replayed: (n) => this.replays.inc(n),

@@ -1,0 +1,131 @@
+/** Redelivery waits double per attempt up to this many ack timeouts (1, 2, 4, 8, 8, …). */
+const MAX_BACKOFF_FACTOR = 8;
+
+/** One QoS 1 delivery written to a device and not yet acknowledged. */
+export interface Inflight {
+  readonly stream: string;
+  readonly offset: number;
+  /** 1 for the first write, +1 per redelivery. */
+  delivery: number;
+  /** When it was last handed to the connection (for the delivery-to-ack latency). */
+  queuedAt: number;
+  /** When its ack clock started: set by a sweep once the write has certainly happened. */
+  clockFrom: number | undefined;
+}
+
+/**
+ * A device's unacknowledged deliveries, kept so that every operation costs what it touches:
+ * an ACK walks only the deliveries it frees (per stream, in offset order), a sweep stops at the
+ * first delivery too young to be due (all, in write order).
+ *
+ * The ack clock of a delivery starts at the write, not at queueing: the transport flushes what
+ * was queued within a loop turn or the next, so a delivery queued before one sweep has been
+ * written by the following one, which starts its clock. An overloaded loop thus delays the
+ * clock along with the write instead of counting its own lag against the device.
+ */
+export class InflightWindow {
+  /** stream → offset → delivery; each map in ascending offset order (offsets are sent in order). */
+  private readonly byStream = new Map<string, Map<number, Inflight>>();
+  /** Every delivery, in the order of its last write. */
+  private readonly order = new Set<Inflight>();
+  /** Written since the last sweep; their clocks start at the sweep after next. */
+  private queuedSinceSweep: Inflight[] = [];
+  /** Written before the last sweep: certainly flushed by the next one. */
+  private queuedBeforeSweep: Inflight[] = [];
+
+  constructor(private readonly ackTimeoutMs: number) {}
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  add(stream: string, offset: number, now: number): void {
+    const item: Inflight = { stream, offset, delivery: 1, queuedAt: now, clockFrom: undefined };
+    let offsets = this.byStream.get(stream);
+    if (!offsets) this.byStream.set(stream, (offsets = new Map()));
+    offsets.set(offset, item);
+    this.queue(item);
+  }
+
+  /** Frees the deliveries of `stream` up to `through`; `freed` sees each. */
+  ackThrough(stream: string, through: number, freed: (item: Inflight) => void): void {
+    const offsets = this.byStream.get(stream);
+    if (!offsets) return;
+    for (const [offset, item] of offsets) {
+      if (offset > through) break;
+      offsets.delete(offset);
+      this.order.delete(item);
+      freed(item);
+    }
+    this.forgetIfEmpty(stream, offsets);
+  }
+
+  /** Forgets the deliveries of `stream` after `offset` (they will be sent again). */
+  dropAfter(stream: string, offset: number): void {
+    const offsets = this.byStream.get(stream);
+    if (!offsets) return;
+    for (const [o, item] of offsets) {
+      if (o <= offset) continue;
+      offsets.delete(o);
+      this.order.delete(item);
+    }
+    this.forgetIfEmpty(stream, offsets);
+  }
+
+  remove(item: Inflight): void {
+    const offsets = this.byStream.get(item.stream);
+    if (offsets?.get(item.offset) !== item) return;
+    offsets.delete(item.offset);
+    this.order.delete(item);
+    this.forgetIfEmpty(item.stream, offsets);
+  }
+
+  /**
+   * Starts the clocks of what was certainly written, then takes out the deliveries whose wait
+   * (the ack timeout, doubled per earlier redelivery, capped) has passed: each comes back with
+   * its next delivery count, queued for writing again. Called from the periodic sweep.
+   */
+  dueForRedelivery(now: number): Inflight[] {
+    for (const item of this.queuedBeforeSweep) item.clockFrom = now;
+    this.queuedBeforeSweep = this.queuedSinceSweep;
+    this.queuedSinceSweep = [];
+    const due: Inflight[] = [];
+    for (const item of this.order) {
+      // Later deliveries were written later and wait at least one ack timeout: none is due.
+      if (item.clockFrom === undefined || now - item.clockFrom < this.ackTimeoutMs) break;
+      if (now - item.clockFrom >= this.waitBefore(item.delivery + 1)) due.push(item);
+    }
+    for (const item of due) {
+      this.order.delete(item);
+      item.delivery++;
+      item.queuedAt = now;
+      this.queue(item);
+    }
+    return due;
+  }
+
+  clear(): void {
+    this.byStream.clear();
+    this.order.clear();
+    this.queuedSinceSweep = [];
+    this.queuedBeforeSweep = [];
+  }
+
+  /** How long after the previous write delivery number `delivery` is sent. */
+  private waitBefore(delivery: number): number {
+    return this.ackTimeoutMs * Math.min(2 ** (delivery - 2), MAX_BACKOFF_FACTOR);
+  }
+
+  private queue(item: Inflight): void {
+    item.clockFrom = undefined;
+    this.order.add(item);
+    this.queuedSinceSweep.push(item);
+  }
+
+  private forgetIfEmpty(stream: string, offsets: Map<number, Inflight>): void {
+    if (offsets.size > 0) return;
+    this.byStream.delete(stream);
+    // Nothing left to clock: drop the references the sweep lists still hold.
+    if (this.order.size === 0) this.queuedSinceSweep = this.queuedBeforeSweep = [];
+  }
+}
