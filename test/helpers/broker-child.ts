@@ -22,7 +22,7 @@ export interface BrokerChild {
 }
 
 /** Starts `createBroker(options)` in a child process (options must be JSON: no functions). */
-export async function startBrokerChild(options: BrokerOptions, startTimeoutMs = 30_000): Promise<BrokerChild> {
+export async function startBrokerChild(options: BrokerOptions, startTimeoutMs = 90_000): Promise<BrokerChild> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', MAIN, ENTRY, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
