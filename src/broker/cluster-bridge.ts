@@ -98,11 +98,15 @@ export class ClusterBridge implements MessageRouter {
   }
 
   async send(message: DirectMessage): Promise<DeliveryResult> {
-    const destination = await this.destinationOf(message.target);
+    const known = this.destinationKnownHere(message.target);
+    if (known === this.node.nodeId) return this.deps.delivery.send(message);
+    if (message.qos === 1) {
+      await this.sendDurably(message, known);
+      return { reached: 1 };
+    }
+    const destination = known ?? (await this.destinationOf(message.target));
     if (destination === this.node.nodeId) return this.deps.delivery.send(message);
-    if (message.qos === 0) return { reached: this.node.sendTo(destination, { t: 'send', message }) ? 1 : 0 };
-    await this.sendDurably(message, destination);
-    return { reached: 1 };
+    return { reached: this.node.sendTo(destination, { t: 'send', message }) ? 1 : 0 };
   }
 
   async publish(publication: Publication): Promise<DeliveryResult> {
@@ -133,13 +137,25 @@ export class ClusterBridge implements MessageRouter {
 
   /** This node when the device is connected here, else the live node it is connected to, else its home. */
   private async destinationOf(deviceId: string): Promise<string> {
-    if (this.deps.devices.get(deviceId)) return this.node.nodeId;
-    const located = await this.whereIs(deviceId);
+    const known = this.destinationKnownHere(deviceId);
+    if (known !== undefined) return known;
+    const located = await this.node.locate(deviceId).catch(() => undefined);
     return located !== undefined && this.node.isLive(located) ? located : this.node.homeOf(deviceId);
   }
 
-  /** Journals the message and hands it on; the sender hears OK once stored, or UNAVAILABLE in time. */
-  private async sendDurably(message: DirectMessage, destination: string): Promise<void> {
+  /** The destination when this node can tell without asking: the device is connected here, or this is its home. */
+  private destinationKnownHere(deviceId: string): string | undefined {
+    if (this.deps.devices.get(deviceId)) return this.node.nodeId;
+    if (this.node.homeOf(deviceId) !== this.node.nodeId) return undefined;
+    const located = this.node.locationHere(deviceId);
+    return located !== undefined && this.node.isLive(located) ? located : this.node.nodeId;
+  }
+
+  /**
+   * Journals the message and hands it on (to `destination`, or where a look-up says); the sender
+   * hears OK once it is stored, or UNAVAILABLE in time.
+   */
+  private async sendDurably(message: DirectMessage, destination: string | undefined): Promise<void> {
     const send: JournalledSend = { id: `${this.node.nodeId}.${Date.now().toString(36)}.${++this.nextSend}`, message };
     const recorded = this.journal.record(send);
     const stored = this.handOn(send, destination);
@@ -164,11 +180,12 @@ export class ClusterBridge implements MessageRouter {
   }
 
   /**
-   * Hands a QoS 1 message on to `to`, or, when that node leaves the graph first, to wherever its
-   * target is now: a node that left is never waited for. Each new pick follows a change of the
-   * live nodes (`to` is live when picked), so this does not spin.
+   * Hands a QoS 1 message on to `destination` (or where a look-up says), or, when that node leaves
+   * the graph first, to wherever its target is now: a node that left is never waited for. Each
+   * new pick follows a change of the live nodes (a pick is live when made), so this does not spin.
    */
-  private async handOn({ id, message }: JournalledSend, to: string): Promise<void> {
+  private async handOn({ id, message }: JournalledSend, destination?: string): Promise<void> {
+    let to = destination ?? (await this.destinationOf(message.target));
     for (;;) {
       if (to === this.node.nodeId) {
         await this.deps.delivery.send(message);
@@ -208,7 +225,7 @@ export class ClusterBridge implements MessageRouter {
       await Promise.all(
         batch.map(async ({ offset, send }) => {
           if (!send) this.deps.log.error({ offset }, 'forward journal: unreadable entry skipped');
-          const settled = !send || (await this.isSettled(this.destinationOf(send.message.target).then((to) => this.handOn(send, to))));
+          const settled = !send || (await this.isSettled(this.handOn(send)));
           if (settled) this.journal.complete(offset);
         }),
       );

@@ -63,7 +63,7 @@ const optionsSchema = z
          * A QoS 1 SEND not stored by the destination node within this gets ERROR 501 UNAVAILABLE
          * (retriable); the message stays queued at this node, also across a restart, and is still delivered.
          */
-        forwardTimeoutMs: z.number().int().min(1).default(10_000),
+        forwardTimeoutMs: z.number().int().min(1).default(5_000),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
         /** Cluster timing (defaults: the cluster node's): hop ack and device look-up timeout, silent link, silent node. */
         ackTimeoutMs: z.number().int().min(50).optional(),
