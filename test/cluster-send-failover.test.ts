@@ -1,8 +1,7 @@
 import t from 'tap';
 import { ErrorCode, FrameKind } from '../src/index.js';
 import { startTestBroker } from './helpers/broker.js';
-import { childNode, clusterView, joined, planFrozenHomeCluster, received, sendQos1, until } from './helpers/frozen-home.js';
-import { RawClient } from './helpers/raw-client.js';
+import { childNode, clusterView, joinAndConnect, planFrozenHomeCluster, received, sendQos1, until } from './helpers/frozen-home.js';
 
 // Broker processes compile the sources when they start: slow on a shared 2-core machine.
 t.setTimeout(300_000);
@@ -16,10 +15,7 @@ t.test('a QoS 1 SEND whose destination node dies gets a retriable ERROR, then re
   const b = await childNode(t, await options('b'));
   const a = await startTestBroker(t, await options('a'));
   const c = await startTestBroker(t, await options('c'));
-  await joined([a.port, b.port, c.port]);
-  const device = await RawClient.connect(c.url, target);
-  const sender = await RawClient.connect(a.url, 'dispatch');
-  t.teardown(() => [device, sender].forEach((x) => x.close()));
+  const { device, sender } = await joinAndConnect(t, { a, b, c }, target);
 
   b.child.kill('SIGSTOP');
   const answer = await sendQos1(sender, target, 'load 7');

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { ErrorCode, FrameKind } from '../src/index.js';
 import { startTestBroker } from './helpers/broker.js';
-import { childNode, joined, planFrozenHomeCluster, received, sendQos1 } from './helpers/frozen-home.js';
-import { RawClient } from './helpers/raw-client.js';
+import { childNode, joinAndConnect, planFrozenHomeCluster, received, sendQos1 } from './helpers/frozen-home.js';
 
 // Broker processes compile the sources when they start: slow on a shared 2-core machine.
 t.setTimeout(300_000);
@@ -13,10 +12,7 @@ t.test('a QoS 1 SEND not yet handed on when its origin node is killed is deliver
   const originOptions = await options('a');
   const [a, b] = await Promise.all([childNode(t, originOptions), options('b').then((o) => childNode(t, o))]);
   const c = await startTestBroker(t, await options('c'));
-  await joined([a.port, b.port, c.port]);
-  const device = await RawClient.connect(c.url, target);
-  const sender = await RawClient.connect(a.url, 'dispatch');
-  t.teardown(() => [device, sender].forEach((x) => x.close()));
+  const { device, sender } = await joinAndConnect(t, { a, b, c }, target);
 
   b.child.kill('SIGSTOP');
   t.match(await sendQos1(sender, target, 'load 8'), { kind: FrameKind.ERROR, code: ErrorCode.UNAVAILABLE }, 'accepted and journalled, not stored at a destination yet');

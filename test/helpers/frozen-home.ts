@@ -6,7 +6,7 @@ import { FrameKind, type BrokerOptions, type Frame } from '../../src/index.js';
 import { startBrokerChild, type BrokerChild } from './broker-child.js';
 import { freePort } from './broker.js';
 import { deviceHomedOn } from './homes.js';
-import type { RawClient } from './raw-client.js';
+import { RawClient } from './raw-client.js';
 
 /**
  * A three-node cluster (a, b, c) for SENDs whose destination node dies. The target device's home
@@ -57,8 +57,15 @@ export async function childNode(t: Test, options: BrokerOptions): Promise<Broker
   return node;
 }
 
-export const joined = (ports: number[]) =>
-  until('every node to see the other two', async () => (await Promise.all(ports.map(clusterView))).every((v) => v.nodes.length === NODES.length));
+/** Waits until a, b and c see each other, then connects the target device to c and a sender to a. */
+export async function joinAndConnect(t: Test, nodes: Record<'a' | 'b' | 'c', { port: number; url: string }>, target: string) {
+  const all = [nodes.a, nodes.b, nodes.c];
+  await until('every node to see the other two', async () => (await Promise.all(all.map((n) => clusterView(n.port)))).every((v) => v.nodes.length === NODES.length));
+  const device = await RawClient.connect(nodes.c.url, target);
+  const sender = await RawClient.connect(nodes.a.url, 'dispatch');
+  t.teardown(() => [device, sender].forEach((x) => x.close()));
+  return { device, sender };
+}
 
 /** Sends a QoS 1 SEND and waits for its OK or ERROR. */
 export async function sendQos1(sender: RawClient, target: string, text: string): Promise<Frame> {
