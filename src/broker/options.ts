@@ -62,6 +62,7 @@ const optionsSchema = z
         /**
          * A QoS 1 SEND not stored by the destination node within this gets ERROR 501 UNAVAILABLE
          * (retriable); the message stays queued at this node, also across a restart, and is still delivered.
+         * Below the SDK's 10 s request timeout, so SDK senders hear the ERROR.
          */
         forwardTimeoutMs: z.number().int().min(1).default(5_000),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
