@@ -196,7 +196,7 @@ export class ClusterBridge implements MessageRouter {
         return;
       } catch (err) {
         if (!(err instanceof ClusterError && err.code === 'UNREACHABLE')) throw err;
-        this.deps.log.info({ target: message.target, gone: to, id }, 'destination node left before storing a QoS 1 SEND; picking another');
+        this.deps.log.debug({ target: message.target, gone: to, id }, 'destination node left before storing a QoS 1 SEND; picking another');
       }
       to = await this.destinationOf(message.target);
     }
@@ -208,7 +208,7 @@ export class ClusterBridge implements MessageRouter {
       () => true,
       (err: unknown) => {
         const shutDown = (err instanceof ClusterError && err.code === 'CLOSED') || err instanceof StoreClosedError;
-        if (!shutDown) this.deps.log.warn({ err }, 'QoS 1 SEND could not be handed on; dropped from the forward journal');
+        if (!shutDown) this.deps.log.debug({ err }, 'QoS 1 SEND refused (by its destination, or a full forward queue); dropped from the forward journal');
         return !shutDown;
       },
     );
