@@ -104,3 +104,14 @@ t.test('a restarted node rejoins: routes and live nodes come back everywhere', a
   t.same(ups.sort(), ['b', 'c']);
   t.equal(cluster.node('c').nextHop('a'), 'b');
 });
+
+t.test('a reliable send that gives up on unreachable nodes is withdrawn (UNREACHABLE) when its destination stops before storing it', async (t) => {
+  const { cluster, messages, hooks } = await start(t, { nodes: ['a', 'b', 'c'], links: ['a-b', 'b-c', 'a-c'] });
+  const a = cluster.node('a');
+  hooks.gate = new Promise<void>(() => undefined); // c never finishes storing
+  const sent = a.sendTo('c', 'for c only', { reliable: true, id: 'u-1', giveUpIfUnreachable: true });
+  await waitFor(() => messages.c?.length === 1, 5000, 'c to start storing');
+  await cluster.stop('c');
+  await t.rejects(sent, { code: 'UNREACHABLE' }, 'the sender learns at once, and can pick another node');
+  t.equal(a.queueSize(), 0, 'nothing waits for c');
+});

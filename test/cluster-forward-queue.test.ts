@@ -18,8 +18,9 @@ function harness(options: { maxQueued?: number; maxInflightPerDest?: number } = 
   });
   const payload = new Uint8Array([1]);
   const push = (id: string, dest = 'd') => queue.push(dest, id, 0, payload);
+  const pushGivingUp = (id: string, dest = 'd') => queue.push(dest, id, 0, payload, true);
   const tick = () => new Promise((r) => setTimeout(r, 20));
-  return { queue, attempts, forwarded, routes, push, tick };
+  return { queue, attempts, forwarded, routes, push, pushGivingUp, tick };
 }
 const OK = { status: AckStatus.OK, reason: '' };
 const RETRY = { status: AckStatus.RETRY, reason: 'link lost' };
@@ -91,4 +92,50 @@ t.test('closing rejects everything held with CLOSED', async (t) => {
   await t.rejects(inflight, ClusterError);
   await t.rejects(waiting, { code: 'CLOSED' });
   await t.rejects(h.push('m3'), { code: 'CLOSED' });
+});
+
+t.test('a payload that gives up on an unreachable destination is rejected at once when pushed for one', async (t) => {
+  const h = harness();
+  h.routes.clear();
+  await t.rejects(h.pushGivingUp('m1'), { code: 'UNREACHABLE' });
+  t.equal(h.queue.size(), 0);
+});
+
+t.test('when its destination becomes unreachable, a waiting payload that gives up is withdrawn; the others keep waiting', async (t) => {
+  const h = harness({ maxInflightPerDest: 1 });
+  const inflight = h.push('m1');
+  const givingUp = h.pushGivingUp('m2');
+  const waiting = h.push('m3');
+  h.routes.clear();
+  h.queue.routesChanged();
+  await t.rejects(givingUp, { code: 'UNREACHABLE', message: /d left the graph/ });
+  t.equal(h.queue.size('d'), 2, 'm1 (in flight) and m3 (waiting) stay');
+  h.routes.add('d');
+  h.attempts[0]!.answer(OK);
+  await inflight;
+  h.attempts[1]!.answer(OK);
+  await waiting;
+  t.same(h.forwarded, ['m1', 'm3']);
+});
+
+t.test('a payload that gives up, in flight when its destination became unreachable, is withdrawn when the transfer fails', async (t) => {
+  const h = harness();
+  const sent = h.pushGivingUp('m1');
+  h.routes.clear();
+  h.queue.routesChanged();
+  t.equal(h.queue.size('d'), 1, 'in flight: its outcome is not known yet');
+  h.attempts[0]!.answer(RETRY);
+  await t.rejects(sent, { code: 'UNREACHABLE' });
+  t.equal(h.queue.size(), 0);
+  t.equal(h.attempts.length, 1, 'not retried');
+});
+
+t.test('a payload that gives up is still retried while its destination stays reachable', async (t) => {
+  const h = harness();
+  const sent = h.pushGivingUp('m1');
+  h.attempts[0]!.answer(RETRY);
+  for (let i = 0; i < 50 && h.attempts.length < 2; i++) await h.tick();
+  h.attempts[1]!.answer(OK);
+  await sent;
+  t.same(h.forwarded, ['m1']);
 });

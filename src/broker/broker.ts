@@ -114,7 +114,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
   });
 
-  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log) : undefined;
+  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, log }) : undefined;
   const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options);
   const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };

@@ -59,7 +59,17 @@ const optionsSchema = z
         port: z.number().int().min(0).max(65535).default(9101),
         secret: z.string().min(16, 'use a cluster secret of at least 16 characters'),
         peers: z.array(z.string()).default([]),
+        /**
+         * A QoS 1 SEND not stored by the destination node within this gets ERROR 501 UNAVAILABLE
+         * (retriable); the message stays queued at this node, also across a restart, and is still delivered.
+         * Below the SDK's 10 s request timeout, so SDK senders hear the ERROR.
+         */
+        forwardTimeoutMs: z.number().int().min(1).default(5_000),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
+        /** Cluster timing (defaults: the cluster node's): hop ack and device look-up timeout, silent link, silent node. */
+        ackTimeoutMs: z.number().int().min(50).optional(),
+        linkTimeoutMs: z.number().int().min(20).optional(),
+        nodeTimeoutMs: z.number().int().min(50).optional(),
       })
       .strict()
       .optional(),

@@ -39,6 +39,13 @@ export interface DirectoryDeps {
 
 const BATCH = 1000;
 
+interface Lookup {
+  deviceId: string;
+  resolve(nodeId: string | undefined): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 /**
  * Where devices live. A device's HOME is the live node its id hashes to on a consistent-hash
  * ring with virtual nodes (so any node computes it without asking, and a node joining or leaving
@@ -49,6 +56,9 @@ const BATCH = 1000;
  *   if the old node's arrives later (this assumes node clocks agree to well under the time between
  *   two connections of one device; NTP gives milliseconds).
  * - Anyone asks `locate(deviceId)`: one routed round trip to the home (none when it is local).
+ *   When no link leads to the home right now, the next node on the ring is asked instead (it is
+ *   the device's home once the unreachable node leaves, and learns the entry then); a look-up
+ *   still waiting when the routes change is asked again, so a home that died does not stall it.
  * - Broker policy on top: send to the located node; if the device is not connected anywhere,
  *   send to its home, which stores the message in the device's inbox stream.
  *
@@ -62,7 +72,7 @@ export class DeviceDirectory {
   private readonly local = new Map<string, { home: string; at: number }>();
   /** As a home: device → the node it is connected to, and since when. */
   private readonly locations = new Map<string, { nodeId: string; at: number }>();
-  private readonly lookups = new Map<number, { resolve(nodeId: string | undefined): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+  private readonly lookups = new Map<number, Lookup>();
   private nextQuery = 1;
 
   constructor(private readonly deps: DirectoryDeps) {
@@ -89,21 +99,22 @@ export class DeviceDirectory {
 
   /** The node the device is connected to, as its home knows it (undefined: not connected). */
   async locate(deviceId: string): Promise<string | undefined> {
-    const home = this.homeOf(deviceId);
-    if (home === this.deps.self) return this.locations.get(deviceId)?.nodeId;
+    if (this.homeOf(deviceId) === this.deps.self) return this.locations.get(deviceId)?.nodeId;
     const q = this.nextQuery++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.lookups.delete(q);
-        reject(new ClusterError('TIMEOUT', `no answer from ${home} about ${deviceId}`));
+        reject(new ClusterError('TIMEOUT', `no answer about ${deviceId} from ${this.homeOf(deviceId)}`));
       }, this.deps.lookupTimeoutMs);
-      this.lookups.set(q, { resolve, reject, timer });
-      if (!this.deps.send(home, { t: 'get', q, deviceId })) {
-        clearTimeout(timer);
-        this.lookups.delete(q);
-        reject(new ClusterError('NO_ROUTE', `no route to ${home}, the home of ${deviceId}`));
-      }
+      const lookup: Lookup = { deviceId, resolve, reject, timer };
+      this.lookups.set(q, lookup);
+      this.ask(q, lookup);
     });
+  }
+
+  /** Routes changed: a look-up's question or answer may have been lost with a link, ask again. */
+  routesChanged(): void {
+    for (const [q, lookup] of this.lookups) this.ask(q, lookup);
   }
 
   /** As a home: what this node knows, synchronously (for a message arriving at the home). */
@@ -122,13 +133,8 @@ export class DeviceDirectory {
       case 'get':
         this.deps.send(origin, { t: 'loc', q: message.q, nodeId: this.locations.get(message.deviceId)?.nodeId ?? null });
         break;
-      case 'loc': {
-        const lookup = this.lookups.get(message.q);
-        if (!lookup) return;
-        this.lookups.delete(message.q);
-        clearTimeout(lookup.timer);
-        lookup.resolve(message.nodeId ?? undefined);
-      }
+      case 'loc':
+        this.answer(message.q, message.nodeId ?? undefined);
     }
   }
 
@@ -159,6 +165,25 @@ export class DeviceDirectory {
       lookup.reject(new ClusterError('CLOSED', 'cluster node closed'));
     }
     this.lookups.clear();
+  }
+
+  /** Asks the first candidate (the home, then the next nodes on the ring) a link leads to now. */
+  private ask(q: number, lookup: Lookup): void {
+    const unreachable = new Set<string>();
+    for (;;) {
+      const candidate = this.ring.locate(lookup.deviceId, unreachable) ?? this.deps.self;
+      if (candidate === this.deps.self) return this.answer(q, this.locations.get(lookup.deviceId)?.nodeId);
+      if (this.deps.send(candidate, { t: 'get', q, deviceId: lookup.deviceId })) return;
+      unreachable.add(candidate);
+    }
+  }
+
+  private answer(q: number, nodeId: string | undefined): void {
+    const lookup = this.lookups.get(q);
+    if (!lookup) return;
+    this.lookups.delete(q);
+    clearTimeout(lookup.timer);
+    lookup.resolve(nodeId);
   }
 
   private tell(home: string, entries: Entry[]): void {

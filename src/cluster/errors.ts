@@ -4,9 +4,10 @@
  * - QUEUE_FULL: the store-and-forward queue is at `maxQueued`; the payload was not taken.
  * - CLOSED: this node was closed before the payload was handed on.
  * - TIMEOUT: a directory lookup got no answer in time.
- * - NO_ROUTE: no live path to the node that would answer (directory lookups only; sends queue instead).
+ * - UNREACHABLE: a reliable payload sent with `giveUpIfUnreachable` was withdrawn because its
+ *   destination left the graph (the caller picks another destination).
  */
-export type ClusterErrorCode = 'REJECTED' | 'QUEUE_FULL' | 'CLOSED' | 'TIMEOUT' | 'NO_ROUTE';
+export type ClusterErrorCode = 'REJECTED' | 'QUEUE_FULL' | 'CLOSED' | 'TIMEOUT' | 'UNREACHABLE';
 
 export class ClusterError extends Error {
   override name = 'ClusterError';

@@ -30,6 +30,8 @@ export interface ForwardQueueDeps {
 
 interface Waiter {
   item: QueuedPayload;
+  /** Withdrawn (UNREACHABLE) instead of waiting while its destination is unreachable. */
+  giveUpIfUnreachable: boolean;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -73,6 +75,17 @@ class WaitingList {
   all(): Waiter[] {
     return [...this.retried, ...this.fresh.slice(this.head)];
   }
+
+  /** Takes out the waiters `leave` selects, keeping the order of the others. */
+  remove(leave: (w: Waiter) => boolean): Waiter[] {
+    const all = this.all();
+    const left = all.filter(leave);
+    if (left.length === 0) return left;
+    this.retried = this.retried.filter((w) => !leave(w));
+    this.fresh = this.fresh.slice(this.head).filter((w) => !leave(w));
+    this.head = 0;
+    return left;
+  }
 }
 
 interface DestQueue {
@@ -86,6 +99,9 @@ interface DestQueue {
  * Store-and-forward for reliable payloads, per destination: up to `maxInflightPerDest` transfers
  * in flight; a payload whose transfer failed (no route, next hop died, timeout) goes back to its
  * place in the queue and is retried after a backoff delay, or at once when the routes change.
+ * A payload pushed with `giveUpIfUnreachable` does not wait for an unreachable destination: it
+ * is rejected with UNREACHABLE (at once, or when the routes change or its transfer fails), so a
+ * caller that can pick another destination does so instead of waiting for a node that died.
  * Memory only: the broker keeps the durable copy and re-sends after a restart.
  */
 export class ForwardQueue {
@@ -104,22 +120,34 @@ export class ForwardQueue {
     return q ? q.waiting.length + q.inflight : 0;
   }
 
-  push(dest: string, id: string, channel: number, payload: Uint8Array): Promise<void> {
+  push(dest: string, id: string, channel: number, payload: Uint8Array, giveUpIfUnreachable = false): Promise<void> {
     if (this.closed) return Promise.reject(new ClusterError('CLOSED', 'cluster node closed'));
     if (this.total >= this.deps.maxQueued) {
       return Promise.reject(new ClusterError('QUEUE_FULL', `forward queue full (${this.deps.maxQueued} payloads)`));
     }
+    if (giveUpIfUnreachable && !this.deps.hasRoute(dest)) return Promise.reject(unreachable(dest, id));
     return new Promise((resolve, reject) => {
       let q = this.dests.get(dest);
       if (!q) this.dests.set(dest, (q = { waiting: new WaitingList(), inflight: 0, failures: 0, timer: undefined }));
-      q.waiting.push({ item: { seq: this.nextSeq++, id, dest, channel, payload }, resolve, reject });
+      q.waiting.push({ item: { seq: this.nextSeq++, id, dest, channel, payload }, giveUpIfUnreachable, resolve, reject });
       this.total++;
       this.drain(dest);
     });
   }
 
-  /** Routes changed: retry every destination that has a route now, without waiting out its backoff. */
+  /**
+   * Routes changed: withdraw the payloads that give up on destinations now unreachable, and retry
+   * every destination that has a route now, without waiting out its backoff.
+   */
   routesChanged(): void {
+    for (const [dest, q] of this.dests) {
+      if (this.deps.hasRoute(dest)) continue;
+      for (const w of q.waiting.remove((x) => x.giveUpIfUnreachable)) {
+        this.total--;
+        w.reject(unreachable(dest, w.item.id));
+      }
+      this.forgetIfIdle(q, dest);
+    }
     for (const [dest, q] of this.dests) {
       if (!q.timer || !this.deps.hasRoute(dest)) continue;
       clearTimeout(q.timer);
@@ -158,7 +186,7 @@ export class ForwardQueue {
     q.inflight--;
     this.inflight.delete(waiter);
     const { item } = waiter;
-    if (status === AckStatus.RETRY) {
+    if (status === AckStatus.RETRY && !(waiter.giveUpIfUnreachable && !this.deps.hasRoute(item.dest))) {
       q.waiting.requeue(waiter);
       q.failures++;
       if (!q.timer) {
@@ -174,10 +202,21 @@ export class ForwardQueue {
       q.failures = 0;
       waiter.resolve();
       this.deps.forwarded(item);
+    } else if (status === AckStatus.RETRY) {
+      waiter.reject(unreachable(item.dest, item.id));
     } else {
       waiter.reject(new ClusterError('REJECTED', `${item.dest} refused payload ${item.id}: ${reason}`));
     }
-    if (q.waiting.length === 0 && q.inflight === 0 && !q.timer) this.dests.delete(item.dest);
-    else this.drain(item.dest);
+    if (!this.forgetIfIdle(q, item.dest)) this.drain(item.dest);
   }
+
+  private forgetIfIdle(q: DestQueue, dest: string): boolean {
+    if (q.waiting.length > 0 || q.inflight > 0 || q.timer) return false;
+    this.dests.delete(dest);
+    return true;
+  }
+}
+
+function unreachable(dest: string, id: string): ClusterError {
+  return new ClusterError('UNREACHABLE', `${dest} left the graph before payload ${id} was handed on`);
 }

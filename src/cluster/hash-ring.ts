@@ -39,8 +39,11 @@ export class HashRing<M extends string = string> {
     return this.memberSet.size;
   }
 
-  /** The member that owns `key`, or undefined when the ring is empty. */
-  locate(key: string): M | undefined {
+  /**
+   * The member that owns `key`, or undefined when the ring is empty. Members in `skip` are
+   * passed over: the answer is then the member that would own `key` if they left.
+   */
+  locate(key: string, skip?: ReadonlySet<M>): M | undefined {
     const points = this.points;
     if (points.length === 0) return undefined;
     const h = hash32(key);
@@ -51,7 +54,11 @@ export class HashRing<M extends string = string> {
       if (points[mid]!.hash < h) lo = mid + 1;
       else hi = mid;
     }
-    return points[lo === points.length ? 0 : lo]!.member;
+    for (let i = 0; i < points.length; i++) {
+      const { member } = points[(lo + i) % points.length]!;
+      if (!skip?.has(member)) return member;
+    }
+    return undefined;
   }
 
   private rebuild(): void {

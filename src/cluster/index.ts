@@ -23,18 +23,21 @@
  * - `ClusterNode.start<T>(options: ClusterOptions<T>): Promise<ClusterNode<T>>`
  * - `sendTo(nodeId: string, payload: T, options?: { id?: string; reliable?: false }): boolean`
  *   best effort; false when no route or the link is congested.
- * - `sendTo(nodeId: string, payload: T, options: { id?: string; reliable: true }): Promise<void>`
+ * - `sendTo(nodeId: string, payload: T, options: { id?: string; reliable: true; giveUpIfUnreachable?: boolean }): Promise<void>`
  *   resolves when the next hop accepted it, which every hop does only after handing it on reliably
  *   (or, at the destination, after `onMessage` resolved), so in effect once it is stored at the
  *   destination. Queued in memory per destination while there is no route or the next hop died,
  *   and retried when a route returns. Rejects only with `ClusterError` REJECTED (the destination's
- *   handler threw: final), QUEUE_FULL or CLOSED.
+ *   handler threw: final), QUEUE_FULL or CLOSED; with `giveUpIfUnreachable: true` also UNREACHABLE
+ *   once `nodeId` left the graph (instead of waiting for it to come back).
  * - `broadcast(payload: T): number` to every other live node once, along this node's shortest-path
  *   tree (best effort); returns the number of tree children it went to.
  * - `nextHop(nodeId: string): string | undefined`, `liveNodes(): string[]`, `queueSize(nodeId?: string): number`
  * - `homeOf(deviceId: string): string` the live node the device id hashes to (its inbox's home).
  * - `announceLocation(deviceId: string, nodeId?: string): void`, `forgetLocation(deviceId: string, nodeId?: string): void`
- * - `locate(deviceId: string): Promise<string | undefined>` asks the home where the device is connected.
+ * - `locate(deviceId: string): Promise<string | undefined>` asks the home where the device is connected
+ *   (the next node on the ring when no link leads to the home; asked again when the routes change).
+ * - `isLive(nodeId: string): boolean` whether the node is reachable from here.
  * - `locationHere(deviceId: string): string | undefined` the home's own answer, synchronously.
  * - `snapshot(): ClusterSnapshot` `{ nodeId, nodes, links: [{from,to,cost}], routes: {dest: nextHop},
  *   spanningTree: {origin, edges}, peers, queued }` for `GET /cluster`.

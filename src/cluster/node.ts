@@ -29,6 +29,11 @@ export interface ClusterEvents {
 export interface SendOptions {
   /** Caller's id for the payload (the broker's message id); generated when absent. */
   id?: string;
+  /**
+   * Reliable only: instead of waiting in the forward queue while `nodeId` is unreachable (it left
+   * the graph), reject with ClusterError UNREACHABLE, for a caller that can pick another node.
+   */
+  giveUpIfUnreachable?: boolean;
 }
 
 /** One member of a relaymesh cluster. Create with `ClusterNode.start(options)`; see index.ts. */
@@ -126,7 +131,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
       throw err;
     }
     if (!options.reliable) return this.router.send(nodeId, APP, id, bytes);
-    return this.router.sendReliable(nodeId, APP, id, bytes);
+    return this.router.sendReliable(nodeId, APP, id, bytes, options.giveUpIfUnreachable);
   }
 
   /** Sends `payload` to every other live node once, along this node's shortest-path tree. Returns the number of tree children it went to. */
@@ -142,6 +147,11 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
   /** Nodes reachable from here, this one included, sorted. */
   liveNodes(): string[] {
     return this.topology.liveNodes();
+  }
+
+  /** Whether `nodeId` is reachable from here (this node is). */
+  isLive(nodeId: string): boolean {
+    return this.topology.isLive(nodeId);
   }
 
   /** Reliable payloads held in the forward queue (waiting or awaiting an ack), for one destination or all. */
@@ -164,7 +174,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     this.directory.forget(deviceId, nodeId);
   }
 
-  /** Asks the device's home where it is connected; undefined when not connected anywhere. Rejects with ClusterError TIMEOUT/NO_ROUTE. */
+  /** Asks the device's home where it is connected; undefined when not connected anywhere. Rejects with ClusterError TIMEOUT. */
   locate(deviceId: string): Promise<string | undefined> {
     return this.directory.locate(deviceId);
   }
@@ -246,6 +256,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     }
     for (const n of down) this.emit('nodeDown', n);
     for (const n of up) this.emit('nodeUp', n);
+    this.directory.routesChanged();
     this.router.queue.routesChanged();
     this.emit('routesChanged');
   }

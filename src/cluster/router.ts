@@ -69,9 +69,12 @@ export class Router {
     return true;
   }
 
-  /** Resolves once the next hop accepted the payload; queued while there is no route. */
-  sendReliable(dest: string, channel: number, id: string, payload: Uint8Array): Promise<void> {
-    return this.queue.push(dest, id, channel, payload);
+  /**
+   * Resolves once the next hop accepted the payload; queued while there is no route, unless
+   * `giveUpIfUnreachable` (then it rejects with UNREACHABLE once `dest` is unreachable).
+   */
+  sendReliable(dest: string, channel: number, id: string, payload: Uint8Array, giveUpIfUnreachable = false): Promise<void> {
+    return this.queue.push(dest, id, channel, payload, giveUpIfUnreachable);
   }
 
   receive(from: PeerLink, frame: DataFrame | DataAckFrame): void {
