@@ -9,7 +9,10 @@ const sendNo = (i: number): JournalledSend => ({ id: `a.${i}`, message: { target
 
 async function reopen(dir: string) {
   const store = await openLmdbStore(dir);
-  const index = new DurableIndex(store);
+  // A failed store write surfaces as an unhandled rejection, which fails the test.
+  const index = new DurableIndex(store, (operation, err) => {
+    throw new Error(`${operation} failed: ${String(err)}`);
+  });
   return { store, index, journal: new ForwardJournal(store, index) };
 }
 
