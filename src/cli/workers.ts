@@ -2,10 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const BIN = fileURLToPath(new URL('../../bin/relaymesh.js', import.meta.url));
 const RESTART_DELAY_MS = 500;
 
 interface WorkerPlan {
@@ -27,7 +25,8 @@ export async function runWorkers(args: string[]): Promise<number> {
   let stopping = false;
 
   const launch = (plan: WorkerPlan): void => {
-    const child = spawn(process.execPath, [BIN, 'start', ...plan.args], {
+    // Workers run the very entry this process was started with (bin/relaymesh.js, or a source run).
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', ...plan.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret },
     });

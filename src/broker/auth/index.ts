@@ -1,5 +1,5 @@
 import type { Acl } from './acl.js';
-import { acceptAnyDevice, type Authenticator } from './authenticator.js';
+import { acceptAnyDevice, type Authenticator, type VerdictSource } from './authenticator.js';
 import { jwtAuthenticator, type JwtOptions } from './jwt.js';
 import { loadAclFile } from './static-acl.js';
 
@@ -19,7 +19,7 @@ export interface AuthOptions {
  * certificate) is in when it matches; otherwise the custom function, JWT, or anonymous mode
  * decides. The ACL comes from the token's scope, else from the ACL file.
  */
-export async function buildAuthenticator(options: AuthOptions): Promise<Authenticator> {
+export async function buildAuthenticator(options: AuthOptions): Promise<VerdictSource> {
   const decide: Authenticator =
     options.authenticate ??
     (options.jwt ? await jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
@@ -31,7 +31,8 @@ export async function buildAuthenticator(options: AuthOptions): Promise<Authenti
       return { ok: true, ...(acl ? { acl } : {}) };
     }
     const result = await decide(credentials);
-    if (!result.ok || result.acl) return result;
+    if (!result.ok) return { ok: false, reason: result.reason ?? 'not authorized' };
+    if (result.acl) return result;
     const acl = staticAcl(credentials.deviceId);
     return acl ? { ...result, acl } : result;
   };
