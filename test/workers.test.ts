@@ -9,6 +9,9 @@ import { planWorkers } from '../src/cli/workers.js';
 import { freePort } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
+// Two multi-process tests, each waiting up to two minutes: more than tap's default per file.
+t.setTimeout(480_000);
+
 const childrenOf = (pid: number): number[] => {
   try {
     // Only the broker workers (tsx also runs an esbuild helper under the parent).
@@ -18,7 +21,8 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+// Generous: on a loaded 2-core machine two workers may take tens of seconds to start and cluster.
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -1,4 +1,3 @@
-import { createBroker } from '../broker/broker.js';
 import { loadStartConfig, renderConfig } from './config.js';
 import { runWorkers } from './workers.js';
 
@@ -19,6 +18,8 @@ export async function runStart(args: string[]): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  // Loaded here, not at the top: a --workers parent or --print-config never needs the broker.
+  const { createBroker } = await import('../broker/broker.js');
   const broker = await createBroker(options);
   await stopRequested;
   const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(1), shutdownTimeoutMs).unref());

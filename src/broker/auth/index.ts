@@ -1,6 +1,6 @@
 import type { Acl } from './acl.js';
 import { acceptAnyDevice, type Authenticator, type VerdictSource } from './authenticator.js';
-import { jwtAuthenticator, type JwtOptions } from './jwt.js';
+import type { JwtOptions } from './jwt.js';
 import { loadAclFile } from './static-acl.js';
 
 export * from './acl.js';
@@ -22,7 +22,8 @@ export interface AuthOptions {
 export async function buildAuthenticator(options: AuthOptions): Promise<VerdictSource> {
   const decide: Authenticator =
     options.authenticate ??
-    (options.jwt ? await jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
+    // jose is loaded only when tokens are checked: a broker without JWT starts faster.
+    (options.jwt ? await (await import('./jwt.js')).jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
   const staticAcl: (deviceId: string) => Acl | undefined = options.aclFile ? loadAclFile(options.aclFile) : () => undefined;
   return async (credentials) => {
     if (credentials.proxiedIdentity !== undefined) {

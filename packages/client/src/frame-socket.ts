@@ -1,4 +1,4 @@
-import { decodeFrame, ErrorCode, type Frame } from '../protocol/index.js';
+import { decodeFrame, ErrorCode, type Frame } from '../../../src/protocol/index.js';
 import { RelaymeshError } from './errors.js';
 import { WEBSOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 
