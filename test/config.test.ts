@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -151,4 +151,12 @@ t.test('the command: bad config exits non-zero with one line on stderr; --print-
   t.notMatch(printed.stdout, /admin-token-0123456789/);
   const version = await runCli(['--version']);
   t.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+t.test('docs/configuration.md lists every setting with its flag and variable', async (t) => {
+  const doc = readFileSync('docs/configuration.md', 'utf8');
+  for (const s of SETTINGS) {
+    const flag = s.kind === 'map' ? '(file only)' : `\`--${s.flag}\``;
+    t.ok(doc.includes(`| \`${s.key}\` | ${flag} |`), s.key);
+  }
 });
