@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// relaymesh ships TypeScript sources; tsx compiles them on load.
-import { register } from 'tsx/esm/api';
+// The compiled CLI (`npm run build` writes dist/; `prepare` runs it on npm ci and npm install).
+import { main } from '../dist/src/cli/main.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

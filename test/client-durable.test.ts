@@ -1,7 +1,7 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { decodeFrame, FrameKind, type Frame } from '../src/protocol/index.js';
-import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo, type WebSocketConstructor, type WebSocketLike } from '../src/client/index.js';
+import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo, type WebSocketConstructor, type WebSocketLike } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
 
 const text = (m: Message) => Buffer.from(m.payload).toString();

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, FrameKind, type Frame, type FrameOf, type MsgFrame } from '../src/protocol/index.js';
-import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo } from '../src/client/index.js';
+import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo } from '../packages/client/src/index.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ResyncScheduler, type GapView } from '../src/client/resync-scheduler.js';
+import { ResyncScheduler, type GapView } from '../packages/client/src/resync-scheduler.js';
 
 const RETRY_MS = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

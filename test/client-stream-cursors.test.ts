@@ -1,5 +1,5 @@
 import t from 'tap';
-import { StreamCursors } from '../src/client/stream-cursors.js';
+import { StreamCursors } from '../packages/client/src/stream-cursors.js';
 
 const msg = (stream: string, offset: number, epoch?: string) => ({ stream, offset, epoch });
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createBroker } from '../src/index.js';
-import { RelaymeshClient, type Message, type ReconnectInfo } from '../src/client/index.js';
+import { RelaymeshClient, type Message, type ReconnectInfo } from '../packages/client/src/index.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 
 const text = (m: Message) => Buffer.from(m.payload).toString();

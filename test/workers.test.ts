@@ -4,9 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind } from '../src/index.js';
+import { loadStartConfig } from '../src/cli/config.js';
 import { planWorkers } from '../src/cli/workers.js';
 import { freePort } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
+
+// Two multi-process tests, each waiting up to two minutes: more than tap's default per file.
+t.setTimeout(480_000);
 
 const childrenOf = (pid: number): number[] => {
   try {
@@ -17,7 +21,8 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+// Generous: on a loaded 2-core machine two workers may take tens of seconds to start and cluster.
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -26,7 +31,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 }
 
 t.test('planWorkers gives each worker its node id, data dir, cluster port and the others as peers', async (t) => {
-  const plans = planWorkers(['--workers', '3', '--port', '8080', '--data-dir', '/tmp/d', '--cluster-port', '9200', '--log-level', 'warn']);
+  // `--key=value` and `--key value` are the same flag (issue 10: --workers=2 was ignored).
+  const plans = planWorkers(loadStartConfig(['--workers=3', '--port', '8080', '--data-dir', '/tmp/d', '--cluster-port=9200', '--log-level', 'warn'], {}));
   t.same(plans.map((p) => p.nodeId), ['w1', 'w2', 'w3']);
   const second = plans[1]!.args.join(' ');
   t.match(second, /--port 8080/);
@@ -34,14 +40,15 @@ t.test('planWorkers gives each worker its node id, data dir, cluster port and th
   t.match(second, /--data-dir \/tmp\/d\/w2/);
   t.match(second, /--cluster-port 9201/);
   t.match(second, /--peers w1@127\.0\.0\.1:9200,w3@127\.0\.0\.1:9202/);
-  t.throws(() => planWorkers(['--workers', 'lots']), /--workers/);
+  t.match(second, /--workers 0/);
+  t.throws(() => loadStartConfig(['--workers', 'lots'], {}), /workers/);
 });
 
 t.test('--workers 2: devices on either worker reach each other; a killed worker is restarted', async (t) => {
   const port = await freePort();
   const clusterPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-workers-'));
-  const parent = spawn(process.execPath, ['bin/relaymesh.js', 'start', '--workers', '2', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--cluster-port', String(clusterPort), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const parent = spawn(process.execPath, ['bin/relaymesh.js', 'start', '--workers=2', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--cluster-port', String(clusterPort), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   parent.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   parent.stderr!.on('data', (d: Buffer) => (output += d.toString()));

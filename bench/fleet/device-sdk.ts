@@ -4,7 +4,7 @@
  * the reconnect storm measures.
  */
 import WebSocket from 'ws';
-import { RelaymeshClient, type WebSocketConstructor } from '../../src/client/index.js';
+import { RelaymeshClient, type WebSocketConstructor } from '../../packages/client/src/index.js';
 import { nowUs } from '../fanout/clock.js';
 import { FleetMembers, connectMany, pickShare, zeroMask, withTimeout, type DeviceFleet } from './device-fleet.js';
 import type { DeviceStats } from './device-stats.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, ProtocolError, type BrokerPort } from '../protocol/index.js';
-import { checkPublish, checkSend, checkSubscribe, type Authenticator } from './auth/index.js';
+import { checkPublish, checkSend, checkSubscribe, type VerdictSource } from './auth/index.js';
 import type { MessageRouter } from './delivery.js';
 import type { LiveDevice } from './device-registry.js';
 import type { DurableIndex } from './durable/durable-index.js';
@@ -11,7 +11,7 @@ export interface DevicePortDeps {
   index: DurableIndex;
   sessions: SessionKeeper;
   delivery: MessageRouter;
-  authenticate: Authenticator;
+  authenticate: VerdictSource;
   maxSubscriptions: number;
   newTraceId: () => string;
 }

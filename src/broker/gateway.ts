@@ -18,7 +18,7 @@ import {
   type Session,
 } from '../protocol/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
-import type { Authenticator, AuthResult } from './auth/index.js';
+import type { AuthResult, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
@@ -37,7 +37,7 @@ export interface GatewayDeps {
   registry: CommandRegistry;
   devices: DeviceRegistry;
   shards: { ring: HashRing; refs: Map<string, Ref<never>> };
-  authenticate: Authenticator;
+  authenticate: VerdictSource;
   /** Builds the broker port a device's handlers use. */
   portFor(device: () => LiveDevice): BrokerPort;
   /** Whether the broker holds a session for the device (sent in WELCOME). */

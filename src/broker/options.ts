@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import type { Authenticator } from './auth/index.js';
 
-/** Broker options with their defaults. Validated once, at start-up, with readable errors. */
-const optionsSchema = z
+/**
+ * Broker options with their defaults. Validated once, at start-up, with readable errors. The
+ * CLI derives its settings (config file keys, RELAYMESH_* variables, flags) from this shape.
+ */
+export const optionsSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0'),
     port: z.number().int().min(0).max(65535).default(8080),
@@ -128,30 +131,43 @@ export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
+/** One thing wrong with the options: the key's dotted path (empty for the whole) and what is wrong. */
+export interface OptionsProblem {
+  path: string;
+  message: string;
+}
+
 export function resolveOptions(input: BrokerOptions = {}): ResolvedOptions {
+  const result = checkOptions(input);
+  if ('problems' in result) {
+    throw new OptionsError(`invalid broker options:\n  ${result.problems.map((p) => `${p.path || '(options)'}: ${p.message}`).join('\n  ')}`);
+  }
+  return result.options;
+}
+
+/** Validates options and applies defaults; the problems name the offending key. */
+export function checkOptions(input: BrokerOptions): { options: ResolvedOptions } | { problems: OptionsProblem[] } {
   const { authenticate, ...rest } = input;
   const parsed = optionsSchema.safeParse(rest);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
-    throw new OptionsError(`invalid broker options:\n  ${problems.join('\n  ')}`);
+    return {
+      problems: parsed.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ path: [...issue.path, key].join('.'), message: 'unknown option' }))
+          : [{ path: issue.path.join('.'), message: issue.message }],
+      ),
+    };
   }
   const options = parsed.data;
-  if (authenticate !== undefined && typeof authenticate !== 'function') {
-    throw new OptionsError('invalid broker options:\n  authenticate: must be a function');
-  }
+  const problem = (path: string, message: string) => ({ problems: [{ path, message }] });
+  if (authenticate !== undefined && typeof authenticate !== 'function') return problem('authenticate', 'must be a function');
   if (!authenticate && !options.jwt && !options.trustedProxy && !options.anonymous) {
-    throw new OptionsError(
-      'invalid broker options:\n  give `jwt` or `authenticate` to check device credentials, or set `anonymous: true` to accept any device',
-    );
+    return problem('anonymous', 'give `jwt` or `authenticate` to check device credentials, or set `anonymous: true` to accept any device');
   }
   if (options.softBackpressureBytes > options.maxBackpressureBytes) {
-    throw new OptionsError(
-      `invalid broker options:\n  softBackpressureBytes (${options.softBackpressureBytes}) must not exceed maxBackpressureBytes (${options.maxBackpressureBytes})`,
-    );
+    return problem('softBackpressureBytes', `${options.softBackpressureBytes} must not exceed maxBackpressureBytes (${options.maxBackpressureBytes})`);
   }
   const idleTimeoutMs = options.idleTimeoutMs ?? Math.round(options.heartbeatMs * 2.5);
-  if (idleTimeoutMs <= options.heartbeatMs) {
-    throw new OptionsError(`invalid broker options:\n  idleTimeoutMs (${idleTimeoutMs}) must exceed heartbeatMs (${options.heartbeatMs})`);
-  }
-  return { ...options, idleTimeoutMs, ...(authenticate ? { authenticate } : {}) };
+  if (idleTimeoutMs <= options.heartbeatMs) return problem('idleTimeoutMs', `${idleTimeoutMs} must exceed heartbeatMs (${options.heartbeatMs})`);
+  return { options: { ...options, idleTimeoutMs, ...(authenticate ? { authenticate } : {}) } };
 }

@@ -1,37 +1,48 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 
 benchmarks:
   fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
-  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)`;
+  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
 
-/** `relaymesh bench <name>`: runs one of the product's benchmarks. Returns the exit code. */
+Benchmarks run from a source checkout (they are not part of the npm package).`;
+
+const BENCHMARKS = ['fanout', 'fleet'];
+
+/**
+ * `relaymesh bench <name>`: runs one of the product's benchmarks as its own process (its
+ * TypeScript sources through tsx), so the CLI never loads bench code. Returns the exit code.
+ */
 export async function runBench(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  switch (name) {
-    case 'fanout': {
-      // Loaded on demand: `relaymesh start` should not pay for the bench's modules.
-      const { FANOUT_USAGE, runFanoutBench } = await import('../../bench/fanout/index.js');
-      if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(FANOUT_USAGE + '\n');
-        return 0;
-      }
-      return runFanoutBench(rest);
-    }
-    case 'fleet': {
-      const { FLEET_USAGE, runFleetBench } = await import('../../bench/fleet/index.js');
-      if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(FLEET_USAGE + '\n');
-        return 0;
-      }
-      return runFleetBench(rest);
-    }
-    case undefined:
-    case '--help':
-    case '-h':
-      (name === undefined ? process.stderr : process.stdout).write(BENCH_USAGE + '\n');
-      return name === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown benchmark ${JSON.stringify(name)}\n\n${BENCH_USAGE}\n`);
-      return 2;
+  if (name === undefined || name === '--help' || name === '-h') {
+    (name === undefined ? process.stderr : process.stdout).write(BENCH_USAGE + '\n');
+    return name === undefined ? 2 : 0;
   }
+  if (!BENCHMARKS.includes(name)) {
+    process.stderr.write(`unknown benchmark ${JSON.stringify(name)}\n\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  const root = findCheckoutRoot();
+  const entry = root && `${root}/bench/${name}/main.ts`;
+  if (!entry || !existsSync(entry)) {
+    process.stderr.write(`relaymesh bench: bench/${name}/main.ts not found; benchmarks run from a source checkout of relaymesh\n`);
+    return 2;
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...rest], { cwd: root, stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+/** The repository root: the directory holding package.json above this module (src/cli or dist/src/cli). */
+function findCheckoutRoot(): string | undefined {
+  for (const up of ['../../', '../../../']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(`${dir}package.json`) && existsSync(`${dir}bench`)) return dir.replace(/\/$/, '');
+  }
+  return undefined;
 }

@@ -1,24 +1,36 @@
-import { runBench } from './bench.js';
-import { START_USAGE, runStart } from './start.js';
+import { readFileSync } from 'node:fs';
+import { START_USAGE } from './start-usage.js';
 
 const USAGE = `usage: relaymesh <command> [options]
 
 commands:
   start     run a broker (relaymesh start --help)
   bench     run a benchmark (relaymesh bench fanout --help)
-`;
 
-/** The `relaymesh` command. Returns the process exit code. */
+  --version print the version`;
+
+/**
+ * The `relaymesh` command. Returns the process exit code. Commands are imported on use, so
+ * `--help` and `--version` never load the broker (uWebSockets.js, LMDB, nact).
+ */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   try {
     switch (command) {
-      case 'start':
+      case 'start': {
         if (wantsHelp) return print(START_USAGE, 0);
+        const { runStart } = await import('./start.js');
         return await runStart(rest);
-      case 'bench':
+      }
+      case 'bench': {
+        const { runBench } = await import('./bench.js');
         return await runBench(rest);
+      }
+      case '--version':
+      case '-v':
+      case 'version':
+        return print(packageVersion(), 0);
       case undefined:
       case 'help':
       case '--help':
@@ -36,4 +48,17 @@ export async function main(argv: string[]): Promise<number> {
 function print(text: string, code: number): number {
   (code === 0 ? process.stdout : process.stderr).write(text + '\n');
   return code;
+}
+
+/** The version in relaymesh's package.json, found from this module in src/cli or dist/src/cli. */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'relaymesh' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level: try the next one up
+    }
+  }
+  return 'unknown';
 }

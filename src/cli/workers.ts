@@ -1,11 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import type { StartConfig } from './config.js';
 
-const BIN = fileURLToPath(new URL('../../bin/relaymesh.js', import.meta.url));
 const RESTART_DELAY_MS = 500;
 
 interface WorkerPlan {
@@ -20,14 +17,15 @@ interface WorkerPlan {
  * core and passes the 20,000 open files a process may hold. A worker that dies is restarted on
  * its own data dir; SIGTERM/SIGINT stop them all.
  */
-export async function runWorkers(args: string[]): Promise<number> {
-  const plans = planWorkers(args);
-  const secret = process.env.RELAYMESH_CLUSTER_SECRET ?? randomBytes(24).toString('hex');
+export async function runWorkers(config: StartConfig): Promise<number> {
+  const plans = planWorkers(config);
+  const secret = config.options.cluster!.secret;
   const children = new Map<string, ChildProcess>();
   let stopping = false;
 
   const launch = (plan: WorkerPlan): void => {
-    const child = spawn(process.execPath, [BIN, 'start', ...plan.args], {
+    // Workers run the very entry this process was started with (bin/relaymesh.js, or a source run).
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', ...plan.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret },
     });
@@ -56,36 +54,30 @@ export async function runWorkers(args: string[]): Promise<number> {
   return clean.every(Boolean) ? 0 : 1;
 }
 
-/** Each worker's `start` arguments: the user's, with its own node id, data dir, cluster port and peers. */
-export function planWorkers(args: string[]): WorkerPlan[] {
-  const owned = ['workers', 'node-id', 'data-dir', 'cluster-port', 'peers', 'cluster-host'] as const;
-  const { values, tokens } = parseArgs({
-    args,
-    strict: false,
-    tokens: true,
-    options: Object.fromEntries(owned.map((name) => [name, { type: 'string' as const }])),
-  });
-  const requested = String(values.workers);
-  const count = requested === 'auto' ? availableParallelism() : Number(requested);
-  if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`--workers must be auto or 1–64, got ${JSON.stringify(requested)}`);
-  const basePort = values['cluster-port'] === undefined ? 9101 : Number(values['cluster-port']);
-  const host = typeof values['cluster-host'] === 'string' ? values['cluster-host'] : '127.0.0.1';
-  const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : './data';
-  const passed: string[] = [];
-  for (const token of tokens ?? []) {
-    if (token.kind === 'option' && !(owned as readonly string[]).includes(token.name)) passed.push(token.rawName, ...(token.value !== undefined ? [token.value] : []));
-    if (token.kind === 'positional') passed.push(token.value);
-  }
+/** Settings each worker gets its own of; the user's flags for them are not passed on. */
+const PLANNED = ['workers', 'nodeId', 'dataDir', 'cluster.port', 'cluster.peers', 'cluster.host'];
+
+/**
+ * Each worker's `start` arguments: the user's flags (the config file and RELAYMESH_* variables
+ * reach it unchanged), with its own node id, data dir, cluster port and peers, and `--workers 0`
+ * so it runs its broker in its own process.
+ */
+export function planWorkers(config: StartConfig): WorkerPlan[] {
+  const count = config.workers === 'auto' ? availableParallelism() : config.workers;
+  const cluster = config.options.cluster!;
+  const passed = config.flagTokens.filter((token) => !PLANNED.includes(token.key)).flatMap((token) => token.raw);
   const nodeIds = Array.from({ length: count }, (_, i) => `w${i + 1}`);
+  const address = (i: number): string => `${nodeIds[i]}@${cluster.host}:${cluster.port + i}`;
   return nodeIds.map((nodeId, i) => ({
     nodeId,
     args: [
       ...passed,
+      '--workers', '0',
       '--node-id', nodeId,
-      '--data-dir', join(dataDir, nodeId),
-      '--cluster-host', host,
-      '--cluster-port', String(basePort + i),
-      '--peers', nodeIds.filter((other) => other !== nodeId).map((other) => `${other}@${host}:${basePort + nodeIds.indexOf(other)}`).join(','),
+      '--data-dir', join(config.options.dataDir, nodeId),
+      '--cluster-host', cluster.host,
+      '--cluster-port', String(cluster.port + i),
+      '--peers', nodeIds.map((_, j) => j).filter((j) => j !== i).map(address).join(','),
     ],
   }));
 }

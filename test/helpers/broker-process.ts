@@ -22,7 +22,8 @@ export async function startBrokerProcess(port: number, dataDir: string, extraArg
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const deadline = Date.now() + 20_000;
+  // Generous: a loaded 2-core machine can take tens of seconds to start a broker process.
+  const deadline = Date.now() + 90_000;
   while (!(await canConnect(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');

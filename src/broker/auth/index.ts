@@ -1,6 +1,6 @@
 import type { Acl } from './acl.js';
-import { acceptAnyDevice, type Authenticator } from './authenticator.js';
-import { jwtAuthenticator, type JwtOptions } from './jwt.js';
+import { acceptAnyDevice, type Authenticator, type VerdictSource } from './authenticator.js';
+import type { JwtOptions } from './jwt.js';
 import { loadAclFile } from './static-acl.js';
 
 export * from './acl.js';
@@ -19,10 +19,11 @@ export interface AuthOptions {
  * certificate) is in when it matches; otherwise the custom function, JWT, or anonymous mode
  * decides. The ACL comes from the token's scope, else from the ACL file.
  */
-export async function buildAuthenticator(options: AuthOptions): Promise<Authenticator> {
+export async function buildAuthenticator(options: AuthOptions): Promise<VerdictSource> {
   const decide: Authenticator =
     options.authenticate ??
-    (options.jwt ? await jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
+    // jose is loaded only when tokens are checked: a broker without JWT starts faster.
+    (options.jwt ? await (await import('./jwt.js')).jwtAuthenticator(options.jwt) : options.anonymous ? acceptAnyDevice : () => ({ ok: false, reason: 'credentials required' }));
   const staticAcl: (deviceId: string) => Acl | undefined = options.aclFile ? loadAclFile(options.aclFile) : () => undefined;
   return async (credentials) => {
     if (credentials.proxiedIdentity !== undefined) {
@@ -31,7 +32,8 @@ export async function buildAuthenticator(options: AuthOptions): Promise<Authenti
       return { ok: true, ...(acl ? { acl } : {}) };
     }
     const result = await decide(credentials);
-    if (!result.ok || result.acl) return result;
+    if (!result.ok) return { ok: false, reason: result.reason ?? 'not authorized' };
+    if (result.acl) return result;
     const acl = staticAcl(credentials.deviceId);
     return acl ? { ...result, acl } : result;
   };

@@ -1,5 +1,5 @@
-import { SUPPORTED_VERSIONS } from '../protocol/index.js';
-import { exponentialBackoff, type BackoffOptions, type ReconnectDelay } from '../protocol/backoff.js';
+import { SUPPORTED_VERSIONS } from '../../../src/protocol/index.js';
+import { exponentialBackoff, type BackoffOptions, type ReconnectDelay } from '../../../src/protocol/backoff.js';
 import { DEFAULT_RECONCILE_MS } from './resync-scheduler.js';
 import type { WebSocketConstructor } from './websocket.js';
 

@@ -3,6 +3,6 @@ export { RelaymeshClient, type PublishOptions, type PublishResult, type Subscrib
 export type { ClientOptions, ReconnectPolicy } from './options.js';
 export type { ClientEvents, DisconnectInfo, Message, ReconnectInfo, ResetInfo, WelcomeInfo } from './events.js';
 export { DisconnectedError, RelaymeshError, TimeoutError } from './errors.js';
-export { DEFAULT_BACKOFF, exponentialBackoff, RetrySchedule, type BackoffOptions, type ReconnectDelay } from '../protocol/backoff.js';
+export { DEFAULT_BACKOFF, exponentialBackoff, RetrySchedule, type BackoffOptions, type ReconnectDelay } from '../../../src/protocol/backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
-export { CloseCode, ErrorCode, shouldReconnect, SUPPORTED_VERSIONS, type Qos, type StreamPosition } from '../protocol/index.js';
+export { CloseCode, ErrorCode, shouldReconnect, SUPPORTED_VERSIONS, type Qos, type StreamPosition } from '../../../src/protocol/index.js';

@@ -1,4 +1,4 @@
-import { closeReason, decodeFrame, ErrorCode, type Frame } from '../protocol/index.js';
+import { closeReason, decodeFrame, ErrorCode, type Frame } from '../../../src/protocol/index.js';
 import { RelaymeshError } from './errors.js';
 import { WEBSOCKET_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
 

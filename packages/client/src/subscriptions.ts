@@ -1,4 +1,4 @@
-import { MAX_LIST_LENGTH, type Qos } from '../protocol/index.js';
+import { MAX_LIST_LENGTH, type Qos } from '../../../src/protocol/index.js';
 
 /** One subscribe call's claim on a filter; compared by identity to undo only our own change. */
 interface Entry {

@@ -1,5 +1,5 @@
-import { CloseCode, encodeFrame, ErrorCode, FrameKind, shouldReconnect, type Frame, type HelloFrame, type WelcomeFrame } from '../protocol/index.js';
-import { RetrySchedule, type ReconnectDelay } from '../protocol/backoff.js';
+import { CloseCode, encodeFrame, ErrorCode, FrameKind, shouldReconnect, type Frame, type HelloFrame, type WelcomeFrame } from '../../../src/protocol/index.js';
+import { RetrySchedule, type ReconnectDelay } from '../../../src/protocol/backoff.js';
 import { DisconnectedError, RelaymeshError, TimeoutError } from './errors.js';
 import type { DisconnectInfo, ReconnectInfo, WelcomeInfo } from './events.js';
 import { FrameSocket } from './frame-socket.js';

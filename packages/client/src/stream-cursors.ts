@@ -1,4 +1,4 @@
-import type { MsgFrame, StreamPosition } from '../protocol/index.js';
+import type { MsgFrame, StreamPosition } from '../../../src/protocol/index.js';
 
 interface Cursor {
   /** '' when the broker sent no epoch. */

@@ -1,4 +1,4 @@
-import { encodeFrame, ErrorCode, type ErrorFrame, type Frame, type OkFrame } from '../protocol/index.js';
+import { encodeFrame, ErrorCode, type ErrorFrame, type Frame, type OkFrame } from '../../../src/protocol/index.js';
 import { DisconnectedError, RelaymeshError } from './errors.js';
 import type { LinkState } from './reconnecting-link.js';
 import { PendingRequests, type Reply } from './requests.js';

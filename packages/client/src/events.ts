@@ -1,4 +1,4 @@
-import type { MsgFrame, WelcomeFrame } from '../protocol/index.js';
+import type { MsgFrame, WelcomeFrame } from '../../../src/protocol/index.js';
 
 /** What the broker granted in its WELCOME (version, session id, heartbeat, limits, sessionPresent), plus the URL that answered. */
 export type WelcomeInfo = Omit<WelcomeFrame, 'kind' | 'seq'> & { url: string };

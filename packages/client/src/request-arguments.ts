@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_LIST_LENGTH, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
+import { ErrorCode, MAX_LIST_LENGTH, topicFilterProblem, topicNameProblem } from '../../../src/protocol/index.js';
 import { RelaymeshError } from './errors.js';
 
 /**

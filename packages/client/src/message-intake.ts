@@ -1,4 +1,4 @@
-import type { MsgFrame, ResetFrame, StreamPosition } from '../protocol/index.js';
+import type { MsgFrame, ResetFrame, StreamPosition } from '../../../src/protocol/index.js';
 import type { Message, ResetInfo } from './events.js';
 import { DEFAULT_RECONCILE_MS, DEFAULT_RESYNC_ATTEMPTS, DEFAULT_RESYNC_RETRY_MS, ResyncScheduler, type ResyncTiming } from './resync-scheduler.js';
 import { StreamCursors } from './stream-cursors.js';

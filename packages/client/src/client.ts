@@ -25,7 +25,7 @@ import {
   type Qos,
   type SendFrame,
   type StreamPosition,
-} from '../protocol/index.js';
+} from '../../../src/protocol/index.js';
 import { TypedEmitter } from './emitter.js';
 import { checkFilters, checkTarget, checkTopic, toBytes } from './request-arguments.js';
 import { DisconnectedError, RelaymeshError } from './errors.js';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../protocol/index.js';
+import type { ErrorCode } from '../../../src/protocol/index.js';
 
 /**
  * The errors the SDK rejects promises with. Three classes, told apart with `instanceof`:
