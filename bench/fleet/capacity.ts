@@ -54,7 +54,7 @@ export async function capacityScenarios(ctx: RunContext): Promise<void> {
  * and the backends; with several processes sharing the port, a little less than the sum, since
  * the kernel spreads connections by hash, not evenly.
  */
-function fleetCeiling(ctx: RunContext, { target }: Attached, processes = 1): number {
+export function fleetCeiling(ctx: RunContext, { target }: Attached, processes = 1): number {
   const ownFds = sampleTree(target.pid).openFds / processes;
   const perProcess = target.fdLimit - ownFds - BROKER_OWN_FDS_MARGIN;
   const total = processes === 1 ? perProcess : processes * perProcess * 0.98;
@@ -62,7 +62,7 @@ function fleetCeiling(ctx: RunContext, { target }: Attached, processes = 1): num
   return Math.max(GRAIN, Math.min(ctx.options.capacityMax ?? Infinity, Number.isFinite(byFiles) ? byFiles : 19_000));
 }
 
-async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number): Promise<CapacityResult> {
+export async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number): Promise<CapacityResult> {
   const o = ctx.options;
   const criterion =
     `${o.rate} msg/s/device offered (>= ${MIN_OFFERED_SHARE * 100}% of schedule), p99 of every delivery <= ${o.p99Ms} ms, ` +

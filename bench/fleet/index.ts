@@ -47,6 +47,7 @@ export async function runFleetBench(args: string[]): Promise<number> {
   if (loadAtStart > cpus().length * 0.5) log.line(`warning: load average ${loadAtStart.toFixed(1)} on ${cpus().length} cores: other work will skew the figures`);
   const sim = Simulator.start(
     {
+      workload: 'fleet',
       workers: options.workers,
       partitions: options.backends,
       payloadBytes: options.payloadBytes,

@@ -57,6 +57,8 @@ export interface FleetOptions {
   peers: BrokerName[];
   soakS: number;
   commandRate: number;
+  /** Broadcasts per second during steady telemetry (the fleet bench: 1). */
+  steadyBroadcastHz: number;
   fanoutHz: number;
   payloadBytes: number;
   qos: 0 | 1;
@@ -141,6 +143,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     peers,
     soakS: num('soak', values.soak, quick ? 5 : 20, 1, 24 * 3600),
     commandRate: num('commands', values.commands, 0.1, 0, 100, false),
+    steadyBroadcastHz: 1,
     fanoutHz: num('fanout-hz', values['fanout-hz'], 10, 0, 1000, false),
     payloadBytes: num('payload', values.payload, 64, 24, 64 * 1024),
     qos: qos as 0 | 1,

@@ -1,0 +1,34 @@
+/** What the vehicle bench measures and writes to bench/results/vehicles-latest.json. Latencies in ms. */
+import type { CapacityResult, ConnectResult, FleetResult, PhaseResult } from '../fleet/results.js';
+import type { NetworkModel } from '../harness/network-model.js';
+import type { CapacityPlan } from './capacity-model.js';
+
+/** One measured phase: a broker, a kind of vehicle client, a network. */
+export interface VehiclePhase {
+  label: string;
+  broker: string;
+  /** raw | sdk | mqtt: how the vehicles talk to the broker. */
+  client: string;
+  network: string;
+  driveS: number;
+  connect?: ConnectResult;
+  phase?: PhaseResult;
+  /** The phase could not run (a peer missing, or failing under load): why. */
+  skipped?: string;
+}
+
+export interface VehicleResult {
+  startedAt: string;
+  durationS: number;
+  machine: FleetResult['machine'];
+  source: FleetResult['source'];
+  options: Record<string, unknown>;
+  networks: { main: NetworkModel; mix: NetworkModel };
+  phases: VehiclePhase[];
+  /** Heartbeats only at the main phase's size: what a connection costs the broker without traffic. */
+  idle?: PhaseResult;
+  capacity?: CapacityResult;
+  model?: CapacityPlan;
+  notes: string[];
+  errors: string[];
+}
