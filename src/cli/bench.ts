@@ -2,7 +2,8 @@ export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 
 benchmarks:
   fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
-  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)`;
+  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
+  vehicles  connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)`;
 
 /** `relaymesh bench <name>`: runs one of the product's benchmarks. Returns the exit code. */
 export async function runBench(args: string[]): Promise<number> {
@@ -24,6 +25,15 @@ export async function runBench(args: string[]): Promise<number> {
         return 0;
       }
       return runFleetBench(rest);
+    }
+    case 'vehicles': {
+      const { VEHICLES_USAGE, runVehicleBench } = await import('../../bench/vehicles/index.js');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(VEHICLES_USAGE + '
+');
+        return 0;
+      }
+      return runVehicleBench(rest);
     }
     case undefined:
     case '--help':
