@@ -28,6 +28,8 @@ let fleet: DeviceFleet | undefined;
 let pacer: NodeJS.Timeout | undefined;
 let armed = { phaseId: 0, rate: 0 };
 let relay: DelayRelay | undefined;
+/** The relay's outage count when the phase was armed: a phase reports its own outages. */
+let outagesBefore = 0;
 
 setInterval(() => {
   const now = Date.now();
@@ -118,6 +120,7 @@ serveCommands<DeviceWorkerCommands>({
     stopPacer();
     armed = p;
     stats.reset(p.phaseId);
+    outagesBefore = relay?.counters.outages ?? 0;
     phaseLag.take();
     return { ok: true };
   },
@@ -139,7 +142,7 @@ serveCommands<DeviceWorkerCommands>({
       ...stats.sessions.counts,
       live: fleet?.liveCount() ?? 0,
       accounted: stats.sessions.account(fleet?.indices ?? [], sent),
-      outages: relay?.counters.outages ?? 0,
+      outages: (relay?.counters.outages ?? 0) - outagesBefore,
       commandLatency: stats.commandLatency.toSparse(),
       broadcastLatency: stats.broadcastLatency.toSparse(),
       heartbeatRtt: stats.heartbeatRtt.toSparse(),

@@ -29,8 +29,7 @@ export async function runBench(args: string[]): Promise<number> {
     case 'vehicles': {
       const { VEHICLES_USAGE, runVehicleBench } = await import('../../bench/vehicles/index.js');
       if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(VEHICLES_USAGE + '
-');
+        process.stdout.write(VEHICLES_USAGE + '\n');
         return 0;
       }
       return runVehicleBench(rest);
