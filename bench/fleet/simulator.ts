@@ -308,8 +308,10 @@ export class Simulator {
       reconnectAttempts: sum(devices.map((d) => d.reconnectAttempts)),
       drives: sum(devices.map((d) => d.drives)),
       window,
-      delivered: backend.telemetryReceived + backend.duplicates + sum(devices.map((d) => d.commandsReceived + d.broadcastsReceived)),
-      expected: sum(devices.map((d) => d.telemetrySent)) + backend.commandsSent + backend.broadcastsSent * live,
+      // Command answers count once their commands arrived (workloads without answers have no acks and expect none).
+      delivered: backend.telemetryReceived + backend.duplicates + backend.acksReceived + sum(devices.map((d) => d.commandsReceived + d.broadcastsReceived)),
+      expected:
+        sum(devices.map((d) => d.telemetrySent)) + backend.commandsSent + backend.broadcastsSent * live + (backend.acksReceived > 0 ? sum(devices.map((d) => d.commandsReceived)) : 0),
     };
   }
 

@@ -4,7 +4,7 @@
  * fleets measured on this machine. Assumptions are returned with the numbers, in words.
  */
 import { readFileSync } from 'node:fs';
-import type { PhaseResult, Probe } from '../fleet/results.js';
+import type { PhaseResult } from '../fleet/results.js';
 
 /** Open files one process may hold here (hard limit), less its own and a margin. */
 export const OPEN_FILES_PER_PROCESS = 20_000;
@@ -45,6 +45,7 @@ export interface PlanRow {
 }
 
 export interface ModelCheck {
+  label: string;
   vehicles: number;
   pass: boolean;
   messagesPerSecond: number;
@@ -65,16 +66,17 @@ export interface CapacityPlan {
  * Per-connection cost from the idle phase, per-message cost from the loaded phase less that:
  * with one rate, connections and messages grow together and cannot be told apart otherwise.
  */
-export function costInputs(loaded: PhaseResult, idle: PhaseResult | undefined, rate: number, clusterFile: string): CostInputs {
-  const vehicles = Math.max(1, loaded.held);
+export function costInputs(loaded: PhaseResult, idle: PhaseResult | undefined, clusterFile: string): CostInputs {
+  const vehicles = Math.max(1, loaded.devices);
   const idleCoresPerVehicle = idle && idle.held > 0 ? idle.brokerUse.cpuCores / idle.held : 0;
   const messages = loaded.messagesInPerSecond + loaded.messagesOutPerSecond;
+  const recordsPerSecond = loaded.telemetry.sent / Math.max(1e-9, loaded.seconds);
   const trafficCores = Math.max(0, loaded.brokerUse.cpuCores - idleCoresPerVehicle * vehicles);
   const { usPerForward, source } = forwardCost(clusterFile);
   return {
     usPerConnectionSecond: idleCoresPerVehicle * 1e6,
     usPerMessage: messages > 0 ? (trafficCores * 1e6) / messages : 0,
-    messagesPerRecord: rate > 0 ? messages / vehicles / rate : 0,
+    messagesPerRecord: recordsPerSecond > 0 ? messages / recordsPerSecond : 0,
     rssPerVehicleBytes: Math.max(0, loaded.brokerUse.rssPerConnectionBytes),
     usPerForward,
     forwardSource: source,
@@ -115,30 +117,32 @@ export function plan(c: CostInputs, sizes: number[], rate: number, nodeCores: nu
   });
 }
 
-/** The model against the capacity probes measured here: predicted broker cores beside measured ones. */
-export function checks(c: CostInputs, probes: Probe[], rate: number): ModelCheck[] {
-  return probes
-    .filter((p) => p.phase && p.phase.held > 0)
-    .map((p) => {
-      const phase = p.phase!;
-      const predicted = predictCores(c, phase.held, (phase.telemetry.sent / Math.max(1e-9, phase.seconds)) / phase.held);
+/** The model against fleets measured here: predicted broker cores beside measured ones. */
+export function checks(c: CostInputs, measured: { label: string; pass: boolean; phase: PhaseResult }[]): ModelCheck[] {
+  return measured
+    .filter((m) => m.phase.devices > 0 && m.phase.telemetry.sent > 0)
+    .map(({ label, pass, phase }) => {
+      // The records actually offered: a simulator that fell behind offered fewer than asked.
+      const predicted = predictCores(c, phase.devices, phase.telemetry.sent / Math.max(1e-9, phase.seconds) / phase.devices);
       const measured = phase.brokerUse.cpuCores;
       return {
-        vehicles: phase.held,
-        pass: p.pass,
+        label,
+        vehicles: phase.devices,
+        pass,
         messagesPerSecond: phase.messagesInPerSecond + phase.messagesOutPerSecond,
         measuredCores: measured,
         predictedCores: predicted,
         errorPct: measured > 0 ? (100 * (predicted - measured)) / measured : NaN,
       };
     })
-    .filter((x) => Number.isFinite(x.predictedCores) && rate > 0);
+    .filter((x) => Number.isFinite(x.predictedCores));
 }
 
 export function assumptions(c: CostInputs, nodeCores: number): string[] {
   return [
-    `broker CPU = vehicles × ${c.usPerConnectionSecond.toFixed(2)} µs/s per connection (heartbeats, measured idle) + messages × ${c.usPerMessage.toFixed(2)} µs ` +
-      `(measured loaded, connection cost taken off); ${c.messagesPerRecord.toFixed(2)} messages handled per telemetry record (in and out, plus commands, answers, broadcasts)`,
+    `broker CPU = vehicles × ${c.usPerConnectionSecond.toFixed(2)} µs/s per connection (heartbeats only, sessions held: measured idle) + messages × ${c.usPerMessage.toFixed(2)} µs ` +
+      `(measured under the vehicle workload with drives, connection cost taken off: drive churn is in the message cost); ` +
+      `${c.messagesPerRecord.toFixed(2)} messages handled per telemetry record (in and out, plus commands, answers, broadcasts)`,
     `one broker process uses at most one core and is planned at ${TARGET_UTILISATION * 100}% busy; one process holds at most ${OPEN_FILES_PER_PROCESS - OWN_FILES} vehicles (open-files limit ${OPEN_FILES_PER_PROCESS}, hard)`,
     `nodes of ${nodeCores} cores give ${NODE_CORE_SHARE * 100}% of them to broker processes (kernel networking and the OS take the rest)`,
     `every broker process is a cluster node; backends consume fleet/+/telemetry on every node, so telemetry never crosses the cluster; commands cross once ((P−1)/P of them), ` +

@@ -51,7 +51,7 @@ export function renderChart(r: VehicleResult): string {
       const y = top + 20 + i * 2 * ROW_H;
       const w = (v: number): string => ((v / maxCores) * plotW).toFixed(1);
       parts.push(
-        `<text x="${LABEL_W - 6}" y="${y + 18}" text-anchor="end">${c.vehicles} vehicles (${c.pass ? 'pass' : 'fail'})</text>`,
+        `<text x="${LABEL_W - 6}" y="${y + 18}" text-anchor="end">${esc(c.label)}: ${c.vehicles} vehicles</text>`,
         `<rect x="${LABEL_W}" y="${y + 2}" width="${w(c.measuredCores)}" height="${ROW_H - 3}" fill="${COLORS.measured}"/>`,
         `<text x="${LABEL_W + Number(w(c.measuredCores)) + 4}" y="${y + 12}">${c.measuredCores.toFixed(3)}</text>`,
         `<rect x="${LABEL_W}" y="${y + ROW_H + 1}" width="${w(c.predictedCores)}" height="${ROW_H - 3}" fill="${COLORS.predicted}"/>`,

@@ -7,7 +7,7 @@ import type { DeviceKind } from '../fleet/messages.js';
 import { ProgressLine } from '../fleet/progress.js';
 import { writeLatest } from '../fleet/report.js';
 import type { FleetResult } from '../fleet/results.js';
-import { pastDeadline, withBroker, type RunContext } from '../fleet/scenarios.js';
+import { connectFleet, pastDeadline, steadySpec, withBroker, withMemory, type RunContext } from '../fleet/scenarios.js';
 import { Simulator, type DeviceLink } from '../fleet/simulator.js';
 import { NO_NETWORK } from '../harness/network-model.js';
 import { assumptions, checks, costInputs, plan } from './capacity-model.js';
@@ -27,6 +27,8 @@ export { VEHICLES_USAGE };
 const RELAYMESH_CLIENTS: DeviceKind[] = ['raw', 'sdk'];
 const CLUSTER_RESULTS = 'bench/results/cluster-latest.json';
 const PLANNED_FLEETS = [100_000, 1_000_000];
+/** Seconds of heartbeats-only traffic that price a connection. */
+const IDLE_SECONDS = 6;
 
 export async function runVehicleBench(args: string[]): Promise<number> {
   const options = parseVehicleArgs(args);
@@ -66,18 +68,16 @@ export async function runVehicleBench(args: string[]): Promise<number> {
   const driving = (network: DeviceLink['network']): DeviceLink => ({ network, driveS: options.driveS, redial: true });
   try {
     await step(result, log, 'relaymesh phases', async () => {
-      result.phases.push((await vehiclePhase(ctx, { label: 'relaymesh raw, no network', broker: 'relaymesh', kind: 'raw', link: driving(NO_NETWORK) })).row);
-      const main = await vehiclePhase(ctx, { label: `relaymesh raw, ${options.network.name}`, broker: 'relaymesh', kind: 'raw', link: driving(options.network), withIdle: true });
-      result.phases.push(main.row);
-      if (main.idle) result.idle = main.idle;
+      result.phases.push(await vehiclePhase(ctx, { label: 'relaymesh raw, no network', broker: 'relaymesh', kind: 'raw', link: driving(NO_NETWORK) }));
+      result.phases.push(await vehiclePhase(ctx, { label: `relaymesh raw, ${options.network.name}`, broker: 'relaymesh', kind: 'raw', link: driving(options.network) }));
       if (RELAYMESH_CLIENTS.includes('sdk')) {
-        result.phases.push((await vehiclePhase(ctx, { label: 'relaymesh sdk, 4G/5G mix', broker: 'relaymesh', kind: 'sdk', link: driving(options.mix) })).row);
+        result.phases.push(await vehiclePhase(ctx, { label: 'relaymesh sdk, 4G/5G mix', broker: 'relaymesh', kind: 'sdk', link: driving(options.mix) }));
       }
     });
     await step(result, log, 'capacity search', () => capacitySearch(ctx, options, result));
     await step(result, log, 'peers', async () => {
       for (const peer of o.peers) {
-        result.phases.push((await vehiclePhase(ctx, { label: `${peer} mqtt, ${options.network.name}`, broker: peer, kind: 'mqtt', link: driving(options.network) })).row);
+        result.phases.push(await vehiclePhase(ctx, { label: `${peer} mqtt, ${options.network.name}`, broker: peer, kind: 'mqtt', link: driving(options.network) }));
       }
     });
     buildModel(options, result);
@@ -107,14 +107,21 @@ async function step(result: VehicleResult, log: ProgressLine, name: string, run:
 }
 
 /**
- * The largest fleet within the criteria through the main network. Sessions are held during the
- * probes: a probe lasts seconds, a drive (in the full run) half an hour.
+ * On one broker through the main network, sessions held (a probe lasts seconds, a drive half an
+ * hour): a fleet of half the main size loaded, then idle (the model's per-connection cost and
+ * its first check), then the search for the largest fleet within the criteria.
  */
 async function capacitySearch(ctx: RunContext, options: VehicleOptions, result: VehicleResult): Promise<void> {
   if (pastDeadline(ctx, 'capacity search')) return;
+  const o = options.fleet;
   const searchCtx: RunContext = { ...ctx, link: { network: options.network, driveS: 0, redial: true } };
+  const half = Math.max(1, Math.round(options.vehicles / 2));
   await withBroker(searchCtx, 'relaymesh', 'raw', async (attached) => {
-    result.capacity = await loadedSearch(searchCtx, attached, fleetCeiling(searchCtx, attached));
+    await connectFleet(searchCtx, half, `model check ${half}`);
+    result.modelCheck = withMemory(await ctx.sim.runPhase({ ...steadySpec(o, o.probeSeconds), scenario: `model check ${half}` }), attached.baselineRss);
+    const idle = { scenario: `idle ${half}`, seconds: Math.min(IDLE_SECONDS, o.durationS), warmupS: 0, rate: 0, commandRate: 0, broadcastHz: 0 };
+    result.idle = withMemory(await ctx.sim.runPhase(idle), attached.baselineRss);
+    if (!pastDeadline(ctx, 'capacity search')) result.capacity = await loadedSearch(searchCtx, attached, fleetCeiling(searchCtx, attached));
   });
 }
 
@@ -122,12 +129,17 @@ function buildModel(options: VehicleOptions, result: VehicleResult): void {
   const main = result.phases.find((p) => p.broker === 'relaymesh' && p.client === 'raw' && p.network === options.network.name)?.phase;
   if (!main) return;
   const o = options.fleet;
-  const inputs = costInputs(main, result.idle, o.rate, CLUSTER_RESULTS);
+  const inputs = costInputs(main, result.idle, CLUSTER_RESULTS);
+  const measured = [
+    ...(result.modelCheck ? [{ label: 'model check', pass: true, phase: result.modelCheck }] : []),
+    { label: 'main phase (calibration)', pass: true, phase: main },
+    ...(result.capacity?.probes ?? []).flatMap((p) => (p.phase ? [{ label: 'capacity probe', pass: p.pass, phase: p.phase }] : [])),
+  ];
   result.model = {
     inputs,
     nodeCores: options.nodeCores,
     rows: plan(inputs, PLANNED_FLEETS, o.rate, options.nodeCores, o.commandRate, o.steadyBroadcastHz),
-    checks: checks(inputs, result.capacity?.probes ?? [], o.rate),
+    checks: checks(inputs, measured),
     assumptions: assumptions(inputs, options.nodeCores),
   };
 }

@@ -101,8 +101,8 @@ function modelText(m: CapacityPlan): string {
     ]),
   );
   const check = table(
-    ['vehicles', 'probe', 'msgs/s handled', 'measured cores', 'predicted cores', 'error %'],
-    m.checks.map((c) => [c.vehicles, c.pass ? 'pass' : 'FAIL', fmtRate(c.messagesPerSecond), c.measuredCores.toFixed(3), c.predictedCores.toFixed(3), Number.isFinite(c.errorPct) ? c.errorPct.toFixed(0) : '-']),
+    ['fleet measured', 'vehicles', 'criteria', 'msgs/s handled', 'measured cores', 'predicted cores', 'error %'],
+    m.checks.map((c) => [c.label, c.vehicles, c.pass ? 'pass' : 'FAIL', fmtRate(c.messagesPerSecond), c.measuredCores.toFixed(3), c.predictedCores.toFixed(3), Number.isFinite(c.errorPct) ? c.errorPct.toFixed(0) : '-']),
   );
   return [
     'capacity model',

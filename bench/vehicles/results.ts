@@ -25,7 +25,9 @@ export interface VehicleResult {
   options: Record<string, unknown>;
   networks: { main: NetworkModel; mix: NetworkModel };
   phases: VehiclePhase[];
-  /** Heartbeats only at the main phase's size: what a connection costs the broker without traffic. */
+  /** Half the main fleet, sessions held, loaded: the capacity model's own check point. */
+  modelCheck?: PhaseResult;
+  /** The same fleet on heartbeats only: what a connection costs the broker without traffic. */
   idle?: PhaseResult;
   capacity?: CapacityResult;
   model?: CapacityPlan;

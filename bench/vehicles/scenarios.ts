@@ -1,50 +1,39 @@
 /** The vehicle bench's phases: one broker, one kind of vehicle client, one network each. */
 import { connectFleet, pastDeadline, steadySpec, withBroker, withMemory, type RunContext } from '../fleet/scenarios.js';
 import type { DeviceKind } from '../fleet/messages.js';
-import type { PhaseResult } from '../fleet/results.js';
 import type { DeviceLink } from '../fleet/simulator.js';
 import { peerUnavailable, type BrokerName } from '../fleet/targets.js';
 import type { VehiclePhase } from './results.js';
-
-/** Seconds of heartbeats-only traffic that price a connection. */
-const IDLE_SECONDS = 6;
 
 export interface PhasePlan {
   label: string;
   broker: BrokerName;
   kind: DeviceKind;
   link: DeviceLink;
-  /** Also measure the same fleet with heartbeats only (the per-connection cost of the model). */
-  withIdle?: boolean;
 }
 
 /**
- * Connects the fleet through `plan.link`, runs steady vehicle traffic for the phase's duration,
- * and optionally an idle phase after it. A peer that is missing or fails is recorded, not thrown.
+ * Connects the fleet through `plan.link` and runs steady vehicle traffic for the phase's duration.
+ * A peer that is missing or fails is recorded, not thrown.
  */
-export async function vehiclePhase(ctx: RunContext, plan: PhasePlan): Promise<{ row: VehiclePhase; idle?: PhaseResult }> {
+export async function vehiclePhase(ctx: RunContext, plan: PhasePlan): Promise<VehiclePhase> {
   const o = ctx.options;
   const row: VehiclePhase = { label: plan.label, broker: plan.broker, client: plan.kind, network: plan.link.network.name, driveS: plan.link.driveS };
   const why = await peerUnavailable(plan.broker);
   if (why) {
     row.skipped = why;
     ctx.log.line(`${plan.label}: skipped: ${why}`);
-    return { row };
+    return row;
   }
   if (pastDeadline(ctx, plan.label)) {
     row.skipped = 'run time limit reached';
-    return { row };
+    return row;
   }
   ctx.log.line(`${plan.label}: ${o.devices} ${plan.kind} vehicles over ${o.workers} workers, network ${plan.link.network.name}, drives of ${plan.link.driveS} s`);
-  let idle: PhaseResult | undefined;
   try {
     await withBroker({ ...ctx, link: plan.link }, plan.broker, plan.kind, async ({ baselineRss }) => {
       row.connect = await connectFleet(ctx, o.devices, plan.label);
       row.phase = withMemory(await ctx.sim.runPhase({ ...steadySpec(o), scenario: plan.label }), baselineRss);
-      if (plan.withIdle && !pastDeadline(ctx, `${plan.label} idle`)) {
-        const spec = { scenario: `${plan.label} idle`, seconds: Math.min(IDLE_SECONDS, o.durationS), warmupS: 0, rate: 0, commandRate: 0, broadcastHz: 0 };
-        idle = withMemory(await ctx.sim.runPhase(spec), baselineRss);
-      }
     });
   } catch (err) {
     if (plan.broker === 'relaymesh') throw err;
@@ -52,5 +41,5 @@ export async function vehiclePhase(ctx: RunContext, plan: PhasePlan): Promise<{ 
     row.skipped = `failed: ${(err as Error).message}`;
     ctx.log.line(`${plan.label}: ${row.skipped}`);
   }
-  return idle ? { row, idle } : { row };
+  return row;
 }
