@@ -111,27 +111,13 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     },
   });
   const quick = values.quick ?? false;
-  const num = (flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-      throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  };
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const num = numberFlag;
 
   const scenarios = (list(values.scenario) ?? (quick ? QUICK_SCENARIOS : [...SCENARIOS])).map((s) => {
     if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--scenario: unknown ${JSON.stringify(s)} (${SCENARIOS.join(', ')})`);
     return s as Scenario;
   });
-  const peerList = list(values.peers) ?? [...PEERS];
-  const peers = peerList.includes('none')
-    ? []
-    : peerList.map((p) => {
-        if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);
-        return p as BrokerName;
-      });
+  const peers = peersFlag(values.peers);
   const broker = values.broker ?? 'host';
   if (broker !== 'host' && broker !== 'cli') throw new Error(`--broker must be host or cli, got ${JSON.stringify(broker)}`);
   const qos = num('qos', values.qos, 0, 0, 1);
@@ -163,4 +149,28 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     quick,
     warmupS: quick ? 1 : 2,
   };
+}
+
+/** A numeric flag's value, or `fallback` when absent; a one-line error naming the flag when out of range. */
+export function numberFlag(flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** `--peers`: a comma-separated list of MQTT peers, `none`, or (absent) all of them. */
+export function peersFlag(v: string | undefined): BrokerName[] {
+  const names = list(v) ?? [...PEERS];
+  if (names.includes('none')) return [];
+  return names.map((p) => {
+    if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);
+    return p as BrokerName;
+  });
 }

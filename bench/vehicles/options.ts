@@ -2,8 +2,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { NETWORK_USAGE, parseNetwork, type NetworkModel } from '../harness/network-model.js';
-import type { FleetOptions } from '../fleet/options.js';
-import { PEERS, type BrokerName } from '../fleet/targets.js';
+import { numberFlag, peersFlag, type FleetOptions } from '../fleet/options.js';
 
 export const VEHICLES_USAGE = `relaymesh bench vehicles [options]
 
@@ -80,21 +79,8 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     },
   });
   const quick = values.quick ?? false;
-  const num = (flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-      throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  };
-  const peerList = (values.peers ?? PEERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  const peers = peerList.includes('none')
-    ? []
-    : peerList.map((p) => {
-        if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);
-        return p as BrokerName;
-      });
+  const num = numberFlag;
+  const peers = peersFlag(values.peers);
   const workers = values.workers === undefined || values.workers === 'auto' ? Math.max(2, cpus().length) : num('workers', values.workers, 2, 1, 32);
   const durationS = num('duration', values.duration, quick ? 12 : 60, 1, 3600);
   const lossRate = num('loss', values.loss, 0.5, 0, 100, false) / 100;
