@@ -15,7 +15,9 @@ const TARGET_UTILISATION = 0.6;
 const NODE_CORE_SHARE = 0.75;
 
 export interface CostInputs {
-  /** Broker CPU per connected vehicle per second with heartbeats only (µs/s). */
+  /** What a broker process costs with no vehicle at all (timers, metrics, GC): cores. */
+  fixedCoresPerProcess: number;
+  /** Broker CPU per connected vehicle per second with heartbeats only, fixed cost taken off (µs/s). */
   usPerConnectionSecond: number;
   /** Broker CPU per message handled (in + out), traffic only: connection cost taken off (µs). */
   usPerMessage: number;
@@ -63,17 +65,20 @@ export interface CapacityPlan {
 }
 
 /**
- * Per-connection cost from the idle phase, per-message cost from the loaded phase less that:
- * with one rate, connections and messages grow together and cannot be told apart otherwise.
+ * Fixed cost from the broker alone, per-connection cost from the idle phase less that,
+ * per-message cost from the loaded phase less both: with one rate, connections and messages grow
+ * together and cannot be told apart otherwise.
  */
-export function costInputs(loaded: PhaseResult, idle: PhaseResult | undefined, clusterFile: string): CostInputs {
+export function costInputs(loaded: PhaseResult, alone: PhaseResult | undefined, idle: PhaseResult | undefined, clusterFile: string): CostInputs {
   const vehicles = Math.max(1, loaded.devices);
-  const idleCoresPerVehicle = idle && idle.held > 0 ? idle.brokerUse.cpuCores / idle.held : 0;
+  const fixed = alone?.brokerUse.cpuCores ?? 0;
+  const idleCoresPerVehicle = idle && idle.held > 0 ? Math.max(0, idle.brokerUse.cpuCores - fixed) / idle.held : 0;
   const messages = loaded.messagesInPerSecond + loaded.messagesOutPerSecond;
   const recordsPerSecond = loaded.telemetry.sent / Math.max(1e-9, loaded.seconds);
-  const trafficCores = Math.max(0, loaded.brokerUse.cpuCores - idleCoresPerVehicle * vehicles);
+  const trafficCores = Math.max(0, loaded.brokerUse.cpuCores - fixed - idleCoresPerVehicle * vehicles);
   const { usPerForward, source } = forwardCost(clusterFile);
   return {
+    fixedCoresPerProcess: fixed,
     usPerConnectionSecond: idleCoresPerVehicle * 1e6,
     usPerMessage: messages > 0 ? (trafficCores * 1e6) / messages : 0,
     messagesPerRecord: recordsPerSecond > 0 ? messages / recordsPerSecond : 0,
@@ -83,21 +88,23 @@ export function costInputs(loaded: PhaseResult, idle: PhaseResult | undefined, c
   };
 }
 
-/** Cores the broker is predicted to use for `vehicles` at `rate` records/s each. */
-export function predictCores(c: CostInputs, vehicles: number, rate: number): number {
-  return (vehicles * c.usPerConnectionSecond + vehicles * rate * c.messagesPerRecord * c.usPerMessage) / 1e6;
+/** Cores `processes` broker processes are predicted to use for `vehicles` at `rate` records/s each. */
+export function predictCores(c: CostInputs, vehicles: number, rate: number, processes = 1): number {
+  return processes * c.fixedCoresPerProcess + (vehicles * c.usPerConnectionSecond + vehicles * rate * c.messagesPerRecord * c.usPerMessage) / 1e6;
 }
 
 export function plan(c: CostInputs, sizes: number[], rate: number, nodeCores: number, commandsPerVehicleS: number, broadcastHz: number): PlanRow[] {
   return sizes.map((vehicles) => {
-    const brokerCores = predictCores(c, vehicles, rate);
-    const processesByCpu = Math.ceil(brokerCores / TARGET_UTILISATION);
-    const processesByFiles = Math.ceil(vehicles / (OPEN_FILES_PER_PROCESS - OWN_FILES));
-    let processes = Math.max(processesByCpu, processesByFiles);
     // Every process is a cluster node: commands cross to the vehicle's process, broadcasts reach every process once.
     const forwards = (p: number): number => (vehicles * commandsPerVehicleS * (p - 1)) / p + broadcastHz * (p - 1);
     const forwardCores = (f: number): number => (2 * f * c.usPerForward) / 1e6;
-    processes = Math.max(processes, Math.ceil((brokerCores + forwardCores(forwards(processes))) / TARGET_UTILISATION));
+    const coresFor = (p: number): number => predictCores(c, vehicles, rate, p) + forwardCores(forwards(p));
+    // Processes add their own fixed cost and forwards: a few rounds settle the count (bounded).
+    let processesByCpu = Math.ceil(coresFor(1) / TARGET_UTILISATION);
+    for (let i = 0; i < 5; i++) processesByCpu = Math.max(processesByCpu, Math.ceil(coresFor(processesByCpu) / TARGET_UTILISATION));
+    const processesByFiles = Math.ceil(vehicles / (OPEN_FILES_PER_PROCESS - OWN_FILES));
+    const processes = Math.max(processesByCpu, processesByFiles);
+    const brokerCores = coresFor(processes);
     const forwardsPerSecond = forwards(processes);
     const perNode = Math.max(1, Math.floor(nodeCores * NODE_CORE_SHARE));
     const telemetryCrossing = (vehicles * rate * (processes - 1)) / processes;
@@ -105,7 +112,7 @@ export function plan(c: CostInputs, sizes: number[], rate: number, nodeCores: nu
       vehicles,
       ratePerVehicle: rate,
       messagesPerSecond: vehicles * rate * c.messagesPerRecord,
-      brokerCores: brokerCores + forwardCores(forwardsPerSecond),
+      brokerCores,
       processesByCpu,
       processesByFiles,
       processes,
@@ -140,7 +147,7 @@ export function checks(c: CostInputs, measured: { label: string; pass: boolean; 
 
 export function assumptions(c: CostInputs, nodeCores: number): string[] {
   return [
-    `broker CPU = vehicles × ${c.usPerConnectionSecond.toFixed(2)} µs/s per connection (heartbeats only, sessions held: measured idle) + messages × ${c.usPerMessage.toFixed(2)} µs ` +
+    `broker CPU = processes × ${c.fixedCoresPerProcess.toFixed(3)} cores (a broker alone, measured) + vehicles × ${c.usPerConnectionSecond.toFixed(2)} µs/s per connection (heartbeats only, sessions held: measured idle) + messages × ${c.usPerMessage.toFixed(2)} µs ` +
       `(measured under the vehicle workload with drives, connection cost taken off: drive churn is in the message cost); ` +
       `${c.messagesPerRecord.toFixed(2)} messages handled per telemetry record (in and out, plus commands, answers, broadcasts)`,
     `one broker process uses at most one core and is planned at ${TARGET_UTILISATION * 100}% busy; one process holds at most ${OPEN_FILES_PER_PROCESS - OWN_FILES} vehicles (open-files limit ${OPEN_FILES_PER_PROCESS}, hard)`,

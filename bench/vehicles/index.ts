@@ -8,7 +8,7 @@ import { ProgressLine } from '../fleet/progress.js';
 import { writeLatest } from '../fleet/report.js';
 import type { FleetResult } from '../fleet/results.js';
 import { connectFleet, pastDeadline, steadySpec, withBroker, withMemory, type RunContext } from '../fleet/scenarios.js';
-import { Simulator, type DeviceLink } from '../fleet/simulator.js';
+import { Simulator, type DeviceLink, type PhaseSpec } from '../fleet/simulator.js';
 import { NO_NETWORK } from '../harness/network-model.js';
 import { assumptions, checks, costInputs, plan } from './capacity-model.js';
 import { renderChart } from './chart.js';
@@ -108,8 +108,9 @@ async function step(result: VehicleResult, log: ProgressLine, name: string, run:
 
 /**
  * On one broker through the main network, sessions held (a probe lasts seconds, a drive half an
- * hour): a fleet of half the main size loaded, then idle (the model's per-connection cost and
- * its first check), then the search for the largest fleet within the criteria.
+ * hour): the broker alone (the model's fixed cost), a fleet of half the main size loaded (the
+ * model's first check), then idle (its per-connection cost), then the search for the largest
+ * fleet within the criteria.
  */
 async function capacitySearch(ctx: RunContext, options: VehicleOptions, result: VehicleResult): Promise<void> {
   if (pastDeadline(ctx, 'capacity search')) return;
@@ -117,19 +118,24 @@ async function capacitySearch(ctx: RunContext, options: VehicleOptions, result: 
   const searchCtx: RunContext = { ...ctx, link: { network: options.network, driveS: 0, redial: true } };
   const half = Math.max(1, Math.round(options.vehicles / 2));
   await withBroker(searchCtx, 'relaymesh', 'raw', async (attached) => {
+    result.brokerAlone = await ctx.sim.runPhase(quietSpec('broker alone'));
     await connectFleet(searchCtx, half, `model check ${half}`);
     result.modelCheck = withMemory(await ctx.sim.runPhase({ ...steadySpec(o, o.probeSeconds), scenario: `model check ${half}` }), attached.baselineRss);
-    const idle = { scenario: `idle ${half}`, seconds: Math.min(IDLE_SECONDS, o.durationS), warmupS: 0, rate: 0, commandRate: 0, broadcastHz: 0 };
-    result.idle = withMemory(await ctx.sim.runPhase(idle), attached.baselineRss);
+    result.idle = withMemory(await ctx.sim.runPhase(quietSpec(`idle ${half}`)), attached.baselineRss);
     if (!pastDeadline(ctx, 'capacity search')) result.capacity = await loadedSearch(searchCtx, attached, fleetCeiling(searchCtx, attached));
   });
+}
+
+/** Heartbeats only, for IDLE_SECONDS. */
+function quietSpec(scenario: string): PhaseSpec {
+  return { scenario, seconds: IDLE_SECONDS, warmupS: 0, rate: 0, commandRate: 0, broadcastHz: 0 };
 }
 
 function buildModel(options: VehicleOptions, result: VehicleResult): void {
   const main = result.phases.find((p) => p.broker === 'relaymesh' && p.client === 'raw' && p.network === options.network.name)?.phase;
   if (!main) return;
   const o = options.fleet;
-  const inputs = costInputs(main, result.idle, CLUSTER_RESULTS);
+  const inputs = costInputs(main, result.brokerAlone, result.idle, CLUSTER_RESULTS);
   const measured = [
     ...(result.modelCheck ? [{ label: 'model check', pass: true, phase: result.modelCheck }] : []),
     { label: 'main phase (calibration)', pass: true, phase: main },

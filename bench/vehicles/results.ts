@@ -25,6 +25,8 @@ export interface VehicleResult {
   options: Record<string, unknown>;
   networks: { main: NetworkModel; mix: NetworkModel };
   phases: VehiclePhase[];
+  /** The broker with the backend and no vehicle: a process's fixed cost. */
+  brokerAlone?: PhaseResult;
   /** Half the main fleet, sessions held, loaded: the capacity model's own check point. */
   modelCheck?: PhaseResult;
   /** The same fleet on heartbeats only: what a connection costs the broker without traffic. */
