@@ -12,7 +12,7 @@ import { Simulator, type DeviceLink, type PhaseSpec } from '../fleet/simulator.j
 import { NO_NETWORK } from '../harness/network-model.js';
 import { assumptions, checks, costInputs, plan } from './capacity-model.js';
 import { renderChart } from './chart.js';
-import { VEHICLES_USAGE, parseVehicleArgs, type VehicleOptions } from './options.js';
+import { VEHICLES_USAGE, parseVehicleArgs, type Part, type VehicleOptions } from './options.js';
 import { renderVehicleTables } from './report.js';
 import type { VehicleResult } from './results.js';
 import { vehiclePhase } from './scenarios.js';
@@ -43,6 +43,7 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     source: sourceState(),
     options: { ...o, vehicles: options.vehicles, driveS: options.driveS, nodeCores: options.nodeCores },
     networks: { main: options.network, mix: options.mix },
+    parts: options.parts,
     phases: [],
     notes: [],
     errors: [],
@@ -67,14 +68,14 @@ export async function runVehicleBench(args: string[]): Promise<number> {
   };
   const driving = (network: DeviceLink['network']): DeviceLink => ({ network, driveS: options.driveS, redial: true });
   try {
-    await step(result, log, 'relaymesh phases', async () => {
+    await step(result, log, 'relaymesh', async () => {
       result.phases.push(await vehiclePhase(ctx, { label: 'relaymesh raw, no network', broker: 'relaymesh', kind: 'raw', link: driving(NO_NETWORK) }));
       result.phases.push(await vehiclePhase(ctx, { label: `relaymesh raw, ${options.network.name}`, broker: 'relaymesh', kind: 'raw', link: driving(options.network) }));
       if (RELAYMESH_CLIENTS.includes('sdk')) {
         result.phases.push(await vehiclePhase(ctx, { label: 'relaymesh sdk, 4G/5G mix', broker: 'relaymesh', kind: 'sdk', link: driving(options.mix) }));
       }
     });
-    await step(result, log, 'capacity search', () => capacitySearch(ctx, options, result));
+    await step(result, log, 'capacity', () => capacitySearch(ctx, options, result));
     await step(result, log, 'peers', async () => {
       for (const peer of o.peers) {
         result.phases.push(await vehiclePhase(ctx, { label: `${peer} mqtt, ${options.network.name}`, broker: peer, kind: 'mqtt', link: driving(options.network) }));
@@ -97,6 +98,7 @@ export async function runVehicleBench(args: string[]): Promise<number> {
 }
 
 async function step(result: VehicleResult, log: ProgressLine, name: string, run: () => Promise<void>): Promise<void> {
+  if (!result.parts.includes(name as Part)) return;
   try {
     await run();
   } catch (err) {

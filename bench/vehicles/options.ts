@@ -27,6 +27,7 @@ Mosquitto and Aedes (MQTT over WebSocket). Writes bench/results/vehicles-latest.
   --outage-every <s>      mean seconds between outages per connection in the mix phase (default 600; --quick 30)
   --commands <n>          commands per vehicle per minute (default 1)
   --broadcast-every <s>   seconds between fleet-wide broadcasts (default 5)
+  --parts <list>          relaymesh,capacity,peers: which parts run (default all)
   --peers <list>          mosquitto,aedes (default both; none to skip)
   --p99-ms <n>            capacity criterion: p99 end to end of every flow (default 100)
   --max-loss <pct>        capacity criterion: loss of each flow below this (default 0.1)
@@ -39,7 +40,11 @@ Mosquitto and Aedes (MQTT over WebSocket). Writes bench/results/vehicles-latest.
   --out <dir>             results directory (default bench/results)
   --quick                 a few minutes on small fleets`;
 
+export const PARTS = ['relaymesh', 'capacity', 'peers'] as const;
+export type Part = (typeof PARTS)[number];
+
 export interface VehicleOptions {
+  parts: Part[];
   vehicles: number;
   driveS: number;
   /** The network of the main phase and the capacity search. */
@@ -65,6 +70,7 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
       'outage-every': { type: 'string' },
       commands: { type: 'string' },
       'broadcast-every': { type: 'string' },
+      parts: { type: 'string' },
       peers: { type: 'string' },
       'p99-ms': { type: 'string' },
       'max-loss': { type: 'string' },
@@ -119,7 +125,12 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     quick,
     warmupS: quick ? 1 : 3,
   };
+  const parts = (values.parts ?? PARTS.join(',')).split(',').map((p) => {
+    if (!PARTS.includes(p.trim() as Part)) throw new Error(`--parts: unknown ${JSON.stringify(p)} (${PARTS.join(', ')})`);
+    return p.trim() as Part;
+  });
   return {
+    parts,
     vehicles,
     driveS: num('drive', values.drive, quick ? 10 : 1800, 1, 24 * 3600, false),
     network,

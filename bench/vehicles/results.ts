@@ -2,6 +2,7 @@
 import type { CapacityResult, ConnectResult, FleetResult, PhaseResult } from '../fleet/results.js';
 import type { NetworkModel } from '../harness/network-model.js';
 import type { CapacityPlan } from './capacity-model.js';
+import type { Part } from './options.js';
 
 /** One measured phase: a broker, a kind of vehicle client, a network. */
 export interface VehiclePhase {
@@ -24,6 +25,8 @@ export interface VehicleResult {
   source: FleetResult['source'];
   options: Record<string, unknown>;
   networks: { main: NetworkModel; mix: NetworkModel };
+  /** Which parts of the bench ran (--parts). */
+  parts: Part[];
   phases: VehiclePhase[];
   /** The broker with the backend and no vehicle: a process's fixed cost. */
   brokerAlone?: PhaseResult;
