@@ -79,35 +79,40 @@ export interface FleetOptions {
   warmupS: number;
 }
 
+/** The flags the fleet and the vehicle bench share (same meaning), declared once for parseArgs. */
+export const SHARED_FLAGS = {
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  peers: { type: 'string' },
+  commands: { type: 'string' },
+  'p99-ms': { type: 'string' },
+  'max-loss': { type: 'string' },
+  'capacity-start': { type: 'string' },
+  'capacity-max': { type: 'string' },
+  'probe-seconds': { type: 'string' },
+  workers: { type: 'string' },
+  'max-minutes': { type: 'string' },
+  out: { type: 'string' },
+  quick: { type: 'boolean' },
+} as const;
+
 export function parseFleetArgs(args: string[]): FleetOptions {
   const { values } = parseArgs({
     args,
     strict: true,
     options: {
+      ...SHARED_FLAGS,
       devices: { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
       scenario: { type: 'string' },
-      peers: { type: 'string' },
       soak: { type: 'string' },
-      commands: { type: 'string' },
       'fanout-hz': { type: 'string' },
       payload: { type: 'string' },
       qos: { type: 'string' },
       drop: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
-      'p99-ms': { type: 'string' },
-      'max-loss': { type: 'string' },
-      'capacity-start': { type: 'string' },
-      'capacity-max': { type: 'string' },
-      'probe-seconds': { type: 'string' },
-      workers: { type: 'string' },
       backends: { type: 'string' },
       broker: { type: 'string' },
       'broker-workers': { type: 'string' },
-      'max-minutes': { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean' },
     },
   });
   const quick = values.quick ?? false;

@@ -2,7 +2,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { NETWORK_USAGE, parseNetwork, type NetworkModel } from '../harness/network-model.js';
-import { numberFlag, peersFlag, type FleetOptions } from '../fleet/options.js';
+import { SHARED_FLAGS, numberFlag, peersFlag, type FleetOptions } from '../fleet/options.js';
 
 export const VEHICLES_USAGE = `relaymesh bench vehicles [options]
 
@@ -61,27 +61,15 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     args,
     strict: true,
     options: {
+      ...SHARED_FLAGS,
       vehicles: { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
       drive: { type: 'string' },
       network: { type: 'string' },
       loss: { type: 'string' },
       'outage-every': { type: 'string' },
-      commands: { type: 'string' },
       'broadcast-every': { type: 'string' },
       parts: { type: 'string' },
-      peers: { type: 'string' },
-      'p99-ms': { type: 'string' },
-      'max-loss': { type: 'string' },
-      'capacity-start': { type: 'string' },
-      'capacity-max': { type: 'string' },
-      'probe-seconds': { type: 'string' },
-      workers: { type: 'string' },
       'node-cores': { type: 'string' },
-      'max-minutes': { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean' },
     },
   });
   const quick = values.quick ?? false;
