@@ -31,7 +31,7 @@ Mosquitto and Aedes (MQTT over WebSocket). Writes bench/results/vehicles-latest.
   --peers <list>          mosquitto,aedes (default both; none to skip)
   --p99-ms <n>            capacity criterion: p99 end to end of every flow (default 100)
   --max-loss <pct>        capacity criterion: loss of each flow below this (default 0.1)
-  --capacity-start <n>    first fleet size of the capacity search (default 1000; --quick 250)
+  --capacity-start <n>    first fleet size of the capacity search (default 1000; --quick 50)
   --capacity-max <n>      largest fleet the search tries (default: one broker process's open files; --quick 1000)
   --probe-seconds <s>     measured seconds per capacity probe (default 10; --quick 4)
   --workers <n|auto>      device worker processes (default auto: one per core, at least 2)
@@ -100,7 +100,7 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     heartbeatMs: 10_000,
     p99Ms: num('p99-ms', values['p99-ms'], 100, 1, 60_000, false),
     maxLossPct: num('max-loss', values['max-loss'], 0.1, 0, 100, false),
-    capacityStart: num('capacity-start', values['capacity-start'], quick ? 250 : 1000, 1, 200_000),
+    capacityStart: num('capacity-start', values['capacity-start'], quick ? 50 : 1000, 1, 200_000),
     capacityMax: values['capacity-max'] === undefined ? (quick ? 1000 : undefined) : num('capacity-max', values['capacity-max'], 0, 1, 200_000),
     probeSeconds: num('probe-seconds', values['probe-seconds'], quick ? 4 : 10, 1, 600),
     workers,
