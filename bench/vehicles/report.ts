@@ -8,8 +8,10 @@ import type { VehiclePhase, VehicleResult } from './results.js';
 export function renderVehicleTables(r: VehicleResult): string {
   const out: string[] = [];
   const ran = r.phases.filter((p): p is VehiclePhase & { phase: PhaseResult } => p.phase !== undefined);
-  out.push('end to end, per flow (ms; loss counts only what was sent while the receiver was in session)', latencyTable(ran));
-  out.push('', 'load, sessions and broker resources', resourceTable(ran));
+  if (ran.length > 0) {
+    out.push('end to end, per flow (ms; loss counts only what was sent while the receiver was in session)', latencyTable(ran));
+    out.push('', 'load, sessions and broker resources', resourceTable(ran));
+  }
   for (const p of r.phases.filter((x) => x.skipped)) out.push(`${p.label}: skipped: ${p.skipped}`);
   const direct = ran.find((p) => p.broker === 'relaymesh' && p.client === 'raw' && p.network === 'none');
   const emulated = ran.find((p) => p.broker === 'relaymesh' && p.client === 'raw' && p.network === r.networks.main.name);
