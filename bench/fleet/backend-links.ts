@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { FrameKind, decodeFrame, encodeFrame } from '../../src/protocol/index.js';
 import { nowUs } from '../fanout/clock.js';
 import { withTimeout } from './device-fleet.js';
-import { TOPICS, backendId, deviceId, type WorkerSetup } from './messages.js';
+import { backendId, deviceId, type WorkerSetup } from './messages.js';
+import { WORKLOADS } from './workloads.js';
 
 export interface BackendLink {
   /** Point-to-point to one device: relaymesh SEND to its inbox, or an MQTT publish to cmd/<device>. */
@@ -29,6 +30,7 @@ export function openBackend(setup: WorkerSetup, partition: number, timeoutMs: nu
 }
 
 function openRelaymeshBackend(setup: WorkerSetup, partition: number, events: LinkEvents): Promise<BackendLink> {
+  const workload = WORKLOADS[setup.workload];
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(setup.url, { perMessageDeflate: false, skipUTF8Validation: true });
     let seq = 0;
@@ -39,7 +41,7 @@ function openRelaymeshBackend(setup: WorkerSetup, partition: number, events: Lin
         ws.send(encodeFrame({ kind: FrameKind.SEND, seq: ++seq, target: deviceId(device), payload, qos: setup.qos }));
       },
       broadcast(payload) {
-        ws.send(encodeFrame({ kind: FrameKind.PUB, seq: ++seq, topic: TOPICS.broadcast, payload, qos: 0 }));
+        ws.send(encodeFrame({ kind: FrameKind.PUB, seq: ++seq, topic: workload.broadcastTopic, payload, qos: 0 }));
       },
       async close(ms) {
         closing = true;
@@ -64,7 +66,7 @@ function openRelaymeshBackend(setup: WorkerSetup, partition: number, events: Lin
           return;
         case FrameKind.WELCOME:
           pingTimer = setInterval(() => ws.send(encodeFrame({ kind: FrameKind.PING, seq: ++seq })), frame.heartbeatMs);
-          ws.send(encodeFrame({ kind: FrameKind.SUB, seq: ++seq, filters: [TOPICS.telemetryFilter(partition)], qos: setup.qos }));
+          ws.send(encodeFrame({ kind: FrameKind.SUB, seq: ++seq, filters: workload.backendFilters(partition), qos: setup.qos }));
           return;
         case FrameKind.OK:
           if (!live) {
@@ -91,6 +93,7 @@ function openRelaymeshBackend(setup: WorkerSetup, partition: number, events: Lin
 }
 
 function openMqttBackend(setup: WorkerSetup, partition: number, events: LinkEvents): Promise<BackendLink> {
+  const workload = WORKLOADS[setup.workload];
   return new Promise((resolve, reject) => {
     const client: MqttClient = mqtt.connect(setup.url, {
       clientId: backendId(partition),
@@ -104,10 +107,10 @@ function openMqttBackend(setup: WorkerSetup, partition: number, events: LinkEven
     let closing = false;
     const link: BackendLink = {
       command(device, payload) {
-        client.publish(TOPICS.mqttCommand(device), payload, { qos: setup.qos });
+        client.publish(workload.mqttCommandTopic(device), payload, { qos: setup.qos });
       },
       broadcast(payload) {
-        client.publish(TOPICS.broadcast, payload, { qos: 0 });
+        client.publish(workload.broadcastTopic, payload, { qos: 0 });
       },
       async close(ms) {
         closing = true;
@@ -118,7 +121,7 @@ function openMqttBackend(setup: WorkerSetup, partition: number, events: LinkEven
       },
     };
     client.on('connect', () => {
-      client.subscribe(TOPICS.telemetryFilter(partition), { qos: setup.qos }, (err) => {
+      client.subscribe(workload.backendFilters(partition), { qos: setup.qos }, (err) => {
         if (err) return reject(err);
         live = true;
         resolve(link);

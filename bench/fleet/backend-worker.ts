@@ -10,7 +10,9 @@ import { serveCommands } from '../fanout/ipc.js';
 import { openBackend, type BackendLink } from './backend-links.js';
 import { LoopLag } from './loop-lag.js';
 import type { BackendCommands, BackendCounters, BackendPhase, WorkerSetup } from './messages.js';
-import { PayloadKind, readStamp, samePhase, stampedPayload } from './payload.js';
+import { PayloadKind, samePhase } from './payload.js';
+import type { SentLog } from './session-log.js';
+import { WORKLOADS, type Workload } from './workloads.js';
 
 const TICK_MS = 5;
 
@@ -19,6 +21,9 @@ let links: BackendLink[] = [];
 let phase: BackendPhase = { phaseId: 0, fleetSize: 0, commandRate: 0, broadcastHz: 0 };
 let counters: BackendCounters = zero();
 let latency = new LatencyHistogram();
+let ackLatency = new LatencyHistogram();
+let sent: SentLog = { commands: [], broadcasts: [] };
+let workload: Workload = WORKLOADS.fleet;
 let window = new LatencyHistogram();
 /** Highest telemetry sequence number seen per device in this phase (-1: none yet). */
 let lastSeq = new Int32Array(0);
@@ -26,11 +31,17 @@ const lag = new LoopLag();
 let pacer: NodeJS.Timeout | undefined;
 
 function zero(): BackendCounters {
-  return { telemetryReceived: 0, duplicates: 0, gaps: 0, commandsSent: 0, broadcastsSent: 0, stale: 0, unexpectedCloses: 0 };
+  return { telemetryReceived: 0, acksReceived: 0, duplicates: 0, gaps: 0, commandsSent: 0, broadcastsSent: 0, stale: 0, unexpectedCloses: 0 };
 }
 
+/** Telemetry, or a device's answer to a command (both arrive on the backend's subscriptions). */
 function onTelemetry(payload: Uint8Array, atUs: number): void {
-  const stamp = readStamp(payload);
+  const stamp = workload.read(payload);
+  if (stamp?.kind === PayloadKind.COMMAND_ACK && samePhase(stamp.phase, phase.phaseId)) {
+    counters.acksReceived++;
+    ackLatency.record(atUs - stamp.sentUs);
+    return;
+  }
   if (!stamp || stamp.kind !== PayloadKind.TELEMETRY || !samePhase(stamp.phase, phase.phaseId) || stamp.device >= lastSeq.length) {
     counters.stale++;
     return;
@@ -68,14 +79,18 @@ function startPacer(p: BackendPhase): void {
       for (; commandCursor < due; commandCursor++) {
         const device = commandCursor % p.fleetSize;
         const link = links[device % links.length]!;
-        link.command(device, stampedPayload(s.payloadBytes, PayloadKind.COMMAND, p.phaseId, device, seqs[device]!++));
+        const payload = workload.payload(PayloadKind.COMMAND, p.phaseId, device, seqs[device]!, s.payloadBytes);
+        link.command(device, payload);
+        sent.commands.push([device, seqs[device]!++, workload.read(payload)!.sentUs]);
         counters.commandsSent++;
       }
     }
     if (p.broadcastHz > 0) {
       const due = Math.floor(elapsedS * p.broadcastHz);
       for (; broadcastCursor < due; broadcastCursor++) {
-        links[0]!.broadcast(stampedPayload(s.payloadBytes, PayloadKind.BROADCAST, p.phaseId, 0, broadcastCursor));
+        const payload = workload.payload(PayloadKind.BROADCAST, p.phaseId, 0, broadcastCursor, s.payloadBytes);
+        links[0]!.broadcast(payload);
+        sent.broadcasts.push([broadcastCursor, workload.read(payload)!.sentUs]);
         counters.broadcastsSent++;
       }
     }
@@ -96,6 +111,7 @@ serveCommands<BackendCommands>({
     await Promise.all(links.map((l) => l.close(1_000)));
     links = [];
     setup = s;
+    workload = WORKLOADS[s.workload];
     const events = { telemetry: onTelemetry, lost: () => void counters.unexpectedCloses++ };
     links = await Promise.all(Array.from({ length: s.partitions }, (_, b) => openBackend(s, b, timeoutMs, events)));
     return { connected: links.length };
@@ -105,6 +121,8 @@ serveCommands<BackendCommands>({
     phase = p;
     counters = zero();
     latency = new LatencyHistogram();
+    ackLatency = new LatencyHistogram();
+    sent = { commands: [], broadcasts: [] };
     window = new LatencyHistogram();
     lastSeq = new Int32Array(p.fleetSize).fill(-1);
     lag.take();
@@ -124,7 +142,7 @@ serveCommands<BackendCommands>({
     return { ...counters, window: w.toSparse() };
   },
   report() {
-    return { ...counters, telemetryLatency: latency.toSparse(), lagP99Ms: lag.take().p99Ms };
+    return { ...counters, telemetryLatency: latency.toSparse(), ackLatency: ackLatency.toSparse(), sent, lagP99Ms: lag.take().p99Ms };
   },
   async close({ timeoutMs }) {
     stopPacer();

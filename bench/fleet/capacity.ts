@@ -18,7 +18,7 @@ const MAX_BISECTIONS = 3;
 const IDLE_HEARTBEAT_P99_MS = 1_000;
 /** A probe counts only if the simulator sent at least this share of the telemetry asked for. */
 const MIN_OFFERED_SHARE = 0.97;
-/** Fleet sizes are rounded to this in the search. */
+/** Fleet sizes are rounded to this in the search (or to the first size, when that is smaller). */
 const GRAIN = 250;
 
 export async function capacityScenarios(ctx: RunContext): Promise<void> {
@@ -54,15 +54,16 @@ export async function capacityScenarios(ctx: RunContext): Promise<void> {
  * and the backends; with several processes sharing the port, a little less than the sum, since
  * the kernel spreads connections by hash, not evenly.
  */
-function fleetCeiling(ctx: RunContext, { target }: Attached, processes = 1): number {
+export function fleetCeiling(ctx: RunContext, { target }: Attached, processes = 1): number {
   const ownFds = sampleTree(target.pid).openFds / processes;
   const perProcess = target.fdLimit - ownFds - BROKER_OWN_FDS_MARGIN;
   const total = processes === 1 ? perProcess : processes * perProcess * 0.98;
-  const byFiles = Math.floor(total / GRAIN) * GRAIN;
-  return Math.max(GRAIN, Math.min(ctx.options.capacityMax ?? Infinity, Number.isFinite(byFiles) ? byFiles : 19_000));
+  const grain = grainOf(ctx.options);
+  const byFiles = Math.floor(total / grain) * grain;
+  return Math.max(grain, Math.min(ctx.options.capacityMax ?? Infinity, Number.isFinite(byFiles) ? byFiles : 19_000));
 }
 
-async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number): Promise<CapacityResult> {
+export async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number): Promise<CapacityResult> {
   const o = ctx.options;
   const criterion =
     `${o.rate} msg/s/device offered (>= ${MIN_OFFERED_SHARE * 100}% of schedule), p99 of every delivery <= ${o.p99Ms} ms, ` +
@@ -77,6 +78,8 @@ async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number
   };
   let pass = 0;
   let fail: number | undefined;
+  const grain = grainOf(o);
+  const roundTo = (n: number): number => Math.max(grain, Math.round(n / grain) * grain);
   let size = Math.min(roundTo(o.capacityStart), ceiling);
   // Doubling until a probe fails or the ceiling passes; then bisection between the last pass and the first failure.
   while (probes.length < MAX_PROBES && !pastDeadline(ctx, 'further capacity probes')) {
@@ -91,7 +94,7 @@ async function loadedSearch(ctx: RunContext, attached: Attached, ceiling: number
   }
   for (let i = 0; fail !== undefined && i < MAX_BISECTIONS && probes.length < MAX_PROBES; i++) {
     const mid = roundTo((pass + fail) / 2);
-    if (mid <= pass || mid >= fail || fail - pass <= Math.max(GRAIN, 0.1 * pass)) break;
+    if (mid <= pass || mid >= fail || fail - pass <= Math.max(grain, 0.1 * pass)) break;
     if (pastDeadline(ctx, 'further capacity probes')) break;
     if ((await probe(mid)).pass) pass = mid;
     else fail = mid;
@@ -225,8 +228,9 @@ function limitOf(probes: Probe[], fail: number | undefined, ceiling: number, pas
   return parts.join('; ');
 }
 
-function roundTo(n: number): number {
-  return Math.max(GRAIN, Math.round(n / GRAIN) * GRAIN);
+/** Small machines and smoke runs search small fleets: a first size below GRAIN sets the grain. */
+function grainOf(o: FleetOptions): number {
+  return Math.max(1, Math.min(GRAIN, o.capacityStart));
 }
 
 function fmtCores(p: PhaseResult | undefined): string {

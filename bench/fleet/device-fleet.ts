@@ -1,8 +1,11 @@
 /** The part of a device worker that differs per client kind: raw relaymesh sockets, the SDK, or mqtt.js. */
 import { nowUs } from '../fanout/clock.js';
 import { LatencyHistogram } from '../fanout/histogram.js';
+import { exponentialBackoff } from '../../src/protocol/backoff.js';
 import type { ConnectPlan, ConnectReport, WorkerSetup } from './messages.js';
 import type { DeviceStats } from './device-stats.js';
+import { PayloadKind } from './payload.js';
+import type { DownReason } from './session-log.js';
 
 export interface DeviceFleet {
   /** Opens devices plan.first .. plan.first + plan.count - 1 and subscribes each. */
@@ -19,6 +22,8 @@ export interface DeviceFleet {
   drop(fraction: number): number;
   /** Closes and forgets devices with index >= keep. */
   shrink(keep: number, timeoutMs: number): Promise<number>;
+  /** Ends device `index`'s session (its drive is over) and opens a new one. */
+  redrive(index: number): void;
 }
 
 export type FleetFactory = (setup: WorkerSetup, stats: DeviceStats) => DeviceFleet;
@@ -91,9 +96,16 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 /** Client frames must be masked; on loopback an all-zero mask saves the random bytes and the XOR work. */
 export const zeroMask = (mask: Buffer): void => void mask.fill(0);
 
+/** Dial-again policy of raw and MQTT devices: the SDK's default backoff, so every kind comes back alike. */
+const redialDelay = exponentialBackoff();
+const MAX_REDIALS = 8;
+const REDIAL_TIMEOUT_MS = 15_000;
+
 /**
  * What every fleet kind (raw, SDK, MQTT) keeps the same way: its devices by index in connect
- * order, the source address each new socket uses, and which devices leave on a shrink.
+ * order, the source address each new socket uses, which devices leave on a shrink, telemetry
+ * and command answers on the workload's topics, and sessions: drives that end and start again,
+ * and devices that dial again after their link failed.
  */
 export abstract class FleetMembers<D extends { index: number }> {
   protected readonly devices = new Map<number, D>();
@@ -110,6 +122,27 @@ export abstract class FleetMembers<D extends { index: number }> {
   }
 
   protected abstract isLive(device: D): boolean;
+  /** Dials device `index` and subscribes it; resolves true once it is in session. */
+  protected abstract open(index: number, timeoutMs: number): Promise<true | string>;
+  /** Publishes from device `index` on `topic`; false when it is offline. */
+  protected abstract publishOn(index: number, topic: string, payload: Buffer): boolean;
+  /** Closes one device's session cleanly (its drive is over). */
+  protected abstract endSession(device: D): Promise<void>;
+
+  connect(plan: ConnectPlan): Promise<ConnectReport> {
+    return connectMany(plan, (index) => this.open(index, plan.timeoutMs));
+  }
+
+  publish(index: number, payload: Buffer): boolean {
+    return this.publishOn(index, this.stats.workload.telemetryTopic(index, this.setup.partitions), payload);
+  }
+
+  redrive(index: number): void {
+    const d = this.devices.get(index);
+    if (!d) return;
+    this.stats.sessions.markDown(index, nowUs(), 'drive');
+    void this.endSession(d).then(() => this.redial(index, 0));
+  }
 
   liveCount(): number {
     let n = 0;
@@ -125,9 +158,41 @@ export abstract class FleetMembers<D extends { index: number }> {
     return sourceAddress(this.setup, this.opened++);
   }
 
-  protected add(device: D): void {
+  /** A device in session: new, or back for a new drive or after a failure (it replaces its old self). */
+  protected add(device: D, atUs = nowUs()): void {
+    if (!this.devices.has(device.index)) this.order.push(device.index);
     this.devices.set(device.index, device);
-    this.order.push(device.index);
+    this.stats.sessions.up(device.index, atUs, Date.now());
+  }
+
+  /** A command or broadcast reached device `index`: counted, and commands answered where the workload says so. */
+  protected received(index: number, payload: Uint8Array, atUs: number): void {
+    const stamp = this.stats.delivered(index, payload, atUs);
+    const ackTopic = this.stats.workload.ackTopic;
+    if (stamp?.kind === PayloadKind.COMMAND && ackTopic) this.publishOn(index, ackTopic(index), this.stats.workload.ack(stamp));
+  }
+
+  /** A session ended without the bench asking (`reason` 'dropped': the reconnect storm asked the link to fail). */
+  protected lost(index: number, reason: DownReason = 'unexpected'): void {
+    if (reason === 'unexpected') this.stats.counters.unexpectedCloses++;
+    this.stats.sessions.markDown(index, nowUs(), reason);
+    if (this.setup.redial) this.redial(index, 1);
+  }
+
+  /** Dials device `index` again after the backoff of `attempt` (0: at once), unless a shrink took it away. */
+  private redial(index: number, attempt: number): void {
+    if (!this.devices.has(index)) return;
+    const timer = setTimeout(
+      () => {
+        if (!this.devices.has(index)) return;
+        this.stats.counters.reconnectAttempts++;
+        void this.open(index, REDIAL_TIMEOUT_MS).then((r) => {
+          if (r !== true && attempt < MAX_REDIALS) this.redial(index, attempt + 1);
+        });
+      },
+      attempt === 0 ? 0 : redialDelay(attempt),
+    );
+    timer.unref();
   }
 
   /** The devices at index `keep` and above: the ones a shrink to `keep` closes. */
@@ -137,7 +202,11 @@ export abstract class FleetMembers<D extends { index: number }> {
 
   /** Forgets the devices a shrink closed. */
   protected forgetBeyond(keep: number): void {
-    for (const index of this.order) if (index >= keep) this.devices.delete(index);
+    for (const index of this.order) {
+      if (index < keep) continue;
+      this.devices.delete(index);
+      this.stats.sessions.forget(index);
+    }
     this.order = this.order.filter((i) => i < keep);
   }
 }

@@ -5,13 +5,12 @@
  * point-to-point send, so commands are publishes to cmd/<device>).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { FleetMembers, connectMany, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
-import type { DeviceStats } from './device-stats.js';
-import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
+import { nowUs } from '../fanout/clock.js';
+import { FleetMembers, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
+import { deviceId } from './messages.js';
 
 interface MqttDevice {
   index: number;
-  topic: string;
   client: MqttClient;
   live: boolean;
   closing: boolean;
@@ -23,15 +22,20 @@ export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
     return d.live && d.client.connected;
   }
 
-  connect(plan: ConnectPlan): Promise<ConnectReport> {
-    return connectMany(plan, (index) => this.open(index, plan.timeoutMs));
-  }
-
-  publish(index: number, payload: Buffer): boolean {
+  protected publishOn(index: number, topic: string, payload: Buffer): boolean {
     const d = this.devices.get(index);
     if (!d?.live || !d.client.connected) return false;
-    d.client.publish(d.topic, payload, { qos: this.setup.qos });
+    d.client.publish(topic, payload, { qos: this.setup.qos });
     return true;
+  }
+
+  protected async endSession(d: MqttDevice): Promise<void> {
+    d.closing = true;
+    d.live = false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => (d.client.end(true), resolve()), 5_000);
+      d.client.end(false, {}, () => (clearTimeout(timer), resolve()));
+    });
   }
 
   tick(): void {
@@ -61,7 +65,7 @@ export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
     return going.length;
   }
 
-  private open(index: number, timeoutMs: number): Promise<true | string> {
+  protected open(index: number, timeoutMs: number): Promise<true | string> {
     return new Promise((resolve) => {
       const localAddress = this.nextSourceAddress();
       const client = mqtt.connect(this.setup.url, {
@@ -73,7 +77,7 @@ export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
         connectTimeout: timeoutMs,
         wsOptions: { perMessageDeflate: false, generateMask: zeroMask, ...(localAddress ? { localAddress } : {}) },
       });
-      const device: MqttDevice = { index, topic: TOPICS.telemetry(index % this.setup.partitions, index), client, live: false, closing: false };
+      const device: MqttDevice = { index, client, live: false, closing: false };
       let settled = false;
       const settle = (result: true | string): void => {
         if (settled) return;
@@ -87,7 +91,8 @@ export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
       };
       const timer = setTimeout(() => settle('no CONNACK/SUBACK in time'), timeoutMs);
       client.on('connect', () => {
-        const topics = { [TOPICS.broadcast]: { qos: this.setup.qos }, [TOPICS.mqttCommand(index)]: { qos: this.setup.qos } };
+        const w = this.stats.workload;
+        const topics = { [w.broadcastTopic]: { qos: this.setup.qos }, [w.mqttCommandTopic(index)]: { qos: this.setup.qos } };
         client.subscribe(topics, (err) => {
           if (err) return settle(`SUBSCRIBE failed: ${err.message}`);
           device.live = true;
@@ -95,12 +100,13 @@ export class MqttFleet extends FleetMembers<MqttDevice> implements DeviceFleet {
           settle(true);
         });
       });
-      client.on('message', (_topic, payload) => this.stats.delivered(payload));
+      client.on('message', (_topic, payload) => this.received(index, payload, nowUs()));
       client.on('error', (err) => settle(err.message));
       client.on('close', () => {
         settle('closed during the handshake');
-        if (device.live && !device.closing) this.stats.counters.unexpectedCloses++;
+        const wasLive = device.live;
         device.live = false;
+        if (wasLive && !device.closing) this.lost(index);
       });
     });
   }

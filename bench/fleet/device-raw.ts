@@ -7,13 +7,11 @@
 import WebSocket from 'ws';
 import { FrameKind, decodeFrame, encodeFrame, type Frame } from '../../src/protocol/index.js';
 import { nowUs } from '../fanout/clock.js';
-import { FleetMembers, connectMany, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
-import type { DeviceStats } from './device-stats.js';
-import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
+import { FleetMembers, pickShare, zeroMask, waitUntil, type DeviceFleet } from './device-fleet.js';
+import { deviceId } from './messages.js';
 
 interface RawDevice {
   index: number;
-  topic: string;
   ws: WebSocket;
   live: boolean;
   /** Closed on the bench's request: not an unexpected close. */
@@ -28,15 +26,19 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
     return d.live;
   }
 
-  connect(plan: ConnectPlan): Promise<ConnectReport> {
-    return connectMany(plan, (index) => this.open(index, plan.timeoutMs));
-  }
-
-  publish(index: number, payload: Buffer): boolean {
+  protected publishOn(index: number, topic: string, payload: Buffer): boolean {
     const d = this.devices.get(index);
     if (!d?.live) return false;
-    d.ws.send(encodeFrame({ kind: FrameKind.PUB, seq: ++d.seq, topic: d.topic, payload, qos: this.setup.qos }));
+    d.ws.send(encodeFrame({ kind: FrameKind.PUB, seq: ++d.seq, topic, payload, qos: this.setup.qos }));
     return true;
+  }
+
+  protected async endSession(d: RawDevice): Promise<void> {
+    d.closing = true;
+    d.live = false;
+    if (d.ws.readyState === WebSocket.OPEN) d.ws.close(1000, 'drive over');
+    await waitUntil(() => d.ws.readyState === WebSocket.CLOSED, 5_000, 50);
+    d.ws.terminate();
   }
 
   tick(nowMs: number): void {
@@ -47,7 +49,7 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
     }
   }
 
-  /** Raw devices do not reconnect: the reconnect storm runs on SDK devices. */
+  /** Dropped raw devices do not come back: the reconnect storm runs on SDK devices. */
   drop(fraction: number): number {
     const victims = pickShare(this.liveDevices(), fraction);
     for (const d of victims) {
@@ -72,7 +74,7 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
     return going.length;
   }
 
-  private open(index: number, timeoutMs: number): Promise<true | string> {
+  protected open(index: number, timeoutMs: number): Promise<true | string> {
     return new Promise((resolve) => {
       const localAddress = this.nextSourceAddress();
       const ws = new WebSocket(this.setup.url, {
@@ -84,7 +86,6 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
       });
       const device: RawDevice = {
         index,
-        topic: TOPICS.telemetry(index % this.setup.partitions, index),
         ws,
         live: false,
         closing: false,
@@ -113,8 +114,9 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
       ws.on('error', (err) => settle(err.message));
       ws.on('close', (code) => {
         settle(`closed with ${code} during the handshake`);
-        if (device.live && !device.closing) this.stats.counters.unexpectedCloses++;
+        const wasLive = device.live;
         device.live = false;
+        if (wasLive && !device.closing) this.lost(index);
       });
     });
   }
@@ -122,14 +124,14 @@ export class RawFleet extends FleetMembers<RawDevice> implements DeviceFleet {
   private onFrame(d: RawDevice, frame: Frame, atUs: number, settle: (r: true | string) => void): void {
     switch (frame.kind) {
       case FrameKind.MSG:
-        this.stats.delivered(frame.payload, atUs);
+        this.received(d.index, frame.payload, atUs);
         if (frame.qos === 1) d.ws.send(encodeFrame({ kind: FrameKind.ACK, seq: ++d.seq, stream: frame.stream, offset: frame.offset }));
         return;
       case FrameKind.PONG:
         if (frame.ts !== undefined) this.stats.pong(frame.ts);
         return;
       case FrameKind.WELCOME:
-        d.ws.send(encodeFrame({ kind: FrameKind.SUB, seq: ++d.seq, filters: [TOPICS.broadcast], qos: this.setup.qos }));
+        d.ws.send(encodeFrame({ kind: FrameKind.SUB, seq: ++d.seq, filters: [this.stats.workload.broadcastTopic], qos: this.setup.qos }));
         return;
       case FrameKind.OK:
         if (d.live) return;

@@ -6,13 +6,14 @@
 import WebSocket from 'ws';
 import { RelaymeshClient, type WebSocketConstructor } from '../../packages/client/src/index.js';
 import { nowUs } from '../fanout/clock.js';
-import { FleetMembers, connectMany, pickShare, zeroMask, withTimeout, type DeviceFleet } from './device-fleet.js';
-import type { DeviceStats } from './device-stats.js';
-import { TOPICS, deviceId, type ConnectPlan, type ConnectReport, type WorkerSetup } from './messages.js';
+import { FleetMembers, pickShare, zeroMask, withTimeout, type DeviceFleet } from './device-fleet.js';
+import { deviceId } from './messages.js';
+
+/** The SDK resubscribes after it reports `connected`: what is sent this soon after is not yet expected (µs). */
+const RESUBSCRIBE_US = 500_000;
 
 interface SdkDevice {
   index: number;
-  topic: string;
   client: RelaymeshClient;
   /** The socket the client dialled last: the drop resets it under the SDK's feet, like a network failure. */
   socket: WebSocket | undefined;
@@ -38,16 +39,17 @@ export class SdkFleet extends FleetMembers<SdkDevice> implements DeviceFleet {
     return d.client.connected;
   }
 
-  connect(plan: ConnectPlan): Promise<ConnectReport> {
-    return connectMany(plan, (index) => this.open(index, plan.timeoutMs));
-  }
-
-  publish(index: number, payload: Buffer): boolean {
+  protected publishOn(index: number, topic: string, payload: Buffer): boolean {
     const d = this.devices.get(index);
     if (!d?.client.connected) return false;
     // QoS 0 settles on write; a rejection means the link dropped in between, which the counters show as loss.
-    d.client.publish(d.topic, payload, { qos: this.setup.qos }).catch(() => undefined);
+    d.client.publish(topic, payload, { qos: this.setup.qos }).catch(() => undefined);
     return true;
+  }
+
+  protected async endSession(d: SdkDevice): Promise<void> {
+    d.closing = true;
+    await withTimeout(d.client.close(), 5_000, 'close').catch(() => d.socket?.terminate());
   }
 
   tick(): void {
@@ -78,11 +80,10 @@ export class SdkFleet extends FleetMembers<SdkDevice> implements DeviceFleet {
     return going.length;
   }
 
-  private async open(index: number, timeoutMs: number): Promise<true | string> {
+  protected async open(index: number, timeoutMs: number): Promise<true | string> {
     const localAddress = this.nextSourceAddress();
     const device: SdkDevice = {
       index,
-      topic: TOPICS.telemetry(index % this.setup.partitions, index),
       client: undefined as unknown as RelaymeshClient,
       socket: undefined,
       closing: false,
@@ -96,20 +97,21 @@ export class SdkFleet extends FleetMembers<SdkDevice> implements DeviceFleet {
     });
     device.client = client;
     client.on('error', () => undefined);
-    client.on('message', (msg) => this.stats.delivered(msg.payload));
+    client.on('message', (msg) => this.received(index, msg.payload, nowUs()));
     client.on('reconnecting', () => void this.stats.counters.reconnectAttempts++);
     client.on('disconnected', () => {
-      if (!device.closing && device.droppedAtUs === undefined) this.stats.counters.unexpectedCloses++;
+      if (!device.closing) this.lost(index, device.droppedAtUs === undefined ? 'unexpected' : 'dropped');
     });
+    let subscribed = false;
     client.on('connected', () => {
-      if (device.droppedAtUs === undefined) return;
-      this.stats.counters.reconnects++;
-      this.stats.reconnectTime.record(nowUs() - device.droppedAtUs);
       device.droppedAtUs = undefined;
+      // The first session counts from its SUBSCRIBE's answer, below; later ones when the SDK is back.
+      if (subscribed) this.add(device, nowUs() + RESUBSCRIBE_US);
     });
     try {
       await withTimeout(client.connect(), timeoutMs, 'connect');
-      await client.subscribe(TOPICS.broadcast, { qos: this.setup.qos });
+      await client.subscribe(this.stats.workload.broadcastTopic, { qos: this.setup.qos });
+      subscribed = true;
     } catch (err) {
       device.closing = true;
       await client.close().catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * A device worker process of the fleet bench: holds its share of the simulated fleet (raw
  * relaymesh sockets, SDK clients or mqtt.js clients), publishes telemetry on a steady schedule,
- * counts what reaches its devices and reports over IPC.
+ * ends drives on schedule, counts what reaches its devices and reports over IPC. With an
+ * emulated network, its devices dial a delay relay in this process instead of the broker.
  */
 import { nowUs } from '../fanout/clock.js';
 import { serveCommands } from '../fanout/ipc.js';
@@ -11,8 +12,10 @@ import { RawFleet } from './device-raw.js';
 import { SdkFleet } from './device-sdk.js';
 import { DeviceStats } from './device-stats.js';
 import { LoopLag } from './loop-lag.js';
+import { DelayRelay } from '../harness/delay-relay.js';
 import type { DeviceProgress, DeviceReport, DeviceWorkerCommands, WorkerSetup } from './messages.js';
-import { PayloadKind, stampedPayload } from './payload.js';
+import { PayloadKind } from './payload.js';
+import { WORKLOADS } from './workloads.js';
 
 const TICK_MS = 5;
 const HEARTBEAT_SWEEP_MS = 250;
@@ -24,8 +27,26 @@ let setup: WorkerSetup | undefined;
 let fleet: DeviceFleet | undefined;
 let pacer: NodeJS.Timeout | undefined;
 let armed = { phaseId: 0, rate: 0 };
+let relay: DelayRelay | undefined;
+/** The relay's outage count when the phase was armed: a phase reports its own outages. */
+let outagesBefore = 0;
 
-setInterval(() => fleet?.tick(Date.now()), HEARTBEAT_SWEEP_MS).unref();
+setInterval(() => {
+  const now = Date.now();
+  fleet?.tick(now);
+  for (const index of stats.sessions.drivesDue(now)) fleet?.redrive(index);
+}, HEARTBEAT_SWEEP_MS).unref();
+
+/** The broker's URL, or the same path through a fresh delay relay when the setup has a network. */
+async function routeThroughNetwork(s: WorkerSetup): Promise<WorkerSetup> {
+  await relay?.close();
+  relay = undefined;
+  if (s.network.links.length === 0) return s;
+  const url = new URL(s.url);
+  relay = await DelayRelay.start({ host: url.hostname, port: Number(url.port) }, s.network);
+  url.host = `127.0.0.1:${relay.port}`;
+  return { ...s, url: url.toString() };
+}
 
 function fleetFor(s: WorkerSetup): DeviceFleet {
   switch (s.kind) {
@@ -63,7 +84,7 @@ function startPacer(rate: number, phaseId: number): void {
       const seq = Math.floor(cursor / devices.length);
       const scheduledUs = t0 + (cursor / perSecond) * 1e6;
       stats.sendSlip.record(nowUs() - scheduledUs);
-      if (f.publish(index, stampedPayload(s.payloadBytes, PayloadKind.TELEMETRY, phaseId, index, seq))) stats.counters.telemetrySent++;
+      if (f.publish(index, stats.workload.payload(PayloadKind.TELEMETRY, phaseId, index, seq, s.payloadBytes))) stats.counters.telemetrySent++;
       else stats.counters.telemetrySkipped++;
     }
     pacer = setTimeout(tick, TICK_MS);
@@ -86,8 +107,9 @@ serveCommands<DeviceWorkerCommands>({
     stopPacer();
     // Devices left from an earlier broker (a run that failed half-way) are closed, not carried over.
     if (fleet && fleet.indices.length > 0) await fleet.shrink(0, 2_000);
-    setup = s;
-    fleet = fleetFor(s);
+    setup = await routeThroughNetwork(s);
+    stats.configure(WORKLOADS[s.workload], s.driveS * 1000);
+    fleet = fleetFor(setup);
     return { ok: true };
   },
   connect(plan) {
@@ -98,6 +120,7 @@ serveCommands<DeviceWorkerCommands>({
     stopPacer();
     armed = p;
     stats.reset(p.phaseId);
+    outagesBefore = relay?.counters.outages ?? 0;
     phaseLag.take();
     return { ok: true };
   },
@@ -110,18 +133,21 @@ serveCommands<DeviceWorkerCommands>({
     return { ok: true };
   },
   progress(): DeviceProgress {
-    return { ...stats.counters, live: fleet?.liveCount() ?? 0, window: stats.takeWindow().toSparse(), lagP99Ms: windowLag.take().p99Ms };
+    return { ...stats.counters, ...stats.sessions.counts, live: fleet?.liveCount() ?? 0, window: stats.takeWindow().toSparse(), lagP99Ms: windowLag.take().p99Ms };
   },
-  report(): DeviceReport {
+  report({ sent }): DeviceReport {
     const lag = phaseLag.take();
     return {
       ...stats.counters,
+      ...stats.sessions.counts,
       live: fleet?.liveCount() ?? 0,
+      accounted: stats.sessions.account(fleet?.indices ?? [], sent),
+      outages: (relay?.counters.outages ?? 0) - outagesBefore,
       commandLatency: stats.commandLatency.toSparse(),
       broadcastLatency: stats.broadcastLatency.toSparse(),
       heartbeatRtt: stats.heartbeatRtt.toSparse(),
       sendSlip: stats.sendSlip.toSparse(),
-      reconnectTime: stats.reconnectTime.toSparse(),
+      reconnectTime: stats.sessions.reconnectTime.toSparse(),
       lagP99Ms: lag.p99Ms,
       lagMaxMs: lag.maxMs,
     };

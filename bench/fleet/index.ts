@@ -23,13 +23,7 @@ export async function runFleetBench(args: string[]): Promise<number> {
   const result: FleetResult = {
     startedAt: startedAt.toISOString(),
     durationS: 0,
-    machine: {
-      node: process.version,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      loadAverage: { atStart: loadAtStart, atEnd: 0 },
-    },
+    machine: describeMachine(loadAtStart),
     source: sourceState(),
     options: { ...options },
     relaymesh: {},
@@ -47,6 +41,7 @@ export async function runFleetBench(args: string[]): Promise<number> {
   if (loadAtStart > cpus().length * 0.5) log.line(`warning: load average ${loadAtStart.toFixed(1)} on ${cpus().length} cores: other work will skew the figures`);
   const sim = Simulator.start(
     {
+      workload: 'fleet',
       workers: options.workers,
       partitions: options.backends,
       payloadBytes: options.payloadBytes,
@@ -126,8 +121,18 @@ function noteOtherLoad(result: FleetResult): void {
   }
 }
 
+export function describeMachine(loadAtStart: number): FleetResult['machine'] {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    loadAverage: { atStart: loadAtStart, atEnd: 0 },
+  };
+}
+
 /** The commit measured, and the broker files that differed from it. */
-function sourceState(): FleetResult['source'] {
+export function sourceState(): FleetResult['source'] {
   const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     const dirty = git('status', '--porcelain', '--', 'src', 'actors').split('\n').filter((l) => l.length > 0).map((l) => l.slice(3));

@@ -1,5 +1,8 @@
 /** What the coordinator and the fleet bench's child processes say to each other over IPC. */
 import type { SparseCounts } from '../fanout/histogram.js';
+import type { NetworkModel } from '../harness/network-model.js';
+import type { Accounted, SentLog } from './session-log.js';
+import type { WorkloadName } from './workloads.js';
 
 /** Wire protocol of the broker under test: relaymesh's own, or MQTT 3.1.1 over WebSocket (mqtt.js). */
 export type Protocol = 'relaymesh' | 'mqtt';
@@ -14,7 +17,7 @@ export interface SparseHistogram {
   sum: number;
 }
 
-/** Topic names shared by every broker, so that the scenarios are the same on each. */
+/** The fleet workload's topic names, shared by every broker, so that the scenarios are the same on each. */
 export const TOPICS = {
   /** Devices publish to telemetry/s<partition>/dev-<i>; backend b subscribes telemetry/s<b>/#. */
   telemetry: (partition: number, index: number): string => `telemetry/s${partition}/${deviceId(index)}`,
@@ -34,6 +37,8 @@ export function backendId(partition: number): string {
 
 export interface WorkerSetup {
   protocol: Protocol;
+  /** Topics and payload format (workloads.ts). */
+  workload: WorkloadName;
   kind: DeviceKind;
   url: string;
   /** Source addresses in 127.0.0.0/8 this worker spreads its sockets over. */
@@ -44,6 +49,12 @@ export interface WorkerSetup {
   qos: 0 | 1;
   /** PING (relaymesh) / keepalive (MQTT) interval. */
   heartbeatMs: number;
+  /** Seconds a device holds its session before it closes it and starts a new drive; 0: held. */
+  driveS: number;
+  /** Raw and MQTT devices dial again after an unplanned close (the SDK always does). */
+  redial: boolean;
+  /** The emulated network between the devices and the broker (a delay relay per worker). */
+  network: NetworkModel;
 }
 
 export interface ConnectPlan {
@@ -83,8 +94,11 @@ export interface DeviceCounters {
   stale: number;
   /** Sessions that ended without the bench asking. */
   unexpectedCloses: number;
+  /** Sessions back after an unplanned end (outage, reset, drop). */
   reconnects: number;
   reconnectAttempts: number;
+  /** Sessions closed at the end of a drive and opened again. */
+  drives: number;
   pongs: number;
 }
 
@@ -101,8 +115,12 @@ export interface DeviceReport extends DeviceCounters {
   heartbeatRtt: SparseHistogram;
   /** How late publishes left against their schedule: the simulator's own slip. */
   sendSlip: SparseHistogram;
-  /** Dropped device back in session: time from the drop (reconnect scenario). */
+  /** Device back in session after an unplanned end: time from the end. */
   reconnectTime: SparseHistogram;
+  /** Commands and broadcasts counted against what was sent while each device was in session. */
+  accounted: Accounted;
+  /** Connections the worker's delay relay cut for an emulated outage. */
+  outages: number;
   lagP99Ms: number;
   lagMaxMs: number;
 }
@@ -117,7 +135,8 @@ export type DeviceWorkerCommands = {
   /** Stops publishing; the phase's counters stay readable. */
   quiet: { args: Record<string, never>; reply: { ok: true } };
   progress: { args: Record<string, never>; reply: DeviceProgress };
-  report: { args: Record<string, never>; reply: DeviceReport };
+  /** The phase's figures; `sent` is the backend's log, to count what each device should have received. */
+  report: { args: { sent: SentLog }; reply: DeviceReport };
   /** Resets the TCP connection of this share of devices at once (the reconnect storm). */
   drop: { args: { fraction: number }; reply: { dropped: number } };
   /** Closes and forgets devices with index >= `keep` (all when 0): graceful close, then terminate after the timeout. */
@@ -136,6 +155,8 @@ export interface BackendPhase {
 
 export interface BackendCounters {
   telemetryReceived: number;
+  /** Devices' answers to commands (workloads whose devices answer). */
+  acksReceived: number;
   /** Telemetry seen twice (sequence number not above the device's last). */
   duplicates: number;
   /** Sequence numbers skipped: telemetry lost before the backend. */
@@ -152,6 +173,9 @@ export interface BackendProgress extends BackendCounters {
 
 export interface BackendReport extends BackendCounters {
   telemetryLatency: SparseHistogram;
+  /** Command sent to its answer received: the round trip through the broker and both links. */
+  ackLatency: SparseHistogram;
+  sent: SentLog;
   lagP99Ms: number;
 }
 

@@ -57,6 +57,8 @@ export interface FleetOptions {
   peers: BrokerName[];
   soakS: number;
   commandRate: number;
+  /** Broadcasts per second during steady telemetry (the fleet bench: 1). */
+  steadyBroadcastHz: number;
   fanoutHz: number;
   payloadBytes: number;
   qos: 0 | 1;
@@ -77,59 +79,50 @@ export interface FleetOptions {
   warmupS: number;
 }
 
+/** The flags the fleet and the vehicle bench share (same meaning), declared once for parseArgs. */
+export const SHARED_FLAGS = {
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  peers: { type: 'string' },
+  commands: { type: 'string' },
+  'p99-ms': { type: 'string' },
+  'max-loss': { type: 'string' },
+  'capacity-start': { type: 'string' },
+  'capacity-max': { type: 'string' },
+  'probe-seconds': { type: 'string' },
+  workers: { type: 'string' },
+  'max-minutes': { type: 'string' },
+  out: { type: 'string' },
+  quick: { type: 'boolean' },
+} as const;
+
 export function parseFleetArgs(args: string[]): FleetOptions {
   const { values } = parseArgs({
     args,
     strict: true,
     options: {
+      ...SHARED_FLAGS,
       devices: { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
       scenario: { type: 'string' },
-      peers: { type: 'string' },
       soak: { type: 'string' },
-      commands: { type: 'string' },
       'fanout-hz': { type: 'string' },
       payload: { type: 'string' },
       qos: { type: 'string' },
       drop: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
-      'p99-ms': { type: 'string' },
-      'max-loss': { type: 'string' },
-      'capacity-start': { type: 'string' },
-      'capacity-max': { type: 'string' },
-      'probe-seconds': { type: 'string' },
-      workers: { type: 'string' },
       backends: { type: 'string' },
       broker: { type: 'string' },
       'broker-workers': { type: 'string' },
-      'max-minutes': { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean' },
     },
   });
   const quick = values.quick ?? false;
-  const num = (flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-      throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  };
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const num = numberFlag;
 
   const scenarios = (list(values.scenario) ?? (quick ? QUICK_SCENARIOS : [...SCENARIOS])).map((s) => {
     if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--scenario: unknown ${JSON.stringify(s)} (${SCENARIOS.join(', ')})`);
     return s as Scenario;
   });
-  const peerList = list(values.peers) ?? [...PEERS];
-  const peers = peerList.includes('none')
-    ? []
-    : peerList.map((p) => {
-        if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);
-        return p as BrokerName;
-      });
+  const peers = peersFlag(values.peers);
   const broker = values.broker ?? 'host';
   if (broker !== 'host' && broker !== 'cli') throw new Error(`--broker must be host or cli, got ${JSON.stringify(broker)}`);
   const qos = num('qos', values.qos, 0, 0, 1);
@@ -141,6 +134,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     peers,
     soakS: num('soak', values.soak, quick ? 5 : 20, 1, 24 * 3600),
     commandRate: num('commands', values.commands, 0.1, 0, 100, false),
+    steadyBroadcastHz: 1,
     fanoutHz: num('fanout-hz', values['fanout-hz'], 10, 0, 1000, false),
     payloadBytes: num('payload', values.payload, 64, 24, 64 * 1024),
     qos: qos as 0 | 1,
@@ -160,4 +154,28 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     quick,
     warmupS: quick ? 1 : 2,
   };
+}
+
+/** A numeric flag's value, or `fallback` when absent; a one-line error naming the flag when out of range. */
+export function numberFlag(flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** `--peers`: a comma-separated list of MQTT peers, `none`, or (absent) all of them. */
+export function peersFlag(v: string | undefined): BrokerName[] {
+  const names = list(v) ?? [...PEERS];
+  if (names.includes('none')) return [];
+  return names.map((p) => {
+    if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);
+    return p as BrokerName;
+  });
 }

@@ -10,6 +10,8 @@ export enum PayloadKind {
   TELEMETRY = 1,
   COMMAND = 2,
   BROADCAST = 3,
+  /** A device's answer to a command: carries the command's device, sequence number and send time. */
+  COMMAND_ACK = 4,
 }
 
 export const STAMP_BYTES = 24;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fmtRate } from './progress.js';
 import type { CapacityResult, ConnectResult, FleetResult, PhaseResult } from './results.js';
 
-type Row = (string | number | undefined)[];
+export type Row = (string | number | undefined)[];
 
 export function renderTables(r: FleetResult): string {
   const out: string[] = [];
@@ -121,7 +121,7 @@ function internalsText(p: PhaseResult): string {
 }
 
 /** Broker CPU per message handled; meaningless (and shown as '-') when nothing was delivered. */
-function usPerMessage(p: PhaseResult): string {
+export function usPerMessage(p: PhaseResult): string {
   return p.messagesOutPerSecond > 0 ? p.brokerUse.cpuUsPerMessage.toFixed(1) : '-';
 }
 
@@ -142,7 +142,7 @@ function flowTable(p: PhaseResult): string {
   return table(['flow', 'sent', 'expected', 'received', 'lost', 'loss %', 'dups', 'recv/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], rows);
 }
 
-function capacityTable(title: string, c: CapacityResult): string {
+export function capacityTable(title: string, c: CapacityResult): string {
   const rows: Row[] = c.probes.map((p, i) => {
     const ph = p.phase;
     const prev = c.probes[i - 1];
@@ -225,34 +225,39 @@ function peerTable(r: FleetResult): string | undefined {
   ].join('\n');
 }
 
-function table(header: string[], rows: Row[]): string {
+export function table(header: string[], rows: Row[]): string {
   const cells = [header, ...rows.map((r) => r.map((c) => (c === undefined ? '' : String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-function ms(v: number): string {
+export function ms(v: number): string {
   if (!Number.isFinite(v)) return '-';
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-function pct(v: number): string {
+export function pct(v: number): string {
   return Number.isFinite(v) ? (v === 0 ? '0' : v < 0.01 ? v.toFixed(4) : v.toFixed(2)) : '-';
 }
 
-function mb(bytes: number): string {
+export function mb(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(0);
 }
 
-/** Writes the result to fleet-latest.json (atomically: a reader never sees half a file); returns its path. */
+/** Writes the result to fleet-latest.json; returns its path. */
 export function writeResults(outDir: string, result: FleetResult): string {
+  return writeLatest(outDir, 'fleet-latest.json', result);
+}
+
+/** Writes `result` as JSON to outDir/name (atomically: a reader never sees half a file); returns its path. */
+export function writeLatest(outDir: string, name: string, result: unknown): string {
   mkdirSync(outDir, { recursive: true });
   // NaN (an empty histogram) has no JSON form: it is written as null.
-  const json = JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
-  const latest = join(outDir, 'fleet-latest.json');
+  const text = typeof result === 'string' ? result : JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  const latest = join(outDir, name);
   const tmp = `${latest}.tmp`;
-  writeFileSync(tmp, json);
+  writeFileSync(tmp, text);
   renameSync(tmp, latest);
   return latest;
 }

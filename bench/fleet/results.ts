@@ -68,6 +68,10 @@ export interface PhaseResult {
   telemetry: Flow;
   commands: Flow;
   broadcast: Flow;
+  /** Command to its answer back at the backend (workloads whose devices answer); expected = commands received. */
+  commandAcks: Flow;
+  /** Commands and broadcasts not expected: sent while their receiver was out of session (between drives, in an outage). */
+  excusedDeliveries: number;
   messagesInPerSecond: number;
   messagesOutPerSecond: number;
   /** All deliveries (telemetry, commands, broadcast) together. */
@@ -76,8 +80,12 @@ export interface PhaseResult {
   unexpectedCloses: number;
   /** Deliveries stamped with an earlier phase (the warm-up): a broker still working through a backlog. */
   staleDeliveries: number;
-  /** Sessions re-established by devices that were dropped (reconnect storm), with time from drop to session. */
-  reconnects: { count: number; attempts: number; timeMs: Percentiles };
+  /**
+   * Sessions re-established after an unplanned end (reconnect storm, emulated outage), with time from the end
+   * to the new session; drives = sessions closed at the end of a drive and opened again; outages = connections the
+   * emulated network cut.
+   */
+  reconnects: { count: number; attempts: number; drives: number; outages: number; timeMs: Percentiles };
   brokerUse: BrokerUse;
   simulator: SimulatorUse;
   /** relaymesh's own metrics of the phase (its /metrics endpoint); absent for the peers. */

@@ -5,7 +5,7 @@ import type { DeviceKind } from './messages.js';
 import type { FleetOptions } from './options.js';
 import { sampleTree } from './proc-stats.js';
 import type { ProgressLine } from './progress.js';
-import type { PhaseSpec, Simulator } from './simulator.js';
+import type { DeviceLink, PhaseSpec, Simulator } from './simulator.js';
 import { peerUnavailable, startTarget, type BrokerName, type BrokerTarget, type TargetSettings } from './targets.js';
 
 export interface RunContext {
@@ -16,6 +16,8 @@ export interface RunContext {
   /** No new scenario starts past this time (ms since epoch). */
   deadline: number;
   targetSettings: TargetSettings;
+  /** How devices reach the broker (default: directly, sessions held). */
+  link?: DeviceLink;
 }
 
 /** A broker with the simulator attached: `baselineRss` is its memory with the backends but no devices. */
@@ -37,7 +39,7 @@ export async function withBroker<T>(ctx: RunContext, name: BrokerName, kind: Dev
   const target = await startTarget(name, ctx.targetSettings);
   ctx.log.line(`${name}: listening at ${target.url} (pid ${target.pid}, open-files limit ${target.fdLimit}); ${target.how}`);
   try {
-    await ctx.sim.attach(target, kind);
+    await ctx.sim.attach(target, kind, ctx.link);
     const baselineRss = sampleTree(target.pid).rssBytes;
     return await body({ target, baselineRss });
   } finally {
@@ -47,7 +49,7 @@ export async function withBroker<T>(ctx: RunContext, name: BrokerName, kind: Dev
 }
 
 export function steadySpec(o: FleetOptions, seconds = o.durationS): PhaseSpec {
-  return { scenario: 'steady', seconds, warmupS: o.warmupS, rate: o.rate, commandRate: o.commandRate, broadcastHz: 1 };
+  return { scenario: 'steady', seconds, warmupS: o.warmupS, rate: o.rate, commandRate: o.commandRate, broadcastHz: o.steadyBroadcastHz };
 }
 
 export function broadcastSpec(o: FleetOptions): PhaseSpec {

@@ -20,8 +20,22 @@ import { internalsBetween, scrapeMetrics } from './broker-metrics.js';
 import { ProgressLine } from './progress.js';
 import { mergeSparse, percentilesMs, type ConnectResult, type Flow, type PhaseResult } from './results.js';
 import type { BrokerTarget, LagSample } from './targets.js';
+import { NO_NETWORK, type NetworkModel } from '../harness/network-model.js';
+import type { WorkloadName } from './workloads.js';
+
+/** How devices reach the broker: through an emulated network or not, holding sessions or driving. */
+export interface DeviceLink {
+  network: NetworkModel;
+  /** Seconds per drive (0: sessions are held for the whole attach). */
+  driveS: number;
+  /** Raw and MQTT devices dial again after an unplanned close. */
+  redial: boolean;
+}
+
+export const DIRECT_LINK: DeviceLink = { network: NO_NETWORK, driveS: 0, redial: false };
 
 export interface SimulatorOptions {
+  workload: WorkloadName;
   workers: number;
   partitions: number;
   payloadBytes: number;
@@ -48,6 +62,7 @@ export interface FleetProgress {
   live: number;
   reconnects: number;
   reconnectAttempts: number;
+  drives: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -94,11 +109,13 @@ export class Simulator {
     return [...this.workers, this.backend].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }
 
-  /** Points the workers and the backend at `target`, with devices of `kind`; opens the backend connections. */
-  async attach(target: BrokerTarget, kind: DeviceKind): Promise<void> {
+  /** Points the workers and the backend at `target`, with devices of `kind` reaching it over `link`; opens the backend connections. */
+  async attach(target: BrokerTarget, kind: DeviceKind, link: DeviceLink = DIRECT_LINK): Promise<void> {
     this.target = target;
     this.attachNo++;
     const base: Omit<WorkerSetup, 'localAddresses'> = {
+      ...link,
+      workload: this.options.workload,
       protocol: target.protocol,
       kind,
       url: target.url,
@@ -108,7 +125,8 @@ export class Simulator {
       heartbeatMs: this.options.heartbeatMs,
     };
     await Promise.all(this.workers.map((w, i) => w.request('setup', { ...base, localAddresses: this.sourceAddresses(i) }, IPC_MS)));
-    await this.backend.request('setup', { ...base, kind: 'raw', localAddresses: [], timeoutMs: this.options.connectTimeoutMs }, IPC_MS);
+    // The application side sits in the data centre: no emulated network, no drives.
+    await this.backend.request('setup', { ...base, ...DIRECT_LINK, kind: 'raw', localAddresses: [], timeoutMs: this.options.connectTimeoutMs }, IPC_MS);
   }
 
   /**
@@ -239,10 +257,9 @@ export class Simulator {
     if (b2.processes === 0) throw new Error(`${target.name} exited during ${spec.scenario} (its own output above says why)`);
     const lag = await safeLag(target, true);
     const metrics1 = target.metricsUrl ? await scrapeMetrics(target.metricsUrl) : undefined;
-    const [devices, backend] = await Promise.all([
-      Promise.all(this.workers.map((w) => w.request('report', {}, IPC_MS))),
-      this.backend.request('report', {}, IPC_MS),
-    ]);
+    // The backend's log of what it sent tells each worker what its devices should have received.
+    const backend = await this.backend.request('report', {}, IPC_MS);
+    const devices = await Promise.all(this.workers.map((w) => w.request('report', { sent: backend.sent }, IPC_MS)));
     const result = summarize(spec, target.name, this.size, sendSeconds, devices, backend, { b0, b1, b2 }, lag?.phase);
     result.simulator.cpuCores = (s1 - s0) / Math.max(1, b1.atMs - b0.atMs);
     result.machineBusy = machineBusyBetween(m0, m1);
@@ -289,9 +306,12 @@ export class Simulator {
       live,
       reconnects: sum(devices.map((d) => d.reconnects)),
       reconnectAttempts: sum(devices.map((d) => d.reconnectAttempts)),
+      drives: sum(devices.map((d) => d.drives)),
       window,
-      delivered: backend.telemetryReceived + backend.duplicates + sum(devices.map((d) => d.commandsReceived + d.broadcastsReceived)),
-      expected: sum(devices.map((d) => d.telemetrySent)) + backend.commandsSent + backend.broadcastsSent * live,
+      // Command answers count once their commands arrived (workloads without answers have no acks and expect none).
+      delivered: backend.telemetryReceived + backend.duplicates + backend.acksReceived + sum(devices.map((d) => d.commandsReceived + d.broadcastsReceived)),
+      expected:
+        sum(devices.map((d) => d.telemetrySent)) + backend.commandsSent + backend.broadcastsSent * live + (backend.acksReceived > 0 ? sum(devices.map((d) => d.commandsReceived)) : 0),
     };
   }
 
@@ -371,6 +391,7 @@ function summarize(
   const telemetrySent = sum(devices.map((d) => d.telemetrySent));
   const commandsReceived = sum(devices.map((d) => d.commandsReceived));
   const broadcastsReceived = sum(devices.map((d) => d.broadcastsReceived));
+  const accounted = (key: keyof DeviceReport['accounted']): number => sum(devices.map((d) => d.accounted[key]));
   const telemetryLatency = mergeSparse([backend.telemetryLatency]);
   const commandLatency = mergeSparse(devices.map((d) => d.commandLatency));
   const broadcastLatency = mergeSparse(devices.map((d) => d.broadcastLatency));
@@ -387,8 +408,11 @@ function summarize(
     seconds,
     ratePerDevice: spec.rate,
     telemetry: flow(telemetrySent, telemetrySent, backend.telemetryReceived, backend.duplicates, seconds, telemetryLatency),
-    commands: flow(backend.commandsSent, backend.commandsSent, commandsReceived, 0, seconds, commandLatency),
-    broadcast: flow(backend.broadcastsSent, backend.broadcastsSent * size, broadcastsReceived, 0, seconds, broadcastLatency),
+    // Commands and broadcasts count against what was sent while each receiver was in session (session-log.ts).
+    commands: flow(backend.commandsSent, accounted('commandsExpected'), accounted('commandsMatched'), 0, seconds, commandLatency),
+    broadcast: flow(backend.broadcastsSent, accounted('broadcastsExpected'), accounted('broadcastsMatched'), 0, seconds, broadcastLatency),
+    commandAcks: flow(commandsReceived, commandsReceived, backend.acksReceived, 0, seconds, mergeSparse([backend.ackLatency])),
+    excusedDeliveries: accounted('excused'),
     messagesInPerSecond: seconds > 0 ? messagesIn / seconds : 0,
     messagesOutPerSecond: seconds > 0 ? messagesOut / seconds : 0,
     latencyMs: percentilesMs(all),
@@ -396,6 +420,8 @@ function summarize(
     unexpectedCloses: sum(devices.map((d) => d.unexpectedCloses)) + backend.unexpectedCloses,
     staleDeliveries: sum(devices.map((d) => d.stale)) + backend.stale,
     reconnects: {
+      drives: sum(devices.map((d) => d.drives)),
+      outages: sum(devices.map((d) => d.outages)),
       count: sum(devices.map((d) => d.reconnects)),
       attempts: sum(devices.map((d) => d.reconnectAttempts)),
       timeMs: percentilesMs(mergeSparse(devices.map((d) => d.reconnectTime))),

@@ -39,7 +39,8 @@ export interface BrokerTarget {
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = '127.0.0.1';
-const START_TIMEOUT_MS = 20_000;
+// Generous: on a shared, loaded machine a Node broker may take most of a minute to load its modules.
+const START_TIMEOUT_MS = 60_000;
 
 /** Every process this module spawned without IPC, killed on any exit of the coordinator. */
 const spawned = new Set<ChildProcess>();

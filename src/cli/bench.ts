@@ -7,10 +7,11 @@ export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 benchmarks:
   fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
   fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
+  vehicles  connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)
 
 Benchmarks run from a source checkout (they are not part of the npm package).`;
 
-const BENCHMARKS = ['fanout', 'fleet'];
+const BENCHMARKS = ['fanout', 'fleet', 'vehicles'];
 
 /**
  * `relaymesh bench <name>`: runs one of the product's benchmarks as its own process (its
