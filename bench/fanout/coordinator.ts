@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { ChildLink, forkChild } from './ipc.js';
 import { LatencyHistogram } from './histogram.js';
 import { topFrames, type CpuProfile } from './profile-top.js';
-import type { ConnectResult, PatternName, ServerCommands, ServerSnapshot, SubscriberCommands } from './messages.js';
+import type { ConnectResult, PatternName, PublisherKind, PublishPlan, PublishResult, ServerCommands, ServerSnapshot, SubscriberCommands } from './messages.js';
 import { burstMessagesFor, type BenchOptions } from './options.js';
 import type { Cell, Measurement } from './results.js';
 import { planFor, treeSize, type TopologySpec } from './topologies.js';
@@ -66,6 +66,7 @@ export class CellRunner {
     const label = `${String(fleetSize).padStart(6)} ${spec.name.padEnd(14)}`;
     const cell: Cell = {
       topology: spec.name,
+      url: '',
       kind: spec.kind,
       fleetSize,
       ...(plan.fanout ? { fanout: { ...plan.fanout, ...treeSize(plan.fanout, fleetSize) } } : {}),
@@ -85,7 +86,8 @@ export class CellRunner {
     try {
       const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 20_000);
       const idle = await server.request('snapshot', { gc: true }, 10_000);
-      await this.connectFleet(cell, `ws://127.0.0.1:${port}/`);
+      cell.url = `ws://127.0.0.1:${port}/`;
+      await this.connectFleet(cell, cell.url);
       const loaded = await server.request('snapshot', { gc: true }, 10_000);
       cell.serverRssIdleBytes = idle.rssBytes;
       cell.serverRssLoadedBytes = loaded.rssBytes;
@@ -173,11 +175,8 @@ export class CellRunner {
     const deadlineMs = o.timeoutS * 1000;
     await Promise.all(this.subscribers.map((s) => s.request('arm', { runId }, 5_000)));
     const startedAt = Date.now();
-    const published = await server.request(
-      'publish',
-      { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs },
-      deadlineMs + 10_000,
-    );
+    const plan = { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs };
+    const published = await this.publish(server, cell, plan);
     const expected = published.published * cell.subscribed;
     let received = 0;
     let lastChangeAt = Date.now();
@@ -194,13 +193,22 @@ export class CellRunner {
     }
     const snapshot = await server.request('snapshot', { gc: false }, 10_000);
     const reports = await Promise.all(this.subscribers.map((s) => s.request('report', {}, 10_000)));
-    return summarize(cell, pattern, messages, published, expected, snapshot, reports);
+    return summarize(cell, pattern, this.options.publisher, messages, published, expected, snapshot, reports);
+  }
+
+  /** Server-published: the server process publishes. Device-published: the first subscriber process holds a publishing device. */
+  private async publish(server: ChildLink<ServerCommands>, cell: Cell, plan: PublishPlan): Promise<PublishResult> {
+    const timeoutMs = plan.deadlineMs + 10_000;
+    if (this.options.publisher === 'server') return server.request('publish', plan, timeoutMs);
+    await server.request('mark', {}, 10_000);
+    return this.subscribers[0]!.request('publish', { ...plan, url: cell.url, deviceId: 'bench-publisher' }, timeoutMs);
   }
 }
 
 function summarize(
   cell: Cell,
   pattern: PatternName,
+  publisher: PublisherKind,
   messages: number,
   published: ServerCommands['publish']['reply'],
   expected: number,
@@ -220,6 +228,7 @@ function summarize(
     kind: cell.kind,
     fleetSize: cell.fleetSize,
     pattern,
+    publisher,
     messages,
     published: published.published,
     subscribers: cell.subscribed,
@@ -235,6 +244,7 @@ function summarize(
     serverCpuSystemShare: serverCpuUs > 0 ? snapshot.cpuSystemUs / serverCpuUs : 0,
     clientCpuUsPerDelivery: received > 0 ? clientCpuUs / received : NaN,
     framesPerRead: reads > 0 ? received / reads : NaN,
+    framesPerWrite: snapshot.socketWrites > 0 ? snapshot.framesOut / snapshot.socketWrites : NaN,
     staleDeliveries: sum(reports.map((r) => r.stale)),
     closedSockets: sum(reports.map((r) => r.closed)),
   };
@@ -259,6 +269,6 @@ function describe(m: Measurement): string {
     `${m.pattern.padEnd(5)} ${formatCount(m.received)}/${formatCount(m.expected)} in ${(m.durationMs / 1000).toFixed(2)} s: ` +
     `${formatCount(m.deliveriesPerSec)}/s, p50 ${formatUs(m.latencyUs.p50)}, p99 ${formatUs(m.latencyUs.p99)}, ` +
     `server ${m.serverCpuUsPerDelivery.toFixed(2)} µs/delivery (${Math.round(m.serverCoreShare * 100)}% core, ${Math.round(m.serverCpuSystemShare * 100)}% kernel), ` +
-    `${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
+    `${m.framesPerWrite.toFixed(1)} frames/write, ${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
   );
 }

@@ -6,13 +6,17 @@
 import WebSocket from 'ws';
 import { FrameKind, decodeFrame, encodeFrame } from '../../src/index.js';
 import { nowUs } from './clock.js';
+import { openDevicePublisher, type DevicePublisher } from './device-publisher.js';
 import { LatencyHistogram } from './histogram.js';
 import { serveCommands } from './ipc.js';
 import { BENCH_TOPIC, type ConnectPlan, type ConnectResult, type SubscriberCommands } from './messages.js';
 import { stampRunId, stampTime } from './payload.js';
+import { runPublisher } from './publisher.js';
 
 const sockets = new Set<WebSocket>();
 let closedByPeer = 0;
+/** Kept open across the measurements of one server: closing it would drop frames still queued there. */
+let publisher: DevicePublisher | undefined;
 
 /** Counters of one measurement, reset by `arm`. */
 const run = {
@@ -144,7 +148,16 @@ serveCommands<SubscriberCommands>({
       latency: run.latency.toSparse(),
     };
   },
+  async publish(plan) {
+    if (publisher?.url !== plan.url) {
+      publisher?.close();
+      publisher = await openDevicePublisher(plan.url, plan.deviceId, 15_000);
+    }
+    return runPublisher(plan, publisher.sink);
+  },
   async disconnect({ timeoutMs }) {
+    publisher?.close();
+    publisher = undefined;
     const before = closedByPeer;
     const deadline = Date.now() + timeoutMs;
     while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
