@@ -84,7 +84,7 @@ export class CellRunner {
     const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bench-'));
     liveDataDirs.add(dataDir);
     try {
-      const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 20_000);
+      const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 60_000);
       const idle = await server.request('snapshot', { gc: true }, 10_000);
       cell.url = `ws://127.0.0.1:${port}/`;
       await this.connectFleet(cell, cell.url);
