@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ChildLink, forkChild } from './ipc.js';
+import { forkChild, type ChildLink } from './ipc.js';
 import { LatencyHistogram } from './histogram.js';
 import { topFrames, type CpuProfile } from './profile-top.js';
-import type { ConnectResult, PatternName, PublisherKind, PublishPlan, PublishResult, ServerCommands, ServerSnapshot, SubscriberCommands } from './messages.js';
+import { MQTT_PEERS, type ConnectResult, type MqttPeer, type PatternName, type PublisherKind, type PublishPlan, type PublishResult, type ServerSnapshot, type SubscriberCommands, type TopologyKind } from './messages.js';
+import { startOwnServer, startPeerServer, type MeasuredServer } from './measured-server.js';
 import { burstMessagesFor, type BenchOptions } from './options.js';
 import type { Cell, Measurement } from './results.js';
 import { planFor, treeSize, type TopologySpec } from './topologies.js';
@@ -17,12 +17,6 @@ const POLL_MS = 100;
 /** Beyond this many sockets per source address the 28k ephemeral ports (32768–60999) run short. */
 const SOCKETS_PER_SOURCE_ADDRESS = 25_000;
 
-const serverModule = new URL('./server.ts', import.meta.url);
-/** Data directories of running servers: removed on any exit, including an interrupted run. */
-const liveDataDirs = new Set<string>();
-process.on('exit', () => {
-  for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
-});
 const subscriberModule = new URL('./subscriber.ts', import.meta.url);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -50,6 +44,8 @@ function sourceAddresses(fleetSize: number, worker: number, share: number): stri
   const n = Math.ceil(share / SOCKETS_PER_SOURCE_ADDRESS) + 1;
   return Array.from({ length: n }, (_, k) => `127.0.${worker + 1}.${k + 2}`);
 }
+
+const isMqttPeer = (kind: TopologyKind): kind is MqttPeer => (MQTT_PEERS as readonly string[]).includes(kind);
 
 export class CellRunner {
   private nextRunId = 1;
@@ -80,15 +76,15 @@ export class CellRunner {
       serverFdLimit: 0,
       measurements: [],
     };
-    const server = forkChild<ServerCommands>(`server[${spec.name}@${fleetSize}]`, serverModule, this.serverExecArgv(spec.name, fleetSize));
-    const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bench-'));
-    liveDataDirs.add(dataDir);
+    let server: MeasuredServer | undefined;
     try {
-      const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 60_000);
-      const idle = await server.request('snapshot', { gc: true }, 10_000);
-      cell.url = `ws://127.0.0.1:${port}/`;
-      await this.connectFleet(cell, cell.url);
-      const loaded = await server.request('snapshot', { gc: true }, 10_000);
+      server = isMqttPeer(spec.kind)
+        ? await startPeerServer(spec.kind, this.options.timeoutS * 10 + 120)
+        : await startOwnServer(`server[${spec.name}@${fleetSize}]`, plan, this.serverExecArgv(spec.name, fleetSize));
+      const idle = await server.snapshot(true);
+      cell.url = server.url;
+      await this.connectFleet(cell, server);
+      const loaded = await server.snapshot(true);
       cell.serverRssIdleBytes = idle.rssBytes;
       cell.serverRssLoadedBytes = loaded.rssBytes;
       cell.rssPerConnectionBytes = cell.subscribed > 0 ? (loaded.rssBytes - idle.rssBytes) / cell.subscribed : 0;
@@ -109,10 +105,7 @@ export class CellRunner {
       cell.error = (err as Error).message;
       this.log.line(`${label} FAILED: ${cell.error}`);
     } finally {
-      await server.request('stop', {}, 5_000).catch(() => server.kill());
-      await server.waitExit(5_000);
-      rmSync(dataDir, { recursive: true, force: true });
-      liveDataDirs.delete(dataDir);
+      await server?.stop();
       if (this.options.cpuProf) this.collectProfile(spec.name, fleetSize, label);
       // The server's exit closed its sockets; wait for the clients to see it.
       await Promise.all(this.subscribers.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
@@ -150,13 +143,13 @@ export class CellRunner {
     for (const f of frames) this.log.line(`${label}   ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
   }
 
-  private async connectFleet(cell: Cell, url: string): Promise<void> {
+  private async connectFleet(cell: Cell, server: MeasuredServer): Promise<void> {
     const parts = shares(cell.fleetSize, this.subscribers.length);
     let firstId = 0;
     const results = await Promise.all(
       this.subscribers.map((s, i) => {
         const count = parts[i]!;
-        const plan = { url, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
+        const plan = { url: server.url, protocol: server.protocol, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
         firstId += count;
         return count === 0 ? Promise.resolve<ConnectResult>({ subscribed: 0, failed: 0, ms: 0 }) : s.request('connect', plan, 120_000);
       }),
@@ -168,7 +161,7 @@ export class CellRunner {
     if (firstError) cell.firstConnectError = firstError;
   }
 
-  private async measure(server: ChildLink<ServerCommands>, cell: Cell, pattern: PatternName): Promise<Measurement> {
+  private async measure(server: MeasuredServer, cell: Cell, pattern: PatternName): Promise<Measurement> {
     const o = this.options;
     const runId = this.nextRunId++;
     const messages = pattern === 'burst' ? burstMessagesFor(o, cell.fleetSize) : o.rateHz * o.pacedSeconds;
@@ -176,7 +169,7 @@ export class CellRunner {
     await Promise.all(this.subscribers.map((s) => s.request('arm', { runId }, 5_000)));
     const startedAt = Date.now();
     const plan = { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs };
-    const published = await this.publish(server, cell, plan);
+    const published = await this.publish(server, plan);
     const expected = published.published * cell.subscribed;
     let received = 0;
     let lastChangeAt = Date.now();
@@ -191,17 +184,19 @@ export class CellRunner {
       if (Date.now() - startedAt > deadlineMs) break;
       await sleep(POLL_MS);
     }
-    const snapshot = await server.request('snapshot', { gc: false }, 10_000);
+    const snapshot = await server.snapshot(false);
     const reports = await Promise.all(this.subscribers.map((s) => s.request('report', {}, 10_000)));
-    return summarize(cell, pattern, this.options.publisher, messages, published, expected, snapshot, reports);
+    // Brokers reachable only over the wire are always device-published.
+    const publisher = this.options.publisher === 'server' && !server.publishInProcess ? 'device' : this.options.publisher;
+    return summarize(cell, pattern, publisher, messages, published, expected, snapshot, reports);
   }
 
   /** Server-published: the server process publishes. Device-published: the first subscriber process holds a publishing device. */
-  private async publish(server: ChildLink<ServerCommands>, cell: Cell, plan: PublishPlan): Promise<PublishResult> {
+  private async publish(server: MeasuredServer, plan: PublishPlan): Promise<PublishResult> {
     const timeoutMs = plan.deadlineMs + 10_000;
-    if (this.options.publisher === 'server') return server.request('publish', plan, timeoutMs);
-    await server.request('mark', {}, 10_000);
-    return this.subscribers[0]!.request('publish', { ...plan, url: cell.url, deviceId: 'bench-publisher' }, timeoutMs);
+    if (this.options.publisher === 'server' && server.publishInProcess) return server.publishInProcess(plan, timeoutMs);
+    await server.mark();
+    return this.subscribers[0]!.request('publish', { ...plan, url: server.url, protocol: server.protocol, deviceId: 'bench-publisher' }, timeoutMs);
   }
 }
 
@@ -210,7 +205,7 @@ function summarize(
   pattern: PatternName,
   publisher: PublisherKind,
   messages: number,
-  published: ServerCommands['publish']['reply'],
+  published: PublishResult,
   expected: number,
   snapshot: ServerSnapshot,
   reports: SubscriberCommands['report']['reply'][],

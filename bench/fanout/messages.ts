@@ -11,7 +11,12 @@ export const PATTERNS: readonly PatternName[] = ['burst', 'paced'];
 export type PublisherKind = 'device' | 'server';
 export const PUBLISHERS: readonly PublisherKind[] = ['device', 'server'];
 
-export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling';
+export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling' | MqttPeer;
+/** Other brokers, measured from outside over MQTT on WebSocket (started as bench:fleet starts them). */
+export type MqttPeer = 'mosquitto' | 'aedes';
+export const MQTT_PEERS: readonly MqttPeer[] = ['mosquitto', 'aedes'];
+/** What the clients speak to a topology: relaymesh's protocol (broker and uWS baselines) or MQTT 3.1.1. */
+export type WireProtocol = 'relaymesh' | 'mqtt';
 
 /** A topology resolved for one fleet size, ready to start. */
 export interface TopologyPlan {
@@ -43,6 +48,7 @@ export interface PublishPlan {
 /** A device-published measurement: the publisher connects to `url` as device `deviceId`. */
 export interface DevicePublishPlan extends PublishPlan {
   url: string;
+  protocol: WireProtocol;
   deviceId: string;
 }
 
@@ -83,6 +89,7 @@ export type ServerCommands = {
 
 export interface ConnectPlan {
   url: string;
+  protocol: WireProtocol;
   count: number;
   /** Device ids are `dev-<firstId + i>`. */
   firstId: number;

@@ -62,6 +62,7 @@ async function host(topology: TopologyPlan, address: string, dataDir: string): P
       writeCounters: () => brokerWriteCounters(broker.port, address),
     };
   }
+  if (topology.kind !== 'uws-native' && topology.kind !== 'cork-ceiling') throw new Error(`${topology.kind} is not hosted by the bench's server process`);
   const bare = await startBareUws(topology.kind, address, MAX_BACKPRESSURE_BYTES);
   return { port: bare.port, subscribers: () => bare.subscribers, sink: bare.sink, writeCounters: async () => bare.writeCounters() };
 }
