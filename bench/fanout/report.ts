@@ -57,7 +57,7 @@ function rowOf(cell: Cell, m: Measurement): string[] {
     `${Math.round(m.serverCoreShare * 100)}%`,
     m.clientCpuUsPerDelivery.toFixed(2),
     Number.isNaN(m.framesPerWrite) ? '-' : m.framesPerWrite.toFixed(1),
-    m.framesPerRead.toFixed(1),
+    Number.isNaN(m.framesPerRead) ? '-' : m.framesPerRead.toFixed(1),
     `${(cell.rssPerConnectionBytes / 1024).toFixed(2)} KB`,
     m.dropped > 0 ? formatCount(m.dropped) : '0',
   ];
