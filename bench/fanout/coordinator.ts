@@ -4,6 +4,7 @@ import { forkChild, type ChildLink } from './ipc.js';
 import { LatencyHistogram } from './histogram.js';
 import { topFrames, type CpuProfile } from './profile-top.js';
 import { MQTT_PEERS, type ConnectResult, type MqttPeer, type PatternName, type PublisherKind, type PublishPlan, type PublishResult, type ServerSnapshot, type SubscriberCommands, type TopologyKind } from './messages.js';
+import { peerUnavailable } from '../fleet/targets.js';
 import { startOwnServer, startPeerServer, type MeasuredServer } from './measured-server.js';
 import { burstMessagesFor, type BenchOptions } from './options.js';
 import type { Cell, Measurement } from './results.js';
@@ -76,6 +77,12 @@ export class CellRunner {
       serverFdLimit: 0,
       measurements: [],
     };
+    const unavailable = isMqttPeer(spec.kind) ? await peerUnavailable(spec.kind) : undefined;
+    if (unavailable) {
+      cell.skipped = unavailable;
+      this.log.line(`${label} skipped: ${unavailable}`);
+      return cell;
+    }
     let server: MeasuredServer | undefined;
     try {
       server = isMqttPeer(spec.kind)

@@ -5,8 +5,10 @@ import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec 
 export const FANOUT_USAGE = `relaymesh bench fanout [options]
 
 Fan-out topology benchmark: the same fleet of WebSocket subscribers (in several client
-processes) receives broadcasts from relaymesh's actor trees and from bare uWS baselines,
-each hosted alone in a server process whose CPU time and memory are measured.
+processes) receives broadcasts from relaymesh's fan-out trees, from bare uWS baselines and
+from Mosquitto and Aedes (MQTT over WebSocket, when installed: see bench/fleet/README.md),
+each hosted alone in a server process whose CPU time and memory are measured. By default a
+device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers).
 
   --sizes <list>          fleet sizes (default 1000,10000; up to 19900: one process may hold 20,000
                           open files here; 19000 works and adds ~3 min)
@@ -29,7 +31,7 @@ each hosted alone in a server process whose CPU time and memory are measured.
   --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
   --out <dir>             results directory (default bench/results)
   --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
-                          ${QUICK_TOPOLOGIES.join(',')} (< 60 s)`;
+                          ${QUICK_TOPOLOGIES.join(',')} (a few minutes)`;
 
 export interface BenchOptions {
   sizes: number[];

@@ -16,7 +16,7 @@ export function renderTables(result: BenchResult): string {
       for (const cell of cells) {
         const m = cell.measurements.find((x) => x.pattern === pattern);
         if (!m) {
-          rows.push([cell.topology, shapeOf(cell), `FAILED: ${cell.error ?? 'no measurement'}`]);
+          rows.push([cell.topology, shapeOf(cell), cell.skipped ? `skipped: ${cell.skipped}` : `FAILED: ${cell.error ?? 'no measurement'}`]);
           continue;
         }
         rows.push(rowOf(cell, m));

@@ -54,6 +54,8 @@ export interface Cell {
   serverFdLimit: number;
   measurements: Measurement[];
   error?: string;
+  /** Why a peer broker was not measured (not installed here). */
+  skipped?: string;
 }
 
 export interface BenchResult {
