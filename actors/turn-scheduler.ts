@@ -54,14 +54,19 @@ export class TurnScheduler {
   };
 
   private readonly writeOutput = (): void => {
-    const broadcasts = this.broadcasts;
-    this.broadcasts = [];
-    for (let i = 0; i < broadcasts.length; i++) broadcasts[i]!.run();
-    const flushes = this.flushes;
-    this.flushes = [];
-    for (let i = 0; i < flushes.length; i++) flushes[i]!.run();
-    this.queued = false;
-    if (this.mailboxes.length > 0 || this.broadcasts.length > 0 || this.flushes.length > 0) this.requestTurn();
+    try {
+      const broadcasts = this.broadcasts;
+      this.broadcasts = [];
+      for (let i = 0; i < broadcasts.length; i++) broadcasts[i]!.run();
+      // Swapped after the broadcasts ran: the sockets they wrote to are flushed in this turn.
+      const flushes = this.flushes;
+      this.flushes = [];
+      for (let i = 0; i < flushes.length; i++) flushes[i]!.run();
+    } finally {
+      // Even after a throw, later turns must still be scheduled.
+      this.queued = false;
+      if (this.mailboxes.length > 0 || this.broadcasts.length > 0 || this.flushes.length > 0) this.requestTurn();
+    }
   };
 }
 
