@@ -1,4 +1,4 @@
-import { spawn, type Ref } from 'nact';
+import { dispatch, spawn, stop, type Ref } from 'nact';
 import {
   CloseCode,
   ErrorCode,
@@ -12,8 +12,10 @@ import {
   type Outbound,
   type Session,
 } from '../src/protocol/index.js';
+import { DeviceMailbox } from './device-mailbox.js';
+import type { TurnScheduler } from './turn-scheduler.js';
 
-/** What a device actor is told. Frames arrive in socket order; nact keeps that order. */
+/** What a device actor is told. Frames arrive in socket order; the mailbox keeps that order. */
 export type DeviceMsg =
   | { type: 'start' }
   | { type: 'frame'; frame: Frame }
@@ -30,43 +32,87 @@ export interface DeviceContext {
   onLive?: () => Promise<void>;
 }
 
-/** Spawns the actor for one device connection under its shard supervisor. */
-export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: DeviceContext): Ref<DeviceMsg> {
-  let started = false;
-  return spawn(shard, handleDeviceMsg, name, {
-    // A restart by the shard re-runs this: the session and socket survive, the count shows it.
-    initialStateFunc: () => {
-      if (started) device.session.counters.restarts++;
-      started = true;
-      return device;
-    },
-    onCrash: (_msg, _err, ctx) => ctx.escalate,
-  });
+/**
+ * One device connection's actor: its mailbox handles the device's messages in the turn they
+ * arrived (see TurnScheduler), and a nact actor under the shard supervisor gives it a name,
+ * a lifecycle and supervision. The nact actor receives only faults: a handler that throws is
+ * reported to it, it rethrows, the shard restarts it, and the restart resumes the mailbox.
+ */
+export interface DeviceActor {
+  readonly name: string;
+  /** Queues a message behind the device's earlier ones. */
+  post(msg: DeviceMsg): void;
+  /** Stops the actor; queued messages are dropped. Safe to call twice. */
+  stop(): void;
 }
 
-async function handleDeviceMsg(device: DeviceContext, msg: DeviceMsg): Promise<DeviceContext> {
+interface Fault {
+  error: unknown;
+}
+
+/** Spawns the actor for one device connection under its shard supervisor. */
+export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: DeviceContext, scheduler: TurnScheduler): DeviceActor {
+  const mailbox = new DeviceMailbox<DeviceMsg>(
+    scheduler,
+    (msg) => handleDeviceMsg(device, msg),
+    (error) => dispatch(supervised, { error }),
+  );
+  let started = false;
+  const supervised: Ref<Fault> = spawn(
+    shard,
+    (_state: DeviceContext, fault: Fault): DeviceContext => {
+      throw fault.error;
+    },
+    name,
+    {
+      // A restart by the shard re-runs this: the session and socket survive, the count shows it.
+      initialStateFunc: () => {
+        if (started) {
+          device.session.counters.restarts++;
+          mailbox.resume();
+        }
+        started = true;
+        return device;
+      },
+      onCrash: (_msg, _err, ctx) => ctx.escalate,
+    },
+  );
+  let stopped = false;
+  return {
+    name,
+    post: (msg) => mailbox.post(msg),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      mailbox.stop();
+      stop(supervised);
+    },
+  };
+}
+
+function handleDeviceMsg(device: DeviceContext, msg: DeviceMsg): void | Promise<void> {
   const { session, outbound } = device;
   switch (msg.type) {
     case 'start':
-      if (session.state === 'authenticated') {
-        await device.onLive?.();
-        if (session.state === 'authenticated') session.state = 'live';
-      }
-      break;
+      return session.state === 'authenticated' ? goLive(device) : undefined;
     case 'frame':
-      if (session.state !== 'closing') await handleFrame(device, msg.frame);
-      break;
+      return session.state === 'closing' ? undefined : handleFrame(device, msg.frame);
     case 'close':
       session.state = 'closing';
       outbound.close(msg.code, msg.reason);
-      break;
+      return;
     case 'crash':
       throw new Error(`injected fault: ${msg.reason}`);
   }
-  return device;
 }
 
-async function handleFrame(device: DeviceContext, frame: Frame): Promise<void> {
+async function goLive(device: DeviceContext): Promise<void> {
+  await device.onLive?.();
+  if (device.session.state === 'authenticated') device.session.state = 'live';
+}
+
+/** Synchronous when the handler is (PING, QoS 0 PUB): no promise per frame on the hot path. */
+function handleFrame(device: DeviceContext, frame: Frame): void | Promise<void> {
   const { session, registry } = device;
   session.counters.framesIn++;
   const handler = registry.lookup(session.version, frame.kind);
@@ -74,17 +120,27 @@ async function handleFrame(device: DeviceContext, frame: Frame): Promise<void> {
     sendError(device, ErrorCode.UNKNOWN_COMMAND, `frame kind ${frame.kind} is not a command in version ${session.version}`, frame.seq);
     return;
   }
+  let effects: Effect[] | Promise<Effect[]>;
   try {
-    apply(device, await handler(frame as never, { session, broker: device.broker }));
+    effects = handler(frame as never, { session, broker: device.broker });
   } catch (err) {
-    if (err instanceof ProtocolError) {
-      sendError(device, err.code, err.message, frame.seq);
-      return;
-    }
-    // Tell the client its request failed, then let the shard supervisor restart this actor.
-    sendError(device, ErrorCode.INTERNAL, 'internal error', frame.seq);
-    throw err;
+    return failed(device, frame, err);
   }
+  if (Array.isArray(effects)) return apply(device, effects);
+  return effects.then(
+    (list) => apply(device, list),
+    (err: unknown) => failed(device, frame, err),
+  );
+}
+
+/** A ProtocolError is the client's problem (an ERROR frame); anything else also crashes the actor for its supervisor. */
+function failed(device: DeviceContext, frame: Frame, err: unknown): void {
+  if (err instanceof ProtocolError) {
+    sendError(device, err.code, err.message, frame.seq);
+    return;
+  }
+  sendError(device, ErrorCode.INTERNAL, 'internal error', frame.seq);
+  throw err;
 }
 
 function apply(device: DeviceContext, effects: Effect[]): void {

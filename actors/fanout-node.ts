@@ -1,4 +1,3 @@
-import { spawn, dispatch, type Ref } from 'nact';
 import type { Outbound } from '../src/protocol/index.js';
 
 /** Takes QoS 1 deliveries for one device: windowed, acked, replayed (see DurableOutbox). */
@@ -20,72 +19,61 @@ export interface DurableCopy {
   bytes: Uint8Array;
 }
 
-/** One broadcast travelling down the tree: the bytes are encoded once, before the root. */
+/** One broadcast travelling down a tree: the bytes are encoded once, before the root. */
 export interface Broadcast {
   bytes: Uint8Array;
   /** Position in the tree's broadcast order, set by the tree. */
   serial: number;
   /** performance.now() when the broadcast entered the tree. */
   startedAt: number;
-  /** QoS 0 copies may be dropped for a socket over its soft backpressure limit. */
-  droppable: boolean;
   /** Set on the way into a QoS 1 subscription's tree for a stored message: members get it through their outbox. */
-  durable?: DurableCopy;
+  durable: DurableCopy | undefined;
   /**
    * Present only when a publish matched several trees (overlapping filters): members
    * already served by another tree are skipped, so each device gets one copy.
    */
-  served?: Set<FanoutMember>;
+  served: Set<FanoutMember> | undefined;
 }
 
-/** Inner nodes forward to their children; leaves write to their members' sockets. */
 /**
- * What travels through the tree's actors: every broadcast of one event-loop tick together, so a
- * leaf queues a tick's frames for each socket at once and the transport writes them under one
- * cork (one syscall per socket per tick, not per message).
+ * A node of a fan-out tree: inner nodes pass a batch to their children, leaves write it to
+ * their members. A turn's broadcasts travel as one batch, so a leaf queues all of a turn's
+ * frames for each socket at once and the transport writes them under one cork.
  */
-export type BroadcastBatch = readonly Broadcast[];
-
-export interface FanoutNodeState {
-  children: Ref<BroadcastBatch>[];
-  /**
-   * Leaf members with the broadcast serial at which they joined: a member gets only later
-   * broadcasts, so one that left and rejoined on a leaf that lags behind never sees an old one.
-   */
-  members: Map<FanoutMember, number> | undefined;
+export class FanoutNode {
+  readonly children: FanoutNode[] = [];
   /** Deliveries made by this leaf (for stats and benchmarks). */
-  delivered: number;
-  /** Told, per leaf and broadcast, how long the broadcast took to reach it. */
-  observe?: (seconds: number) => void;
-}
+  delivered = 0;
 
-export function spawnFanoutNode(parent: Ref<unknown>, name: string, state: FanoutNodeState): Ref<BroadcastBatch> {
-  return spawn(parent, forward, name, {
-    initialState: state,
-    // A fan-out node holds no state that a restart would lose: resume with the next message.
-    onCrash: (_msg, _err, ctx) => ctx.resume,
-  });
-}
+  constructor(
+    /**
+     * Leaf members with the broadcast serial at which they joined: a member gets only later
+     * broadcasts, so one that joined during a turn never sees that turn's earlier ones.
+     * Undefined for inner nodes.
+     */
+    readonly members: Map<FanoutMember, number> | undefined,
+    /** Told, per leaf and batch, how long the batch's first broadcast took to reach it. */
+    private readonly observe?: (seconds: number) => void,
+  ) {}
 
-function forward(state: FanoutNodeState, batch: BroadcastBatch): FanoutNodeState {
-  for (const child of state.children) dispatch(child, batch);
-  const members = state.members;
-  if (!members) return state;
-  for (const [m, joinedAt] of members) {
-    for (const { bytes, droppable, served, serial, durable } of batch) {
-      if (serial <= joinedAt) continue;
-      if (served) {
-        if (served.has(m)) continue;
-        served.add(m);
+  forward(batch: readonly Broadcast[]): void {
+    for (let i = 0; i < this.children.length; i++) this.children[i]!.forward(batch);
+    const members = this.members;
+    if (!members) return;
+    // QoS 0 copies may be dropped for a socket over its soft backpressure limit.
+    for (const [member, joinedAt] of members) {
+      for (let i = 0; i < batch.length; i++) {
+        const b = batch[i]!;
+        if (b.serial <= joinedAt) continue;
+        if (b.served) {
+          if (b.served.has(member)) continue;
+          b.served.add(member);
+        }
+        if (b.durable) member.outbox.offer(b.durable.stream, b.durable.epoch, b.durable.offset, b.durable.bytes);
+        else member.conn.write(b.bytes, true);
+        this.delivered++;
       }
-      if (durable) m.outbox.offer(durable.stream, durable.epoch, durable.offset, durable.bytes);
-      else m.conn.write(bytes, droppable);
-      state.delivered++;
     }
+    if (this.observe && batch.length > 0) this.observe((performance.now() - batch[0]!.startedAt) / 1000);
   }
-  if (state.observe) {
-    const now = performance.now();
-    for (const msg of batch) state.observe((now - msg.startedAt) / 1000);
-  }
-  return state;
 }

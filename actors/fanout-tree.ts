@@ -1,5 +1,5 @@
-import { dispatch, spawn, stop, type Ref } from 'nact';
-import { spawnFanoutNode, type Broadcast, type BroadcastBatch, type FanoutMember, type FanoutNodeState } from './fanout-node.js';
+import { FanoutNode, type Broadcast, type DurableCopy, type FanoutMember } from './fanout-node.js';
+import type { TurnScheduler, TurnTask } from './turn-scheduler.js';
 
 export interface FanoutShape {
   /** Children per inner node. */
@@ -9,7 +9,7 @@ export interface FanoutShape {
 }
 
 export interface FanoutOptions extends FanoutShape {
-  /** Receives the time each broadcast took to reach each leaf. */
+  /** Receives the time each turn's broadcasts took to reach each leaf. */
   observeLeafLatency?: (seconds: number) => void;
 }
 
@@ -18,50 +18,42 @@ export type FanoutTreeShape =
   | { kind: 'inner'; height: number; children: FanoutTreeShape[] }
   | { kind: 'leaf'; members: number; delivered: number };
 
-interface Node {
-  ref: Ref<BroadcastBatch>;
-  state: FanoutNodeState;
+interface Inner {
+  node: FanoutNode;
   parent: Inner | undefined;
-}
-/** Height 1: children are leaves. */
-interface Inner extends Node {
+  /** Height 1: children are leaves. */
   height: number;
-  childNodes: Node[];
+  childNodes: (Inner | Leaf)[];
 }
-interface Leaf extends Node {
+interface Leaf {
+  node: FanoutNode;
+  parent: Inner;
   members: Map<FanoutMember, number>;
 }
 
 /**
- * A spanning tree of fan-out actors for one subscription filter. Membership lives here,
+ * A spanning tree of fan-out nodes for one subscription filter. Membership lives here,
  * changed synchronously with bounded work per join or leave (no rebuild, no member ever
- * moves between leaves, so each member sees the tree's messages once and in order);
- * broadcasts flow through the actors from the root.
+ * moves between leaves, so each member sees the tree's messages once and in order).
+ * Broadcasts of one turn are collected and sent down the tree together in the turn's output
+ * step: on one event loop the walk is synchronous, an actor hop per level would only add
+ * turns of latency (the tree's levels pay off across processes and cluster nodes).
  */
-export class FanoutTree {
-  /**
-   * Every node is spawned under this one container, which never receives a message: nact
-   * copies a parent's child map per message it handles, so nodes with no nact children
-   * forward at no extra cost, and stopping the container stops the whole tree.
-   */
-  private readonly container: Ref<never>;
+export class FanoutTree implements TurnTask {
   private root: Inner;
   private readonly leafOf = new Map<FanoutMember, Leaf>();
   private readonly openLeaves = new Set<Leaf>();
   private readonly openInners = new Map<number, Set<Inner>>();
-  private nextNodeId = 0;
   private serial = 0;
-  /** Broadcasts of the current tick, sent down together at its end. */
+  /** Broadcasts of the current turn, sent down together in its output step. */
   private pending: Broadcast[] = [];
 
   constructor(
-    owner: Ref<unknown>,
-    name: string,
+    private readonly scheduler: TurnScheduler,
     private readonly shape: FanoutOptions,
   ) {
     if (!(shape.branching >= 1) || !(shape.leafSize >= 1)) throw new Error('fan-out branching and leafSize must be >= 1');
-    this.container = spawn(owner, (state: null) => state, name, { initialState: null }) as Ref<never>;
-    this.root = this.spawnInner(1, undefined);
+    this.root = this.newInner(1, undefined);
   }
 
   get size(): number {
@@ -74,7 +66,7 @@ export class FanoutTree {
 
   add(member: FanoutMember): void {
     if (this.leafOf.has(member)) return;
-    const leaf = this.openLeaves.values().next().value ?? this.spawnLeaf();
+    const leaf = this.openLeaves.values().next().value ?? this.newLeaf();
     leaf.members.set(member, this.serial);
     this.leafOf.set(member, leaf);
     if (leaf.members.size >= this.shape.leafSize) this.openLeaves.delete(leaf);
@@ -89,29 +81,30 @@ export class FanoutTree {
     else this.openLeaves.add(leaf);
   }
 
-  broadcast(msg: Omit<Broadcast, 'serial' | 'startedAt'>): void {
-    this.pending.push({ ...msg, serial: ++this.serial, startedAt: performance.now() });
-    if (this.pending.length === 1) setImmediate(this.sendPending);
+  /** Queues already-encoded bytes (or a stored copy, for QoS 1 members) for this turn's batch. */
+  broadcast(bytes: Uint8Array, durable: DurableCopy | undefined, served: Set<FanoutMember> | undefined): void {
+    this.pending.push({ bytes, durable, served, serial: ++this.serial, startedAt: performance.now() });
+    if (this.pending.length === 1) this.scheduler.broadcast(this);
   }
 
-  private readonly sendPending = (): void => {
+  run(): void {
     const batch = this.pending;
     this.pending = [];
-    if (batch.length > 0) dispatch(this.root.ref, batch);
-  };
+    if (batch.length > 0) this.root.node.forward(batch);
+  }
 
   /** Node counts, for stats and benchmarks. */
   stats(): { leaves: number; inners: number; height: number; delivered: number } {
     let leaves = 0;
     let inners = 0;
     let delivered = 0;
-    const visit = (node: Node): void => {
+    const visit = (node: Inner | Leaf): void => {
       if ('childNodes' in node) {
         inners++;
-        (node as Inner).childNodes.forEach(visit);
+        node.childNodes.forEach(visit);
       } else {
         leaves++;
-        delivered += node.state.delivered;
+        delivered += node.node.delivered;
       }
     };
     visit(this.root);
@@ -119,27 +112,25 @@ export class FanoutTree {
   }
 
   describe(): FanoutTreeShape {
-    const describe = (node: Node): FanoutTreeShape =>
+    const describe = (node: Inner | Leaf): FanoutTreeShape =>
       'childNodes' in node
-        ? { kind: 'inner', height: (node as Inner).height, children: (node as Inner).childNodes.map(describe) }
-        : { kind: 'leaf', members: (node as Leaf).members.size, delivered: node.state.delivered };
+        ? { kind: 'inner', height: node.height, children: node.childNodes.map(describe) }
+        : { kind: 'leaf', members: node.members.size, delivered: node.node.delivered };
     return describe(this.root);
   }
 
-  /** Stops every actor of the tree. */
+  /** Forgets every member and pending broadcast. */
   destroy(): void {
-    stop(this.container);
     this.pending = [];
     this.leafOf.clear();
     this.openLeaves.clear();
     this.openInners.clear();
   }
 
-  private spawnLeaf(): Leaf {
+  private newLeaf(): Leaf {
     const parent = this.innerWithRoom(1);
     const members = new Map<FanoutMember, number>();
-    const state: FanoutNodeState = { children: [], members, delivered: 0, ...(this.shape.observeLeafLatency ? { observe: this.shape.observeLeafLatency } : {}) };
-    const leaf: Leaf = { ref: spawnFanoutNode(this.container, `leaf-${this.nextNodeId++}`, state), state, parent, members };
+    const leaf: Leaf = { node: new FanoutNode(members, this.shape.observeLeafLatency), parent, members };
     this.attach(parent, leaf);
     this.openLeaves.add(leaf);
     return leaf;
@@ -151,7 +142,7 @@ export class FanoutTree {
     if (open) return open;
     if (height >= this.root.height) this.growRoot();
     const parent = this.innerWithRoom(height + 1);
-    const inner = this.spawnInner(height, parent);
+    const inner = this.newInner(height, parent);
     this.attach(parent, inner);
     return inner;
   }
@@ -159,33 +150,31 @@ export class FanoutTree {
   /** A new root above the old one: existing paths stay, so in-flight order is kept. */
   private growRoot(): void {
     const old = this.root;
-    const root = this.spawnInner(old.height + 1, undefined);
+    const root = this.newInner(old.height + 1, undefined);
     old.parent = root;
     this.attach(root, old);
     this.root = root;
   }
 
-  private spawnInner(height: number, parent: Inner | undefined): Inner {
-    const state: FanoutNodeState = { children: [], members: undefined, delivered: 0 };
-    const inner: Inner = { ref: spawnFanoutNode(this.container, `inner-${this.nextNodeId++}`, state), state, parent, height, childNodes: [] };
+  private newInner(height: number, parent: Inner | undefined): Inner {
+    const inner: Inner = { node: new FanoutNode(undefined), parent, height, childNodes: [] };
     this.openSet(height).add(inner);
     return inner;
   }
 
-  private attach(parent: Inner, child: Node): void {
+  private attach(parent: Inner, child: Inner | Leaf): void {
     parent.childNodes.push(child);
-    parent.state.children.push(child.ref);
+    parent.node.children.push(child.node);
     if (parent.childNodes.length >= this.shape.branching) this.openSet(parent.height).delete(parent);
   }
 
   private dropLeaf(leaf: Leaf): void {
     this.openLeaves.delete(leaf);
-    const parent = leaf.parent!;
+    const parent = leaf.parent;
     const at = parent.childNodes.indexOf(leaf);
     parent.childNodes.splice(at, 1);
-    parent.state.children.splice(at, 1);
+    parent.node.children.splice(at, 1);
     this.openSet(parent.height).add(parent);
-    stop(leaf.ref);
   }
 
   private openSet(height: number): Set<Inner> {

@@ -10,6 +10,8 @@ export interface BareServer {
   readonly port: number;
   readonly subscribers: number;
   readonly sink: PublishSink;
+  /** Frames sent and corked socket writes by the send loop (NaN for uws-native: uWS does not say). */
+  writeCounters(): { framesOut: number; socketWrites: number };
 }
 
 interface BareSocketData {
@@ -22,7 +24,8 @@ interface BareSocketData {
  * The baselines, with no broker in the way: a bare uWS app speaking just enough of the
  * protocol (HELLO → WELCOME, SUB → OK) for the same subscribers, sending the same MSG bytes.
  * `uws-native` publishes through uWS's topic tree (`app.publish`); `cork-ceiling` keeps
- * an array of sockets and sends each tick's batch to each socket under one cork.
+ * an array of sockets and sends each tick's batch to each socket under one cork. A device's
+ * PUB frames are published the same way, a tick's worth at the end of the tick.
  */
 export async function startBareUws(mode: BareMode, host: string, maxBackpressureBytes: number): Promise<BareServer> {
   const app = uWS.App();
@@ -62,6 +65,12 @@ export async function startBareUws(mode: BareMode, host: string, maxBackpressure
           else data.slot = sockets.push(ws) - 1;
         }
         reply(ws, { kind: FrameKind.OK, seq: 0, ref: frame.seq });
+      } else if (frame.kind === FrameKind.PUB) {
+        sink.publish(Buffer.from(frame.payload));
+        if (!endOfTickScheduled) {
+          endOfTickScheduled = true;
+          setImmediate(endDeviceTick);
+        }
       }
     },
     close: (ws) => {
@@ -90,6 +99,13 @@ export async function startBareUws(mode: BareMode, host: string, maxBackpressure
     encodeFrame({ kind: FrameKind.MSG, seq: 0, stream: BENCH_TOPIC, offset: 0, payload, traceId: newTraceId(), qos: 0 });
 
   let tickBatch: Uint8Array[] = [];
+  let framesOut = 0;
+  let socketWrites = 0;
+  let endOfTickScheduled = false;
+  const endDeviceTick = (): void => {
+    endOfTickScheduled = false;
+    sink.endTick();
+  };
   const sink: PublishSink =
     mode === 'uws-native'
       ? { publish: (payload) => void app.publish(BENCH_TOPIC, encode(payload), true), endTick: () => undefined }
@@ -98,6 +114,9 @@ export async function startBareUws(mode: BareMode, host: string, maxBackpressure
           endTick: () => {
             const batch = tickBatch;
             tickBatch = [];
+            if (batch.length === 0) return;
+            socketWrites += sockets.length;
+            framesOut += sockets.length * batch.length;
             for (const ws of sockets) {
               ws.cork(() => {
                 for (const bytes of batch) ws.send(bytes, true);
@@ -112,5 +131,6 @@ export async function startBareUws(mode: BareMode, host: string, maxBackpressure
       return subscribers;
     },
     sink,
+    writeCounters: () => (mode === 'uws-native' ? { framesOut: NaN, socketWrites: NaN } : { framesOut, socketWrites }),
   };
 }

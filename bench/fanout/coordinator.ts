@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ChildLink, forkChild } from './ipc.js';
+import { forkChild, type ChildLink } from './ipc.js';
 import { LatencyHistogram } from './histogram.js';
 import { topFrames, type CpuProfile } from './profile-top.js';
-import type { ConnectResult, PatternName, ServerCommands, ServerSnapshot, SubscriberCommands } from './messages.js';
+import { MQTT_PEERS, type ConnectResult, type MqttPeer, type PatternName, type PublisherKind, type PublishPlan, type PublishResult, type ServerSnapshot, type SubscriberCommands, type TopologyKind } from './messages.js';
+import { peerUnavailable } from '../fleet/targets.js';
+import { startOwnServer, startPeerServer, type MeasuredServer } from './measured-server.js';
 import { burstMessagesFor, type BenchOptions } from './options.js';
 import type { Cell, Measurement } from './results.js';
 import { planFor, treeSize, type TopologySpec } from './topologies.js';
@@ -17,12 +18,6 @@ const POLL_MS = 100;
 /** Beyond this many sockets per source address the 28k ephemeral ports (32768–60999) run short. */
 const SOCKETS_PER_SOURCE_ADDRESS = 25_000;
 
-const serverModule = new URL('./server.ts', import.meta.url);
-/** Data directories of running servers: removed on any exit, including an interrupted run. */
-const liveDataDirs = new Set<string>();
-process.on('exit', () => {
-  for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
-});
 const subscriberModule = new URL('./subscriber.ts', import.meta.url);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -51,6 +46,8 @@ function sourceAddresses(fleetSize: number, worker: number, share: number): stri
   return Array.from({ length: n }, (_, k) => `127.0.${worker + 1}.${k + 2}`);
 }
 
+const isMqttPeer = (kind: TopologyKind): kind is MqttPeer => (MQTT_PEERS as readonly string[]).includes(kind);
+
 export class CellRunner {
   private nextRunId = 1;
 
@@ -66,6 +63,7 @@ export class CellRunner {
     const label = `${String(fleetSize).padStart(6)} ${spec.name.padEnd(14)}`;
     const cell: Cell = {
       topology: spec.name,
+      url: '',
       kind: spec.kind,
       fleetSize,
       ...(plan.fanout ? { fanout: { ...plan.fanout, ...treeSize(plan.fanout, fleetSize) } } : {}),
@@ -79,14 +77,21 @@ export class CellRunner {
       serverFdLimit: 0,
       measurements: [],
     };
-    const server = forkChild<ServerCommands>(`server[${spec.name}@${fleetSize}]`, serverModule, this.serverExecArgv(spec.name, fleetSize));
-    const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bench-'));
-    liveDataDirs.add(dataDir);
+    const unavailable = isMqttPeer(spec.kind) ? await peerUnavailable(spec.kind) : undefined;
+    if (unavailable) {
+      cell.skipped = unavailable;
+      this.log.line(`${label} skipped: ${unavailable}`);
+      return cell;
+    }
+    let server: MeasuredServer | undefined;
     try {
-      const { port } = await server.request('start', { topology: plan, host: '127.0.0.1', dataDir }, 20_000);
-      const idle = await server.request('snapshot', { gc: true }, 10_000);
-      await this.connectFleet(cell, `ws://127.0.0.1:${port}/`);
-      const loaded = await server.request('snapshot', { gc: true }, 10_000);
+      server = isMqttPeer(spec.kind)
+        ? await startPeerServer(spec.kind, this.options.timeoutS * 10 + 120)
+        : await startOwnServer(`server[${spec.name}@${fleetSize}]`, plan, this.serverExecArgv(spec.name, fleetSize));
+      const idle = await server.snapshot(true);
+      cell.url = server.url;
+      await this.connectFleet(cell, server);
+      const loaded = await server.snapshot(true);
       cell.serverRssIdleBytes = idle.rssBytes;
       cell.serverRssLoadedBytes = loaded.rssBytes;
       cell.rssPerConnectionBytes = cell.subscribed > 0 ? (loaded.rssBytes - idle.rssBytes) / cell.subscribed : 0;
@@ -107,10 +112,7 @@ export class CellRunner {
       cell.error = (err as Error).message;
       this.log.line(`${label} FAILED: ${cell.error}`);
     } finally {
-      await server.request('stop', {}, 5_000).catch(() => server.kill());
-      await server.waitExit(5_000);
-      rmSync(dataDir, { recursive: true, force: true });
-      liveDataDirs.delete(dataDir);
+      await server?.stop();
       if (this.options.cpuProf) this.collectProfile(spec.name, fleetSize, label);
       // The server's exit closed its sockets; wait for the clients to see it.
       await Promise.all(this.subscribers.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
@@ -148,13 +150,13 @@ export class CellRunner {
     for (const f of frames) this.log.line(`${label}   ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
   }
 
-  private async connectFleet(cell: Cell, url: string): Promise<void> {
+  private async connectFleet(cell: Cell, server: MeasuredServer): Promise<void> {
     const parts = shares(cell.fleetSize, this.subscribers.length);
     let firstId = 0;
     const results = await Promise.all(
       this.subscribers.map((s, i) => {
         const count = parts[i]!;
-        const plan = { url, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
+        const plan = { url: server.url, protocol: server.protocol, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
         firstId += count;
         return count === 0 ? Promise.resolve<ConnectResult>({ subscribed: 0, failed: 0, ms: 0 }) : s.request('connect', plan, 120_000);
       }),
@@ -166,18 +168,15 @@ export class CellRunner {
     if (firstError) cell.firstConnectError = firstError;
   }
 
-  private async measure(server: ChildLink<ServerCommands>, cell: Cell, pattern: PatternName): Promise<Measurement> {
+  private async measure(server: MeasuredServer, cell: Cell, pattern: PatternName): Promise<Measurement> {
     const o = this.options;
     const runId = this.nextRunId++;
     const messages = pattern === 'burst' ? burstMessagesFor(o, cell.fleetSize) : o.rateHz * o.pacedSeconds;
     const deadlineMs = o.timeoutS * 1000;
     await Promise.all(this.subscribers.map((s) => s.request('arm', { runId }, 5_000)));
     const startedAt = Date.now();
-    const published = await server.request(
-      'publish',
-      { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs },
-      deadlineMs + 10_000,
-    );
+    const plan = { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs };
+    const published = await this.publish(server, plan);
     const expected = published.published * cell.subscribed;
     let received = 0;
     let lastChangeAt = Date.now();
@@ -192,17 +191,28 @@ export class CellRunner {
       if (Date.now() - startedAt > deadlineMs) break;
       await sleep(POLL_MS);
     }
-    const snapshot = await server.request('snapshot', { gc: false }, 10_000);
+    const snapshot = await server.snapshot(false);
     const reports = await Promise.all(this.subscribers.map((s) => s.request('report', {}, 10_000)));
-    return summarize(cell, pattern, messages, published, expected, snapshot, reports);
+    // Brokers reachable only over the wire are always device-published.
+    const publisher = this.options.publisher === 'server' && !server.publishInProcess ? 'device' : this.options.publisher;
+    return summarize(cell, pattern, publisher, messages, published, expected, snapshot, reports);
+  }
+
+  /** Server-published: the server process publishes. Device-published: the first subscriber process holds a publishing device. */
+  private async publish(server: MeasuredServer, plan: PublishPlan): Promise<PublishResult> {
+    const timeoutMs = plan.deadlineMs + 10_000;
+    if (this.options.publisher === 'server' && server.publishInProcess) return server.publishInProcess(plan, timeoutMs);
+    await server.mark();
+    return this.subscribers[0]!.request('publish', { ...plan, url: server.url, protocol: server.protocol, deviceId: 'bench-publisher' }, timeoutMs);
   }
 }
 
 function summarize(
   cell: Cell,
   pattern: PatternName,
+  publisher: PublisherKind,
   messages: number,
-  published: ServerCommands['publish']['reply'],
+  published: PublishResult,
   expected: number,
   snapshot: ServerSnapshot,
   reports: SubscriberCommands['report']['reply'][],
@@ -220,6 +230,7 @@ function summarize(
     kind: cell.kind,
     fleetSize: cell.fleetSize,
     pattern,
+    publisher,
     messages,
     published: published.published,
     subscribers: cell.subscribed,
@@ -235,6 +246,7 @@ function summarize(
     serverCpuSystemShare: serverCpuUs > 0 ? snapshot.cpuSystemUs / serverCpuUs : 0,
     clientCpuUsPerDelivery: received > 0 ? clientCpuUs / received : NaN,
     framesPerRead: reads > 0 ? received / reads : NaN,
+    framesPerWrite: snapshot.socketWrites > 0 ? snapshot.framesOut / snapshot.socketWrites : NaN,
     staleDeliveries: sum(reports.map((r) => r.stale)),
     closedSockets: sum(reports.map((r) => r.closed)),
   };
@@ -259,6 +271,6 @@ function describe(m: Measurement): string {
     `${m.pattern.padEnd(5)} ${formatCount(m.received)}/${formatCount(m.expected)} in ${(m.durationMs / 1000).toFixed(2)} s: ` +
     `${formatCount(m.deliveriesPerSec)}/s, p50 ${formatUs(m.latencyUs.p50)}, p99 ${formatUs(m.latencyUs.p99)}, ` +
     `server ${m.serverCpuUsPerDelivery.toFixed(2)} µs/delivery (${Math.round(m.serverCoreShare * 100)}% core, ${Math.round(m.serverCpuSystemShare * 100)}% kernel), ` +
-    `${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
+    `${m.framesPerWrite.toFixed(1)} frames/write, ${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
   );
 }

@@ -4,7 +4,19 @@ import type { SparseCounts } from './histogram.js';
 export type PatternName = 'burst' | 'paced';
 export const PATTERNS: readonly PatternName[] = ['burst', 'paced'];
 
-export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling';
+/**
+ * Who publishes: `device`, a WebSocket client (in a subscriber process) sending PUB frames over
+ * the protocol, as devices do; `server`, the server process itself (broker.publish, app.publish).
+ */
+export type PublisherKind = 'device' | 'server';
+export const PUBLISHERS: readonly PublisherKind[] = ['device', 'server'];
+
+export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling' | MqttPeer;
+/** Other brokers, measured from outside over MQTT on WebSocket (started as bench:fleet starts them). */
+export type MqttPeer = 'mosquitto' | 'aedes';
+export const MQTT_PEERS: readonly MqttPeer[] = ['mosquitto', 'aedes'];
+/** What the clients speak to a topology: relaymesh's protocol (broker and uWS baselines) or MQTT 3.1.1. */
+export type WireProtocol = 'relaymesh' | 'mqtt';
 
 /** A topology resolved for one fleet size, ready to start. */
 export interface TopologyPlan {
@@ -33,6 +45,13 @@ export interface PublishPlan {
   deadlineMs: number;
 }
 
+/** A device-published measurement: the publisher connects to `url` as device `deviceId`. */
+export interface DevicePublishPlan extends PublishPlan {
+  url: string;
+  protocol: WireProtocol;
+  deviceId: string;
+}
+
 export interface PublishResult {
   published: number;
   firstUs: number;
@@ -51,6 +70,9 @@ export interface ServerSnapshot {
   cpuSystemUs: number;
   /** Wall time since the last publish started (µs). */
   wallUs: number;
+  /** Frames sent and socket writes (each may carry many frames) since the mark; NaN where the server cannot tell. */
+  framesOut: number;
+  socketWrites: number;
 }
 
 /** A type alias, not an interface: aliases satisfy CommandMap's index signature. */
@@ -58,6 +80,8 @@ export type ServerCommands = {
   /** `dataDir`: the broker's store, a fresh directory per server process (the coordinator removes it). */
   start: { args: { topology: TopologyPlan; host: string; dataDir: string }; reply: { port: number; pid: number } };
   snapshot: { args: { gc: boolean }; reply: ServerSnapshot };
+  /** Starts a measurement: CPU time and write counters count from here. */
+  mark: { args: Record<string, never>; reply: { ok: true } };
   publish: { args: PublishPlan; reply: PublishResult };
   /** Replies, then exits: the kernel closes every socket from the server side. */
   stop: { args: Record<string, never>; reply: { ok: true } };
@@ -65,6 +89,7 @@ export type ServerCommands = {
 
 export interface ConnectPlan {
   url: string;
+  protocol: WireProtocol;
   count: number;
   /** Device ids are `dev-<firstId + i>`. */
   firstId: number;
@@ -104,6 +129,8 @@ export type SubscriberCommands = {
   /** Resets the counters for a new measurement. */
   arm: { args: { runId: number }; reply: { ok: true } };
   progress: { args: Record<string, never>; reply: SubscriberProgress };
+  /** Publishes as a device over the protocol (the publisher's socket stays open until `disconnect`). */
+  publish: { args: DevicePublishPlan; reply: PublishResult };
   report: { args: Record<string, never>; reply: SubscriberReport };
   /** Waits for the server to close the sockets, terminates whatever is left after the timeout. */
   disconnect: { args: { timeoutMs: number }; reply: { closedByPeer: number; terminated: number } };

@@ -1,16 +1,20 @@
 import { parseArgs } from 'node:util';
-import { PATTERNS, type PatternName } from './messages.js';
+import { PATTERNS, PUBLISHERS, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
 
 export const FANOUT_USAGE = `relaymesh bench fanout [options]
 
 Fan-out topology benchmark: the same fleet of WebSocket subscribers (in several client
-processes) receives broadcasts from relaymesh's actor trees and from bare uWS baselines,
-each hosted alone in a server process whose CPU time and memory are measured.
+processes) receives broadcasts from relaymesh's fan-out trees, from bare uWS baselines and
+from Mosquitto and Aedes (MQTT over WebSocket, when installed: see bench/fleet/README.md),
+each hosted alone in a server process whose CPU time and memory are measured. By default a
+device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers).
 
   --sizes <list>          fleet sizes (default 1000,10000; up to 19900: one process may hold 20,000
                           open files here; 19000 works and adds ~3 min)
   --pattern <list>        burst,paced (default both)
+  --publisher <who>       device (default): a WebSocket client publishes PUB frames over the protocol;
+                          server: the server process publishes in-process (broker.publish, app.publish)
   --topologies <list>     default ${DEFAULT_TOPOLOGIES.join(',')}
                           (tree-b<B> uses --leaf-size; tree-b<B>-l<L> sets it)
   --leaf-size <n>         leaf size of tree-b<B> topologies (default 64)
@@ -27,11 +31,12 @@ each hosted alone in a server process whose CPU time and memory are measured.
   --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
   --out <dir>             results directory (default bench/results)
   --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
-                          ${QUICK_TOPOLOGIES.join(',')} (< 60 s)`;
+                          ${QUICK_TOPOLOGIES.join(',')} (a few minutes)`;
 
 export interface BenchOptions {
   sizes: number[];
   patterns: PatternName[];
+  publisher: PublisherKind;
   topologies: TopologySpec[];
   leafSize: number;
   payloadBytes: number;
@@ -58,6 +63,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     options: {
       sizes: { type: 'string' },
       pattern: { type: 'string' },
+      publisher: { type: 'string' },
       topologies: { type: 'string' },
       'leaf-size': { type: 'string' },
       payload: { type: 'string' },
@@ -88,12 +94,15 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     if (!PATTERNS.includes(p as PatternName)) throw new Error(`--pattern: unknown pattern ${JSON.stringify(p)} (burst, paced)`);
     return p as PatternName;
   });
+  const publisher = (values.publisher ?? 'device') as PublisherKind;
+  if (!PUBLISHERS.includes(publisher)) throw new Error(`--publisher: unknown publisher ${JSON.stringify(values.publisher)} (${PUBLISHERS.join(', ')})`);
   const leafSize = int('leaf-size', values['leaf-size'], 64, 1);
   const topologies = list(values.topologies, quick ? QUICK_TOPOLOGIES : DEFAULT_TOPOLOGIES).map((t) => parseTopology(t, leafSize));
   if (sizes.length === 0 || patterns.length === 0 || topologies.length === 0) throw new Error('--sizes, --pattern and --topologies must not be empty');
   return {
     sizes,
     patterns,
+    publisher,
     topologies,
     leafSize,
     payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),

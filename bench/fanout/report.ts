@@ -8,7 +8,7 @@ export function renderTables(result: BenchResult): string {
   const out: string[] = [];
   const sizes = [...new Set(result.cells.map((c) => c.fleetSize))];
   const patterns = [...new Set(result.cells.flatMap((c) => c.measurements.map((m) => m.pattern)))];
-  const header = ['topology', 'shape', 'deliv/s', '×native', '×ceiling', 'p50', 'p95', 'p99', 'max', 'srv µs/dlv', 'srv core', 'cli µs/dlv', 'frm/read', 'RSS/conn', 'dropped'];
+  const header = ['topology', 'shape', 'deliv/s', '×native', '×ceiling', 'p50', 'p95', 'p99', 'max', 'srv µs/dlv', 'srv core', 'cli µs/dlv', 'frm/write', 'frm/read', 'RSS/conn', 'dropped'];
   for (const size of sizes) {
     const cells = result.cells.filter((c) => c.fleetSize === size);
     for (const pattern of patterns) {
@@ -16,14 +16,15 @@ export function renderTables(result: BenchResult): string {
       for (const cell of cells) {
         const m = cell.measurements.find((x) => x.pattern === pattern);
         if (!m) {
-          rows.push([cell.topology, shapeOf(cell), `FAILED: ${cell.error ?? 'no measurement'}`]);
+          rows.push([cell.topology, shapeOf(cell), cell.skipped ? `skipped: ${cell.skipped}` : `FAILED: ${cell.error ?? 'no measurement'}`]);
           continue;
         }
         rows.push(rowOf(cell, m));
       }
       const first = cells.flatMap((c) => c.measurements).find((m) => m.pattern === pattern);
       const what = first ? `${first.messages} msgs${pattern === 'burst' ? '' : ' paced'} × ${formatCount(first.subscribers)} subscribers` : '';
-      out.push(`\n== ${size.toLocaleString('en-US')} subscribers, ${pattern} (${what}) ==`);
+      const who = first ? `, ${first.publisher}-published` : '';
+      out.push(`\n== ${size.toLocaleString('en-US')} subscribers, ${pattern}${who} (${what}) ==`);
       out.push(table([header, ...rows]));
     }
   }
@@ -55,7 +56,8 @@ function rowOf(cell: Cell, m: Measurement): string[] {
     m.serverCpuUsPerDelivery.toFixed(3),
     `${Math.round(m.serverCoreShare * 100)}%`,
     m.clientCpuUsPerDelivery.toFixed(2),
-    m.framesPerRead.toFixed(1),
+    Number.isNaN(m.framesPerWrite) ? '-' : m.framesPerWrite.toFixed(1),
+    Number.isNaN(m.framesPerRead) ? '-' : m.framesPerRead.toFixed(1),
     `${(cell.rssPerConnectionBytes / 1024).toFixed(2)} KB`,
     m.dropped > 0 ? formatCount(m.dropped) : '0',
   ];

@@ -1,4 +1,4 @@
-import type { PatternName, TopologyKind } from './messages.js';
+import type { PatternName, PublisherKind, TopologyKind } from './messages.js';
 
 /** One (topology, fleet size, pattern) measurement. Times in µs unless named otherwise. */
 export interface Measurement {
@@ -6,6 +6,7 @@ export interface Measurement {
   kind: TopologyKind;
   fleetSize: number;
   pattern: PatternName;
+  publisher: PublisherKind;
   messages: number;
   published: number;
   subscribers: number;
@@ -24,6 +25,8 @@ export interface Measurement {
   clientCpuUsPerDelivery: number;
   /** Frames per TCP read at the subscribers: ~1 means one socket write per delivery. */
   framesPerRead: number;
+  /** Frames per socket write at the server (its own counters): 1 means one syscall per delivery. NaN where unknown (uws-native). */
+  framesPerWrite: number;
   staleDeliveries: number;
   closedSockets: number;
   /** Filled in once the whole run is done, from the baselines of the same size and pattern. */
@@ -37,6 +40,8 @@ export interface Cell {
   topology: string;
   kind: TopologyKind;
   fleetSize: number;
+  /** Where the fleet connected. */
+  url: string;
   fanout?: { branching: number; leafSize: number; leaves: number; height: number };
   subscribed: number;
   connectFailed: number;
@@ -49,6 +54,8 @@ export interface Cell {
   serverFdLimit: number;
   measurements: Measurement[];
   error?: string;
+  /** Why a peer broker was not measured (not installed here). */
+  skipped?: string;
 }
 
 export interface BenchResult {

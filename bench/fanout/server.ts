@@ -13,14 +13,33 @@ import { runPublisher, type PublishSink } from './publisher.js';
 /** Bytes a socket may have buffered before the broker closes it (and bare uWS skips it). */
 const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 
+/** Frames sent and socket writes since the server started. */
+interface WriteCounters {
+  framesOut: number;
+  socketWrites: number;
+}
+
 interface Hosted {
   port: number;
   subscribers(): number;
   sink: PublishSink;
+  writeCounters(): Promise<WriteCounters>;
 }
 
 let hosted: Hosted | undefined;
-let mark = { cpu: process.cpuUsage(), wallUs: nowUs() };
+let mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes: { framesOut: 0, socketWrites: 0 } as WriteCounters };
+
+/** Reads the broker's own transport counters from its Prometheus endpoint. */
+async function brokerWriteCounters(port: number, address: string): Promise<WriteCounters> {
+  const text = await (await fetch(`http://${address}:${port}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { framesOut: value('relaymesh_frames_out_total'), socketWrites: value('relaymesh_socket_writes_total') };
+}
+
+async function startMark(): Promise<void> {
+  const writes = (await hosted?.writeCounters()) ?? { framesOut: NaN, socketWrites: NaN };
+  mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes };
+}
 
 async function host(topology: TopologyPlan, address: string, dataDir: string): Promise<Hosted> {
   if (topology.kind === 'broker') {
@@ -40,10 +59,12 @@ async function host(topology: TopologyPlan, address: string, dataDir: string): P
       port: broker.port,
       subscribers: () => broker.connectedDevices,
       sink: { publish: (payload) => void broker.publish(BENCH_TOPIC, payload).catch(onError), endTick: () => undefined },
+      writeCounters: () => brokerWriteCounters(broker.port, address),
     };
   }
+  if (topology.kind !== 'uws-native' && topology.kind !== 'cork-ceiling') throw new Error(`${topology.kind} is not hosted by the bench's server process`);
   const bare = await startBareUws(topology.kind, address, MAX_BACKPRESSURE_BYTES);
-  return { port: bare.port, subscribers: () => bare.subscribers, sink: bare.sink };
+  return { port: bare.port, subscribers: () => bare.subscribers, sink: bare.sink, writeCounters: async () => bare.writeCounters() };
 }
 
 function fdLimit(): number {
@@ -69,10 +90,11 @@ serveCommands<ServerCommands>({
     hosted = await host(topology, address, dataDir);
     return { port: hosted.port, pid: process.pid };
   },
-  snapshot({ gc }) {
+  async snapshot({ gc }) {
     // With --expose-gc, RSS after a full collection measures live memory rather than garbage.
     if (gc) (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage(mark.cpu);
+    const writes = (await hosted?.writeCounters()) ?? { framesOut: NaN, socketWrites: NaN };
     const mem = process.memoryUsage();
     return {
       rssBytes: mem.rss,
@@ -83,11 +105,17 @@ serveCommands<ServerCommands>({
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
       wallUs: nowUs() - mark.wallUs,
+      framesOut: writes.framesOut - mark.writes.framesOut,
+      socketWrites: writes.socketWrites - mark.writes.socketWrites,
     };
+  },
+  async mark() {
+    await startMark();
+    return { ok: true };
   },
   async publish(plan) {
     if (!hosted) throw new Error('start a topology first');
-    mark = { cpu: process.cpuUsage(), wallUs: nowUs() };
+    await startMark();
     return runPublisher(plan, hosted.sink);
   },
   stop() {

@@ -3,16 +3,23 @@
  * sockets speaking the relaymesh protocol through its codec, counts deliveries and
  * publish-to-receive latency for the current measurement, and reports over IPC.
  */
+import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
+import { zeroMask } from '../fleet/device-fleet.js';
 import { FrameKind, decodeFrame, encodeFrame } from '../../src/index.js';
 import { nowUs } from './clock.js';
+import { openDevicePublisher, type DevicePublisher } from './device-publisher.js';
 import { LatencyHistogram } from './histogram.js';
 import { serveCommands } from './ipc.js';
 import { BENCH_TOPIC, type ConnectPlan, type ConnectResult, type SubscriberCommands } from './messages.js';
 import { stampRunId, stampTime } from './payload.js';
+import { runPublisher } from './publisher.js';
 
 const sockets = new Set<WebSocket>();
+const mqttClients = new Set<MqttClient>();
 let closedByPeer = 0;
+/** Kept open across the measurements of one server: closing it would drop frames still queued there. */
+let publisher: DevicePublisher | undefined;
 
 /** Counters of one measurement, reset by `arm`. */
 const run = {
@@ -95,6 +102,47 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
   });
 }
 
+/** An MQTT 3.1.1 subscriber over WebSocket (Mosquitto, Aedes): CONNECT → SUBSCRIBE → SUBACK. */
+function openMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(plan.url, {
+      clientId: deviceId,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 0,
+      reconnectPeriod: 0,
+      connectTimeout: plan.timeoutMs,
+      wsOptions: { perMessageDeflate: false, generateMask: zeroMask, ...(localAddress ? { localAddress } : {}) },
+    });
+    let live = false;
+    const timer = setTimeout(() => fail('no CONNACK/SUBACK in time'), plan.timeoutMs);
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      if (live) return;
+      client.end(true);
+      resolve(why);
+    };
+    client.on('connect', () => {
+      client.subscribe(BENCH_TOPIC, { qos: 0 }, (err) => {
+        if (err) return fail(`SUBSCRIBE failed: ${err.message}`);
+        live = true;
+        clearTimeout(timer);
+        mqttClients.add(client);
+        resolve(true);
+      });
+    });
+    client.on('message', (_topic, payload) => onDelivery(payload, nowUs()));
+    client.on('error', (err) => fail(err.message));
+    client.on('close', () => {
+      if (mqttClients.delete(client)) {
+        closedByPeer++;
+        run.closed++;
+      }
+      fail('closed before subscribing');
+    });
+  });
+}
+
 async function connect(plan: ConnectPlan): Promise<ConnectResult> {
   const started = Date.now();
   let next = 0;
@@ -106,7 +154,8 @@ async function connect(plan: ConnectPlan): Promise<ConnectResult> {
     while (next < plan.count && Date.now() - started < plan.timeoutMs * 4) {
       const i = next++;
       const address = plan.localAddresses.length > 0 ? plan.localAddresses[i % plan.localAddresses.length] : undefined;
-      const outcome = await openSubscriber(plan, `dev-${plan.firstId + i}`, address);
+      const open = plan.protocol === 'mqtt' ? openMqttSubscriber : openSubscriber;
+      const outcome = await open(plan, `dev-${plan.firstId + i}`, address);
       if (outcome === true) subscribed++;
       else {
         failed++;
@@ -144,13 +193,24 @@ serveCommands<SubscriberCommands>({
       latency: run.latency.toSparse(),
     };
   },
+  async publish(plan) {
+    if (publisher?.url !== plan.url) {
+      publisher?.close();
+      publisher = await openDevicePublisher(plan.url, plan.protocol, plan.deviceId, 15_000);
+    }
+    return runPublisher(plan, publisher.sink);
+  },
   async disconnect({ timeoutMs }) {
+    publisher?.close();
+    publisher = undefined;
     const before = closedByPeer;
     const deadline = Date.now() + timeoutMs;
-    while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const terminated = sockets.size;
+    while (sockets.size + mqttClients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const terminated = sockets.size + mqttClients.size;
     for (const ws of sockets) ws.terminate();
+    for (const client of mqttClients) client.end(true);
     sockets.clear();
+    mqttClients.clear();
     return { closedByPeer: closedByPeer - before, terminated };
   },
 });

@@ -1,5 +1,4 @@
-import type { Ref } from 'nact';
-import type { DeviceMsg } from '../../actors/device-actor.js';
+import type { DeviceActor } from '../../actors/device-actor.js';
 import type { Session, StreamPosition } from '../protocol/index.js';
 import type { SocketConnection } from '../transport/socket-connection.js';
 
@@ -11,7 +10,7 @@ export interface LiveDevice {
   session: Session;
   conn: SocketConnection;
   outbox: DurableOutbox;
-  actor: Ref<DeviceMsg>;
+  actor: DeviceActor;
   actorName: string;
   /** Stream positions the client sent in HELLO, used once when the session goes live. */
   resume: StreamPosition[];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { dispatch, stop, type Ref } from 'nact';
-import { spawnDeviceActor, type DeviceMsg } from '../../actors/device-actor.js';
+import type { Ref } from 'nact';
+import { spawnDeviceActor } from '../../actors/device-actor.js';
+import { turnScheduler } from '../../actors/turn-scheduler.js';
 import type { HashRing } from '../cluster/hash-ring.js';
 import type { Logger } from '../logger.js';
 import {
@@ -108,7 +109,7 @@ export class Gateway implements SocketEvents {
       case 'ready':
         // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
         if (decoded.frame.kind === FrameKind.ACK) phase.device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
-        dispatch(phase.device.actor, { type: 'frame', frame: decoded.frame });
+        phase.device.actor.post({ type: 'frame', frame: decoded.frame });
         return;
       case 'refused':
         return;
@@ -136,7 +137,7 @@ export class Gateway implements SocketEvents {
 
   /** Closes a device's connection through its actor, so it happens in order with its frames. */
   closeDevice(device: LiveDevice, code: CloseCode, reason: string): void {
-    dispatch(device.actor, { type: 'close', code, reason });
+    device.actor.post({ type: 'close', code, reason });
   }
 
   private async handshake(conn: SocketConnection, hello: HelloFrame): Promise<void> {
@@ -182,8 +183,8 @@ export class Gateway implements SocketEvents {
       }),
     );
     conn.attachment = { name: 'ready', device, limiter: new FrameRateLimiter(this.deps.limits) } satisfies Phase;
-    dispatch(device.actor, { type: 'start' });
-    for (const frame of queued) dispatch(device.actor, { type: 'frame', frame });
+    device.actor.post({ type: 'start' });
+    for (const frame of queued) device.actor.post({ type: 'frame', frame });
   }
 
   /** Creates the session and device actor; an older connection of the same device is replaced. */
@@ -201,13 +202,8 @@ export class Gateway implements SocketEvents {
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
     let device!: LiveDevice;
-    const actor: Ref<DeviceMsg> = spawnDeviceActor(shard, actorName, {
-      session,
-      registry: this.deps.registry,
-      broker: this.deps.portFor(() => device),
-      outbound: conn,
-      onLive: () => this.deps.onLive(device),
-    });
+    const context = { session, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
+    const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
     device = { session, conn, actor, actorName, outbox: this.deps.outboxFor(deviceId, conn), resume: hello.resume ?? [], auth: { ...auth } };
     const previous = this.deps.devices.add(device);
     if (previous) {
@@ -223,7 +219,7 @@ export class Gateway implements SocketEvents {
     if (!this.deps.devices.remove(device)) return;
     device.session.state = 'closing';
     this.deps.onDeviceGone(device);
-    stop(device.actor);
+    device.actor.stop();
   }
 
   private reject(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {

@@ -44,7 +44,7 @@ export const optionsSchema = z
     /** Device actor restarts allowed within `restartWindowMs` before its connection is closed. */
     maxRestarts: z.number().int().min(0).default(5),
     restartWindowMs: z.number().int().min(1).default(10_000),
-    /** Shape of each topic filter's fan-out tree of actors. */
+    /** Shape of each topic filter's fan-out tree (see the README's architecture section). */
     fanout: z
       .object({ branching: z.number().int().min(1).max(1024).default(16), leafSize: z.number().int().min(1).default(256) })
       .strict()

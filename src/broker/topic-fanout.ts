@@ -1,6 +1,6 @@
-import type { Ref } from 'nact';
-import type { Broadcast, DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
+import type { DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
 import { FanoutTree, type FanoutOptions, type FanoutTreeShape } from '../../actors/fanout-tree.js';
+import type { TurnScheduler } from '../../actors/turn-scheduler.js';
 import { TopicTrie, type Qos } from '../protocol/index.js';
 
 /**
@@ -13,10 +13,9 @@ export class TopicFanout<M extends FanoutMember> {
   private readonly filters = new TopicTrie<string>();
   private readonly trees = new Map<string, { tree: FanoutTree; qos: Qos }>();
   private readonly filtersOf = new Map<M, Map<string, Qos>>();
-  private treeSerial = 0;
 
   constructor(
-    private readonly owner: Ref<unknown>,
+    private readonly scheduler: TurnScheduler,
     private readonly shape: FanoutOptions,
   ) {}
 
@@ -30,7 +29,7 @@ export class TopicFanout<M extends FanoutMember> {
     const key = `${qos}:${filter}`;
     let entry = this.trees.get(key);
     if (!entry) {
-      entry = { tree: new FanoutTree(this.owner, `fanout-${++this.treeSerial}`, this.shape), qos };
+      entry = { tree: new FanoutTree(this.scheduler, this.shape), qos };
       this.trees.set(key, entry);
       this.filters.add(filter, key);
     }
@@ -69,13 +68,11 @@ export class TopicFanout<M extends FanoutMember> {
   broadcast(topic: string, bytes: Uint8Array, durable?: DurableCopy): number {
     const matched = this.filters.match(topic);
     const served = matched.size > 1 ? new Set<FanoutMember>() : undefined;
-    const plain: Omit<Broadcast, 'serial' | 'startedAt'> = { bytes, droppable: true, ...(served ? { served } : {}) };
-    const stored: Omit<Broadcast, 'serial' | 'startedAt'> = durable ? { ...plain, durable } : plain;
     let subscriptions = 0;
     for (const key of matched) {
       const { tree, qos } = this.trees.get(key)!;
       subscriptions += tree.size;
-      tree.broadcast(qos === 1 ? stored : plain);
+      tree.broadcast(bytes, qos === 1 ? durable : undefined, served);
     }
     return subscriptions;
   }

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode } from '../protocol/index.js';
-import { FlushScheduler } from './flush-scheduler.js';
+import { turnScheduler } from '../../actors/turn-scheduler.js';
 import { SocketConnection, newTransportStats, type SocketData, type TransportStats } from './socket-connection.js';
 import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
@@ -78,7 +78,6 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
         ...(options.tls.passphrase ? { passphrase: options.tls.passphrase } : {}),
       })
     : uWS.App();
-  const scheduler = new FlushScheduler();
   const connections = new Set<SocketConnection>();
   const stats = newTransportStats();
   let nextId = 1;
@@ -104,7 +103,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     open: (ws) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
       const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
-      const conn = new SocketConnection(ws, scheduler, limits, stats, remote, nextId++, ws.getUserData().identity || undefined);
+      const conn = new SocketConnection(ws, turnScheduler, limits, stats, remote, nextId++, ws.getUserData().identity || undefined);
       ws.getUserData().connection = conn;
       connections.add(conn);
       stats.opened++;

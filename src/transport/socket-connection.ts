@@ -1,6 +1,6 @@
 import type { WebSocket } from 'uWebSockets.js';
 import { CloseCode, closeReason, type Outbound } from '../protocol/index.js';
-import type { FlushScheduler } from './flush-scheduler.js';
+import type { TurnScheduler, TurnTask } from '../../actors/turn-scheduler.js';
 
 export interface BackpressureLimits {
   /** Buffered bytes above which droppable (QoS 0) frames are dropped for this socket. */
@@ -37,13 +37,16 @@ export interface SocketData {
 }
 
 /**
- * One WebSocket: queued writes flushed under one cork per tick, a slow consumer cut off
- * at the hard limit, and a close that is safe to call twice or after the peer left.
+ * One WebSocket: a turn's writes flushed under one cork in the turn's output step (see
+ * TurnScheduler), a slow consumer cut off at the hard limit, and a close that is safe to call
+ * twice or after the peer left.
  */
-export class SocketConnection implements Outbound {
+export class SocketConnection implements Outbound, TurnTask {
   private pending: Uint8Array[] = [];
   /** Indexes into `pending` of frames that may be dropped under backpressure. */
   private droppable: number[] = [];
+  /** The batch being sent under the current cork. */
+  private corked: Uint8Array[] = [];
   private isClosed = false;
   /** uWS reported the socket closed; `ws` must not be touched any more. */
   private gone = false;
@@ -56,7 +59,7 @@ export class SocketConnection implements Outbound {
 
   constructor(
     private readonly ws: WebSocket<SocketData>,
-    private readonly scheduler: FlushScheduler,
+    private readonly scheduler: TurnScheduler,
     private readonly limits: BackpressureLimits,
     private readonly stats: TransportStats,
     readonly remoteAddress: string,
@@ -73,11 +76,15 @@ export class SocketConnection implements Outbound {
     if (this.isClosed) return;
     if (droppable) this.droppable.push(this.pending.length);
     this.pending.push(bytes);
-    if (this.pending.length === 1) this.scheduler.markDirty(this);
+    if (this.pending.length === 1) this.scheduler.flush(this);
   }
 
   bufferedAmount(): number {
     return this.isClosed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  run(): void {
+    this.flush();
   }
 
   flush(): void {
@@ -98,16 +105,23 @@ export class SocketConnection implements Outbound {
       this.framesDropped += drop.size;
       this.stats.framesDropped += drop.size;
     }
-    const stats = this.stats;
-    stats.writes++;
-    stats.framesOut += batch.length;
-    this.ws.cork(() => {
-      for (const bytes of batch) {
-        stats.bytesOut += bytes.byteLength;
-        this.ws.send(bytes, true);
-      }
-    });
+    this.stats.writes++;
+    this.stats.framesOut += batch.length;
+    this.corked = batch;
+    this.ws.cork(this.sendCorked);
+    this.corked = [];
   }
+
+  /** Sends `corked`; bound once, so a flush allocates no closure. */
+  private readonly sendCorked = (): void => {
+    const batch = this.corked;
+    let bytesOut = 0;
+    for (let i = 0; i < batch.length; i++) {
+      bytesOut += batch[i]!.byteLength;
+      this.ws.send(batch[i]!, true);
+    }
+    this.stats.bytesOut += bytesOut;
+  };
 
   close(code: CloseCode, reason: string): void {
     if (this.isClosed) return;
