@@ -42,6 +42,8 @@ export interface DeviceActor {
   readonly name: string;
   /** Queues a message behind the device's earlier ones. */
   post(msg: DeviceMsg): void;
+  /** Handles the messages already queued, then calls `last` (which is expected to stop the actor). */
+  finish(last: () => void): void;
   /** Stops the actor; queued messages are dropped. Safe to call twice. */
   stop(): void;
 }
@@ -81,6 +83,7 @@ export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: Devi
   return {
     name,
     post: (msg) => mailbox.post(msg),
+    finish: (last) => mailbox.finish(last),
     stop() {
       if (stopped) return;
       stopped = true;

@@ -13,6 +13,8 @@ export class DeviceMailbox<M> implements TurnTask {
   private queue: (M | undefined)[] = [];
   private head = 0;
   private state: 'idle' | 'queued' | 'running' | 'faulted' | 'stopped' = 'idle';
+  /** Runs once the queue is empty, then the mailbox stops (see `finish`). */
+  private last: (() => void) | undefined;
 
   constructor(
     private readonly scheduler: TurnScheduler,
@@ -21,7 +23,7 @@ export class DeviceMailbox<M> implements TurnTask {
   ) {}
 
   post(msg: M): void {
-    if (this.state === 'stopped') return;
+    if (this.state === 'stopped' || this.last) return;
     this.queue.push(msg);
     if (this.state === 'idle') {
       this.state = 'queued';
@@ -42,8 +44,19 @@ export class DeviceMailbox<M> implements TurnTask {
     this.scheduler.handle(this);
   }
 
+  /**
+   * Handles what is already queued, then runs `last` and stops; later posts are ignored. A
+   * faulted mailbox does not wait for its restart: `last` runs at once.
+   */
+  finish(last: () => void): void {
+    if (this.state === 'stopped' || this.last) return;
+    this.last = last;
+    if (this.state === 'idle' || this.state === 'faulted') this.runLast();
+  }
+
   /** Drops every queued message; later posts are ignored. */
   stop(): void {
+    this.last = undefined;
     this.state = 'stopped';
     this.queue = [];
     this.head = 0;
@@ -56,6 +69,7 @@ export class DeviceMailbox<M> implements TurnTask {
         this.queue.length = 0;
         this.head = 0;
         this.state = 'idle';
+        if (this.last) this.runLast();
         return;
       }
       const msg = this.queue[this.head]!;
@@ -82,5 +96,12 @@ export class DeviceMailbox<M> implements TurnTask {
     if (this.state !== 'running') return;
     this.state = 'faulted';
     this.onFault(err);
+    if (this.last) this.runLast();
   };
+
+  private runLast(): void {
+    const last = this.last!;
+    this.stop();
+    last();
+  }
 }

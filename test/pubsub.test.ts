@@ -95,3 +95,21 @@ t.test('messages from one publisher arrive in publish order', async (t) => {
   sub.close();
   pub.close();
 });
+
+t.test('publishes sent just before a client closes its connection are all delivered', async (t) => {
+  const broker = await startTestBroker(t);
+  const subscriber = await RawClient.connect(broker.url, 'backend');
+  await subscriber.request({ kind: FrameKind.SUB, seq: 1, filters: ['fleet/+/telemetry'], qos: 0 });
+  const PUBLISHERS = 20;
+  const EACH = 10;
+  const publishers = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => RawClient.connect(broker.url, `vehicle-${i}`)));
+  publishers.forEach((p, i) => {
+    // The PUBs and the close frame leave in one write: the broker reads them in one turn.
+    for (let n = 1; n <= EACH; n++) p.send({ kind: FrameKind.PUB, seq: n, topic: `fleet/vehicle-${i}/telemetry`, payload: Buffer.from(`${i}:${n}`), qos: 0 });
+    p.close();
+  });
+  const got = new Set<string>();
+  while (got.size < PUBLISHERS * EACH) got.add(text((await subscriber.next(FrameKind.MSG, 30_000)).payload));
+  t.equal(got.size, PUBLISHERS * EACH, 'every publish arrived');
+  subscriber.close();
+});

@@ -120,7 +120,11 @@ export class Gateway implements SocketEvents {
     const phase = conn.attachment as Phase;
     if (phase.name === 'refused') return;
     this.perAddress.release(conn.remoteAddress);
-    if (phase.name === 'ready') this.retire(phase.device);
+    if (phase.name === 'ready') {
+      const device = phase.device;
+      // Frames that arrived before the close (a PUB sent just before closing) are still handled.
+      device.actor.finish(() => this.retire(device));
+    }
   }
 
   onFault(conn: SocketConnection, err: unknown): void {
