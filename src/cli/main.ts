@@ -1,5 +1,5 @@
 import { runBench } from './bench.js';
-import { START_USAGE, runStart } from './start.js';
+import { START_USAGE, runStart, stopSignal } from './start.js';
 
 const USAGE = `usage: relaymesh <command> [options]
 
@@ -8,15 +8,18 @@ commands:
   bench     run a benchmark (relaymesh bench fanout --help)
 `;
 
-/** The `relaymesh` command. Returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The `relaymesh` command. Returns the process exit code. `stopRequested` is the SIGINT/SIGTERM
+ * that `start` runs until, when the caller began listening for it earlier than this module loaded.
+ */
+export async function main(argv: string[], stopRequested?: Promise<unknown>): Promise<number> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   try {
     switch (command) {
       case 'start':
         if (wantsHelp) return print(START_USAGE, 0);
-        return await runStart(rest);
+        return await runStart(rest, stopRequested ?? stopSignal());
       case 'bench':
         return await runBench(rest);
       case undefined:

@@ -115,18 +115,23 @@ function dropUndefined(values: Record<string, unknown>): Record<string, unknown>
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
-/**
- * Runs a broker until SIGINT/SIGTERM, then shuts it down gracefully: stop accepting, tell
- * clients to reconnect elsewhere, flush the store. Past the deadline it gives up (exit 1).
- */
-export async function runStart(args: string[]): Promise<number> {
-  if (args.includes('--workers')) return runWorkers(args);
-  const { options, shutdownTimeoutMs } = parseStartArgs(args);
-  // Listen for signals before starting, so a stop during start-up is still a clean one.
-  const stopRequested = new Promise<void>((resolve) => {
+/** Resolves on the first SIGINT or SIGTERM from now on; catching them keeps either from killing the process. */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+}
+
+/**
+ * Runs a broker until `stopRequested`, then shuts it down gracefully: stop accepting, tell
+ * clients to reconnect elsewhere, flush the store. Past the deadline it gives up (exit 1).
+ * A stop that came during start-up (even before this was called) waits for the broker to be up,
+ * then stops it the same way.
+ */
+export async function runStart(args: string[], stopRequested: Promise<unknown>): Promise<number> {
+  if (args.includes('--workers')) return runWorkers(args, stopRequested);
+  const { options, shutdownTimeoutMs } = parseStartArgs(args);
   const broker = await createBroker(options);
   await stopRequested;
   const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(1), shutdownTimeoutMs).unref());

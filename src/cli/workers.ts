@@ -18,9 +18,9 @@ interface WorkerPlan {
  * (uWebSockets.js listens with SO_REUSEPORT, so the kernel spreads connections), each with its
  * own data dir and cluster port, clustered with each other. This is how one machine uses every
  * core and passes the 20,000 open files a process may hold. A worker that dies is restarted on
- * its own data dir; SIGTERM/SIGINT stop them all.
+ * its own data dir; `stopRequested` (SIGTERM/SIGINT) stops them all.
  */
-export async function runWorkers(args: string[]): Promise<number> {
+export async function runWorkers(args: string[], stopRequested: Promise<unknown>): Promise<number> {
   const plans = planWorkers(args);
   const secret = process.env.RELAYMESH_CLUSTER_SECRET ?? randomBytes(24).toString('hex');
   const children = new Map<string, ChildProcess>();
@@ -39,15 +39,11 @@ export async function runWorkers(args: string[]): Promise<number> {
       setTimeout(() => !stopping && launch(plan), RESTART_DELAY_MS);
     });
   };
-  const stopRequested = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
   for (const plan of plans) launch(plan);
   await stopRequested;
   stopping = true;
-  // A worker still loading when the signal came dies of it before it can stop cleanly: it held
-  // no connections yet, so that counts as a clean stop too.
+  // A worker signalled before node ran its first line dies of the signal: it held no
+  // connections yet, so that counts as a clean stop too.
   const exits = [...children.values()].map(
     (child) => new Promise<boolean>((resolve) => child.once('exit', (code, signal) => resolve(code === 0 || signal === 'SIGTERM'))),
   );
