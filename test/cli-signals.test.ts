@@ -7,6 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { freePort } from './helpers/broker.js';
 import { canConnect, startArgs, untilListening, watchProcess } from './helpers/broker-process.js';
 
+// Spawns broker processes: a generous bound for a shared, loaded 2-core machine.
+t.setTimeout(600_000);
+
 const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 t.test('npm start under a process manager: SIGTERM to npm stops the broker, exit 0, port released', async (t) => {

@@ -23,6 +23,7 @@ class ScriptedPeer {
         const frame = decoded.frame;
         this.received.push(frame);
         if (frame.kind === FrameKind.HELLO) ws.send(encodeFrame(welcome(frame.seq)));
+        if (frame.kind === FrameKind.PING) ws.send(encodeFrame({ kind: FrameKind.PONG, seq: frame.seq, ts: frame.ts }));
         this.waiters = this.waiters.filter((w) => !(w.match(frame) && (w.resolve(frame), true)));
       });
     });

@@ -22,6 +22,8 @@ import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
+import { lockDataDir } from './ops/data-dir-lock.js';
+import { refuseServedPort } from './ops/port-check.js';
 import { ClusterBridge } from './cluster-bridge.js';
 import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
@@ -72,7 +74,12 @@ export interface Broker {
 export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const options = resolveOptions(input);
   const log = createLogger(options.logLevel);
-  const store = await openLmdbStore(options.dataDir, { durability: options.durability });
+  if (!options.sharedPort) await refuseServedPort(options.host, options.port);
+  const dataDirLock = lockDataDir(options.dataDir);
+  const store = await openLmdbStore(options.dataDir, { durability: options.durability }).catch((err: unknown) => {
+    dataDirLock.release();
+    throw err;
+  });
   const system = startActorSystem();
   const shardNames = Array.from({ length: options.shards }, (_, i) => `shard-${i}`);
   const devices = new DeviceRegistry();
@@ -211,6 +218,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     await cluster?.close();
     stopActor(system);
     await store.close();
+    dataDirLock.release();
     throw err;
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
@@ -273,6 +281,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         await cluster?.close();
         stopActor(system);
         await store.close();
+        dataDirLock.release();
         log.info('relaymesh stopped');
       })();
       return closing;

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createBroker } from '../broker/broker.js';
-import type { BrokerOptions } from '../broker/options.js';
-import { runWorkers } from './workers.js';
+import { refuseServedPort } from '../broker/ops/port-check.js';
+import { resolveOptions, type BrokerOptions } from '../broker/options.js';
+import { isWorkerProcess, runWorkers } from './workers.js';
 
 export const START_USAGE = `relaymesh start [options]
 
@@ -130,9 +131,15 @@ export function stopSignal(): Promise<NodeJS.Signals> {
  * then stops it the same way.
  */
 export async function runStart(args: string[], stopRequested: Promise<unknown>): Promise<number> {
-  if (args.includes('--workers')) return runWorkers(args, stopRequested);
   const { options, shutdownTimeoutMs } = parseStartArgs(args);
-  const broker = await createBroker(options);
+  if (args.includes('--workers')) {
+    // Workers share the port with each other only: refuse one already served, once, here.
+    // Only the address (with its defaults) matters now: each worker checks its full options.
+    const { host, port } = resolveOptions({ host: options.host, port: options.port, anonymous: true });
+    await refuseServedPort(host, port);
+    return runWorkers(args, stopRequested);
+  }
+  const broker = await createBroker({ ...options, sharedPort: isWorkerProcess() });
   await stopRequested;
   const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(1), shutdownTimeoutMs).unref());
   return Promise.race([broker.close().then(() => 0), deadline]);

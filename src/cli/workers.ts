@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 
 const BIN = fileURLToPath(new URL('../../bin/relaymesh.js', import.meta.url));
 const RESTART_DELAY_MS = 500;
+/** Set on each worker to its parent's pid: the device port is shared with its siblings on purpose. */
+const WORKER_OF = 'RELAYMESH_WORKER_OF';
 
 interface WorkerPlan {
   nodeId: string;
@@ -29,7 +31,7 @@ export async function runWorkers(args: string[], stopRequested: Promise<unknown>
   const launch = (plan: WorkerPlan): void => {
     const child = spawn(process.execPath, [BIN, 'start', ...plan.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret },
+      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret, [WORKER_OF]: String(process.pid) },
     });
     children.set(plan.nodeId, child);
     child.once('exit', (code, signal) => {
@@ -50,6 +52,11 @@ export async function runWorkers(args: string[], stopRequested: Promise<unknown>
   for (const child of children.values()) child.kill('SIGTERM');
   const clean = await Promise.all(exits);
   return clean.every(Boolean) ? 0 : 1;
+}
+
+/** Whether this process is a worker that `relaymesh start --workers` started (and still runs). */
+export function isWorkerProcess(): boolean {
+  return process.env[WORKER_OF] === String(process.ppid);
 }
 
 /** Each worker's `start` arguments: the user's, with its own node id, data dir, cluster port and peers. */
