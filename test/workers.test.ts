@@ -8,6 +8,9 @@ import { planWorkers } from '../src/cli/workers.js';
 import { freePort } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
+// Spawns broker processes: a generous bound for a shared, loaded 2-core machine.
+t.setTimeout(900_000);
+
 const childrenOf = (pid: number): number[] => {
   try {
     // Only the broker workers (tsx also runs an esbuild helper under the parent).
@@ -17,7 +20,7 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -36,7 +36,7 @@ export function watchProcess(child: ChildProcess): Omit<BrokerProcess, 'url'> {
 
 /** Waits (bounded) until something accepts connections on `port`; kills the child if it never does. */
 export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: number): Promise<BrokerProcess> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while (!(await canConnect(port))) {
     if (watched.child.exitCode !== null || watched.child.signalCode !== null || Date.now() > deadline) {
       watched.child.kill('SIGKILL');
