@@ -34,10 +34,13 @@ export function watchProcess(child: ChildProcess): Omit<BrokerProcess, 'url'> {
   return { child, exited, output: () => output };
 }
 
-/** Waits (bounded) until something accepts connections on `port`; kills the child if it never does. */
+/**
+ * Waits (bounded) until a broker answers /healthz on `port`; kills the child if it never does.
+ * Not just a TCP connect: a starting broker briefly binds the port itself to check nobody serves it.
+ */
 export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: number): Promise<BrokerProcess> {
   const deadline = Date.now() + 120_000;
-  while (!(await canConnect(port))) {
+  while (!(await answersHealth(port))) {
     if (watched.child.exitCode !== null || watched.child.signalCode !== null || Date.now() > deadline) {
       watched.child.kill('SIGKILL');
       throw new Error(`broker process did not start listening on ${port}:\n${watched.output()}`);
@@ -45,6 +48,15 @@ export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: 
     await new Promise((r) => setTimeout(r, 50));
   }
   return { ...watched, url: `ws://127.0.0.1:${port}/` };
+}
+
+async function answersHealth(port: number): Promise<boolean> {
+  try {
+    const reply = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    return reply.ok && (await reply.text()) === 'ok';
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a TCP connection to 127.0.0.1:`port` is accepted now. */
