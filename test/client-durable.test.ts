@@ -2,7 +2,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { decodeFrame, FrameKind, type Frame } from '../src/protocol/index.js';
 import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo, type WebSocketConstructor, type WebSocketLike } from '../src/client/index.js';
-import { startTestBroker } from './helpers/broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, untilRetainedFrom } from './helpers/broker.js';
 
 const text = (m: Message) => Buffer.from(m.payload).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -86,9 +86,9 @@ t.test('a message lost on the way is fetched again with RESYNC and delivered in 
 });
 
 t.test('retention that removed messages is reported as a reset, then delivery continues after it', async (t) => {
-  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50 });
+  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50, adminToken: TEST_ADMIN_TOKEN });
   for (let i = 1; i <= 10; i++) await broker.send('behind', `m${i}`, { qos: 1 });
-  await sleep(300);
+  await untilRetainedFrom(broker, '$inbox/behind', 8);
   const app = await device(t, { url: broker.url, deviceId: 'behind' });
   await app.until(3);
   await sleep(100);
