@@ -76,10 +76,13 @@ t.test('a message lost on the way is fetched again with RESYNC and delivered in 
   t.ok(dropped, 'offset 3 was lost once');
   t.same(app.messages.map(text), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
   const resyncs = written.filter((f) => f.kind === FrameKind.RESYNC);
+  // One RESYNC; on a loaded machine the resend may take past the retry interval (1 s), and a
+  // retry asks for the same position again.
+  t.ok(resyncs.length >= 1, `${resyncs.length} RESYNC(s)`);
   t.same(
-    resyncs.map((f) => f.kind === FrameKind.RESYNC && [f.stream, f.offset]),
-    [['$inbox/lossy', 2]],
-    'one RESYNC, from the last offset delivered in order',
+    new Set(resyncs.map((f) => f.kind === FrameKind.RESYNC && `${f.stream}@${f.offset}`)),
+    new Set(['$inbox/lossy@2']),
+    'from the last offset delivered in order',
   );
   t.same(app.resets, []);
   t.same(app.client.positions(), [{ stream: '$inbox/lossy', epoch: app.messages[0]!.epoch, offset: 6 }]);
