@@ -96,3 +96,13 @@ t.test('a lock naming a live process that started at another time (a reused pid)
   t.equal(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')).pid, process.pid);
   await broker.close();
 });
+
+t.test('embedded: a start-up that fails after taking the data dir lets go of it, so a retry works', async (t) => {
+  const dataDir = tempDir();
+  const missingKey = join(dataDir, 'no-such-key.pem');
+  await t.rejects(createBroker({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', jwt: { publicKeyFile: missingKey } }));
+  t.notOk(existsSync(join(dataDir, LOCK_FILE)), 'the lock is gone');
+  const retry = await embedded(dataDir);
+  t.pass('the retry starts');
+  await retry.close();
+});

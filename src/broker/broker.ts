@@ -116,9 +116,17 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
   });
 
-  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log) : undefined;
+  // Start-up failed after the store opened: let go of what was taken, so a retry finds it free.
+  const giveUp = async (err: unknown, joined?: ClusterBridge): Promise<never> => {
+    await joined?.close();
+    stopActor(system);
+    await store.close();
+    dataDirLock.release();
+    throw err;
+  };
+  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log).catch((err) => giveUp(err)) : undefined;
   const router: MessageRouter = cluster ?? delivery;
-  const authenticate = await buildAuthenticator(options);
+  const authenticate = await buildAuthenticator(options).catch((err) => giveUp(err, cluster));
   const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
 
   gateway = new Gateway({
@@ -215,11 +223,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       gateway,
     );
   } catch (err) {
-    await cluster?.close();
-    stopActor(system);
-    await store.close();
-    dataDirLock.release();
-    throw err;
+    return giveUp(err, cluster);
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
   const stopHandoff = cluster ? startInboxHandoff(cluster, { store, index, devices, log }, 1000) : () => undefined;
