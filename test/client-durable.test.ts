@@ -2,7 +2,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { decodeFrame, FrameKind, type Frame } from '../src/protocol/index.js';
 import { RelaymeshClient, type ClientOptions, type Message, type ResetInfo, type WebSocketConstructor, type WebSocketLike } from '../packages/client/src/index.js';
-import { startTestBroker } from './helpers/broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, untilRetainedFrom } from './helpers/broker.js';
 
 const text = (m: Message) => Buffer.from(m.payload).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,19 +76,22 @@ t.test('a message lost on the way is fetched again with RESYNC and delivered in 
   t.ok(dropped, 'offset 3 was lost once');
   t.same(app.messages.map(text), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
   const resyncs = written.filter((f) => f.kind === FrameKind.RESYNC);
+  // One RESYNC; on a loaded machine the resend may take past the retry interval (1 s), and a
+  // retry asks for the same position again.
+  t.ok(resyncs.length >= 1, `${resyncs.length} RESYNC(s)`);
   t.same(
-    resyncs.map((f) => f.kind === FrameKind.RESYNC && [f.stream, f.offset]),
-    [['$inbox/lossy', 2]],
-    'one RESYNC, from the last offset delivered in order',
+    new Set(resyncs.map((f) => f.kind === FrameKind.RESYNC && `${f.stream}@${f.offset}`)),
+    new Set(['$inbox/lossy@2']),
+    'from the last offset delivered in order',
   );
   t.same(app.resets, []);
   t.same(app.client.positions(), [{ stream: '$inbox/lossy', epoch: app.messages[0]!.epoch, offset: 6 }]);
 });
 
 t.test('retention that removed messages is reported as a reset, then delivery continues after it', async (t) => {
-  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50 });
+  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50, adminToken: TEST_ADMIN_TOKEN });
   for (let i = 1; i <= 10; i++) await broker.send('behind', `m${i}`, { qos: 1 });
-  await sleep(300);
+  await untilRetainedFrom(broker, '$inbox/behind', 8);
   const app = await device(t, { url: broker.url, deviceId: 'behind' });
   await app.until(3);
   await sleep(100);

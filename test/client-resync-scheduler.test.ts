@@ -1,8 +1,46 @@
 import t from 'tap';
-import { ResyncScheduler, type GapView } from '../packages/client/src/resync-scheduler.js';
+import { ResyncScheduler, type GapView, type SchedulerTimers } from '../packages/client/src/resync-scheduler.js';
 
 const RETRY_MS = 30;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A clock the test moves: timers fire in due order, inside advance(), however loaded the machine. */
+class ManualClock implements SchedulerTimers {
+  private now = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; fn: () => void; every?: number }>();
+
+  setTimeout(fn: () => void, ms: number): number {
+    this.timers.set(this.nextId, { at: this.now + ms, fn });
+    return this.nextId++;
+  }
+
+  setInterval(fn: () => void, ms: number): number {
+    this.timers.set(this.nextId, { at: this.now + ms, fn, every: ms });
+    return this.nextId++;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  clearInterval(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      const due = [...this.timers].filter(([, timer]) => timer.at <= end).sort(([a, x], [b, y]) => x.at - y.at || a - b)[0];
+      if (!due) break;
+      const [id, timer] = due;
+      this.now = timer.at;
+      if (timer.every) timer.at += timer.every;
+      else this.timers.delete(id);
+      timer.fn();
+    }
+    this.now = end;
+  }
+}
 
 /** A gap view the test moves by hand: delivered and announced offsets per stream. */
 function setup(options: { maxAttempts?: number; reconcileMs?: number } = {}) {
@@ -15,13 +53,11 @@ function setup(options: { maxAttempts?: number; reconcileMs?: number } = {}) {
     gaps: () => [...streams].filter(([, s]) => s.announced > s.delivered).map(([stream, s]) => ({ stream, offset: s.delivered })),
   };
   const sent: { stream: string; offset: number }[] = [];
-  const scheduler = new ResyncScheduler(view, (stream, offset) => sent.push({ stream, offset }), {
-    retryMs: RETRY_MS,
-    maxAttempts: options.maxAttempts ?? 3,
-    reconcileMs: options.reconcileMs ?? 0,
-  });
+  const clock = new ManualClock();
+  const timing = { retryMs: RETRY_MS, maxAttempts: options.maxAttempts ?? 3, reconcileMs: options.reconcileMs ?? 0 };
+  const scheduler = new ResyncScheduler(view, (stream, offset) => sent.push({ stream, offset }), timing, clock);
   const set = (stream: string, delivered: number, announced: number) => streams.set(stream, { delivered, announced });
-  return { scheduler, sent, set };
+  return { scheduler, sent, set, clock };
 }
 
 t.test('the first gapped message sends one RESYNC for the highest delivered offset', async (t) => {
@@ -49,42 +85,49 @@ t.test('a gap after progress is a new gap and gets its own RESYNC at once', asyn
 });
 
 t.test('an unanswered RESYNC is repeated after the retry interval, a bounded number of times', async (t) => {
-  const { scheduler, sent, set } = setup({ maxAttempts: 3 });
+  const { scheduler, sent, set, clock } = setup({ maxAttempts: 3 });
   t.teardown(() => scheduler.stop());
   set('a', 5, 7);
   scheduler.gapSeen('a');
-  await sleep(RETRY_MS * 8);
+  clock.advance(RETRY_MS - 1);
+  t.equal(sent.length, 1, 'not before the retry interval');
+  clock.advance(1);
+  t.equal(sent.length, 2, 'repeated at the retry interval');
+  clock.advance(RETRY_MS * 8);
   t.same(sent, Array(3).fill({ stream: 'a', offset: 5 }));
   scheduler.gapSeen('a');
   t.equal(sent.length, 3, 'after the round, gapped messages stay quiet until reconciliation');
 });
 
 t.test('no RESYNC is repeated once the gap is repaired', async (t) => {
-  const { scheduler, sent, set } = setup();
+  const { scheduler, sent, set, clock } = setup();
   t.teardown(() => scheduler.stop());
   set('a', 5, 7);
   scheduler.gapSeen('a');
   set('a', 7, 7);
-  await sleep(RETRY_MS * 4);
+  clock.advance(RETRY_MS * 4);
   t.equal(sent.length, 1);
 });
 
 t.test('while the resend makes progress no RESYNC is repeated; a stall repeats it from the new position', async (t) => {
-  const { scheduler, sent, set } = setup();
+  const { scheduler, sent, set, clock } = setup();
   t.teardown(() => scheduler.stop());
   set('a', 5, 20);
   scheduler.gapSeen('a');
   for (let delivered = 6; delivered <= 15; delivered++) {
     set('a', delivered, 20);
-    await sleep(RETRY_MS / 3);
+    clock.advance(RETRY_MS);
   }
-  t.ok(sent.length <= 2, `${sent.length} RESYNCs while progressing`);
-  await sleep(RETRY_MS * 3);
-  t.same(sent[sent.length - 1], { stream: 'a', offset: 15 });
+  t.equal(sent.length, 1, 'no RESYNC repeated while every check saw progress');
+  clock.advance(RETRY_MS);
+  t.same(sent, [
+    { stream: 'a', offset: 5 },
+    { stream: 'a', offset: 15 },
+  ], 'the stall repeats it from where the resend stopped');
 });
 
 t.test('reconciliation restarts repair for every open gap not being repaired', async (t) => {
-  const { scheduler, sent, set } = setup({ maxAttempts: 1 });
+  const { scheduler, sent, set, clock } = setup({ maxAttempts: 1 });
   t.teardown(() => scheduler.stop());
   set('a', 5, 7);
   set('b', 1, 3);
@@ -95,27 +138,30 @@ t.test('reconciliation restarts repair for every open gap not being repaired', a
     { stream: 'a', offset: 5 },
     { stream: 'b', offset: 1 },
   ]);
-  await sleep(RETRY_MS * 3);
+  clock.advance(RETRY_MS);
   t.equal(scheduler.reconcile(), 2, 'rounds over: both are asked for again');
 });
 
 t.test('the reconciliation timer runs from connected() and stops with stop()', async (t) => {
-  const { scheduler, sent, set } = setup({ maxAttempts: 1, reconcileMs: 20 });
+  const { scheduler, sent, set, clock } = setup({ maxAttempts: 1, reconcileMs: 100 });
   set('a', 1, 2);
   scheduler.connected();
-  await sleep(150);
-  t.ok(sent.length >= 2, `${sent.length} reconciliation RESYNCs`);
+  clock.advance(99);
+  t.same(sent, [], 'nothing before the first reconciliation');
+  clock.advance(1);
+  t.equal(sent.length, 1, 'the first reconciliation asks');
+  clock.advance(100);
+  t.equal(sent.length, 2, 'so does the next (the one-attempt round ended meanwhile)');
   scheduler.stop();
-  const count = sent.length;
-  await sleep(100);
-  t.equal(sent.length, count, 'nothing after stop()');
+  clock.advance(1000);
+  t.equal(sent.length, 2, 'nothing after stop()');
 });
 
 t.test('reconcileMs 0 starts no timer', async (t) => {
-  const { scheduler, sent, set } = setup({ reconcileMs: 0 });
+  const { scheduler, sent, set, clock } = setup({ reconcileMs: 0 });
   set('a', 1, 2);
   scheduler.connected();
-  await sleep(60);
+  clock.advance(60_000);
   t.same(sent, []);
   scheduler.stop();
 });

@@ -3,6 +3,7 @@ import t from 'tap';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ClusterNode, LOCAL_TIMING } from '../src/cluster/index.js';
 import { Kind, LinkClose, decodeFrame, encodeFrame, type Frame } from '../src/cluster/wire.js';
+import { until } from './helpers/wait.js';
 
 const SECRET = 'the-right-cluster-secret';
 
@@ -28,13 +29,11 @@ async function rawPeer(port: number) {
   return { ws, frames, closed, send: (f: Frame) => ws.send(encodeFrame(f)) };
 }
 
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
-
 t.test('a peer dialling with the wrong secret is rejected and logged', async (t) => {
   const { lines, log } = capturingLog();
   const a = await node(t, 'a', { log });
   const intruder = await node(t, 'x', { secret: 'not-the-cluster-secret', seeds: [{ nodeId: 'a', host: '127.0.0.1', port: a.port }] });
-  await settle();
+  await until('a to reject x', () => lines.some((l) => /cluster peer rejected/.test(l.msg)));
   t.same(a.liveNodes(), ['a'], 'x never joined');
   t.same(intruder.liveNodes(), ['x']);
   t.match(lines, [{ msg: /cluster peer rejected/, peer: 'x' }]);
@@ -44,10 +43,9 @@ t.test('a node dialling a peer with another secret is refused there and logs it'
   const { lines, log } = capturingLog();
   const x = await node(t, 'x', { secret: 'not-the-cluster-secret' });
   const a = await node(t, 'a', { log, seeds: [{ nodeId: 'x', host: '127.0.0.1', port: x.port }] });
-  await settle();
+  await until('a to log the refusal', () => lines.some((l) => /secrets differ/.test(l.msg)));
   t.same(a.liveNodes(), ['a']);
   t.same(x.liveNodes(), ['x']);
-  t.ok(lines.some((l) => /secrets differ/.test(l.msg)), 'a logged the refusal');
 });
 
 t.test('an acceptor that cannot prove the secret is rejected by the dialler', async (t) => {
@@ -65,7 +63,7 @@ t.test('an acceptor that cannot prove the secret is rejected by the dialler', as
   });
   const { lines, log } = capturingLog();
   const a = await node(t, 'a', { log, seeds: [{ nodeId: 'x', host: '127.0.0.1', port: (fake.address() as { port: number }).port }] });
-  await settle();
+  await until('the forged acceptor to be rejected', () => closes.length > 0 && lines.length > 0);
   t.same(a.liveNodes(), ['a']);
   t.ok(closes.includes(LinkClose.BAD_SECRET), 'closed with 4401');
   t.match(lines, [{ msg: /cluster peer rejected/, peer: 'x' }]);
@@ -79,7 +77,7 @@ t.test('frames before authentication close the socket and change nothing', async
 
   const halfway = await rawPeer(a.port);
   halfway.send({ kind: Kind.HELLO, version: 1, nodeId: 'evil', expect: 'a', nonce: 'n' });
-  await settle(100);
+  await until('the challenge', () => halfway.frames.length > 0);
   t.equal(halfway.frames[0]?.kind, Kind.CHALLENGE);
   halfway.send({ kind: Kind.DATA, xid: 0, id: 'i', origin: 'evil', dest: 'a', hops: ['evil'], channel: 0, payload: new Uint8Array() });
   t.equal(await halfway.closed, LinkClose.PROTOCOL);
@@ -90,7 +88,7 @@ t.test('a forged proof is rejected with 4401', async (t) => {
   const a = await node(t, 'a');
   const peer = await rawPeer(a.port);
   peer.send({ kind: Kind.HELLO, version: 1, nodeId: 'evil', expect: 'a', nonce: 'n' });
-  await settle(100);
+  await until('the challenge', () => peer.frames.length > 0);
   peer.send({ kind: Kind.PROOF, proof: 'guess' });
   t.equal(await peer.closed, LinkClose.BAD_SECRET);
 });
@@ -105,7 +103,6 @@ t.test('a dialler expecting another node id is turned away', async (t) => {
 t.test('a socket that never finishes the handshake is dropped after the handshake timeout', async (t) => {
   const a = await node(t, 'a', { handshakeTimeoutMs: 200 });
   const peer = await rawPeer(a.port);
-  const started = Date.now();
-  await peer.closed;
-  t.ok(Date.now() - started < 2000, 'closed by the node');
+  // The test never closes it: the node terminates the socket (no close frame, hence 1006).
+  t.equal(await peer.closed, 1006, 'dropped by the node');
 });

@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, FrameKind, type MsgFrame } from '../src/index.js';
-import { freePort, startTestBroker } from './helpers/broker.js';
+import { freePort, startTestBroker, TEST_ADMIN_TOKEN, untilRetainedFrom } from './helpers/broker.js';
+import { until } from './helpers/wait.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const text = (m: MsgFrame) => Buffer.from(m.payload).toString();
@@ -122,9 +123,9 @@ t.test('a position under another epoch is answered with RESET, never silently sk
 });
 
 t.test('retention that removed messages after the cursor is reported with RESET', async (t) => {
-  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50 });
+  const broker = await startTestBroker(t, { retention: { maxEntries: 3, maxAgeMs: 60_000 }, maintenanceIntervalMs: 50, adminToken: TEST_ADMIN_TOKEN });
   for (let i = 1; i <= 10; i++) await broker.send('behind', `m${i}`, { qos: 1 });
-  await new Promise((r) => setTimeout(r, 300));
+  await untilRetainedFrom(broker, '$inbox/behind', 8);
   const device = await RawClient.connect(broker.url, 'behind');
   const reset = await device.next(FrameKind.RESET);
   t.equal(reset.offset, 7, 'history now starts after offset 7');
@@ -192,13 +193,17 @@ t.test("a resume position cannot open another device's inbox", async (t) => {
 });
 
 t.test('a session that is not resumed within its expiry is discarded with its stored messages', async (t) => {
-  const broker = await startTestBroker(t, { sessionExpiryMs: 1000, maintenanceIntervalMs: 100 });
+  const broker = await startTestBroker(t, { sessionExpiryMs: 1000, maintenanceIntervalMs: 100, adminToken: TEST_ADMIN_TOKEN });
   const device = await RawClient.connect(broker.url, 'ephemeral');
   await device.request({ kind: FrameKind.SUB, seq: 1, filters: ['alerts'], qos: 1 });
   device.close();
   await device.closed();
   await broker.publish('alerts', 'while away', { qos: 1 });
-  await new Promise((r) => setTimeout(r, 1600));
+  // The maintenance discards the session once it is past its expiry: wait for that, not for a margin.
+  await until('the session to expire', async () => {
+    const reply = await fetch(`http://127.0.0.1:${broker.port}/admin/sessions/ephemeral`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    return reply.status === 404;
+  });
   const back = await RawClient.open(broker.url);
   back.send({ kind: FrameKind.HELLO, seq: 1, versions: [1], deviceId: 'ephemeral' });
   t.equal((await back.next(FrameKind.WELCOME)).sessionPresent, false, 'the session expired');

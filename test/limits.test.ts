@@ -1,6 +1,7 @@
 import t from 'tap';
 import { CloseCode, ErrorCode, FrameKind } from '../src/index.js';
 import { startTestBroker } from './helpers/broker.js';
+import { until } from './helpers/wait.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const limits = { messagesPerSecond: 20, bytesPerSecond: 1_000_000, maxSubscriptions: 3, maxConnectionsPerAddress: 5, abuseThreshold: 30 };
@@ -49,7 +50,8 @@ t.test('connections beyond the per-address limit are closed with TOO_MANY_CONNEC
   t.equal((await extra.closed()).code, CloseCode.TOO_MANY_CONNECTIONS);
   admitted[0]!.close();
   await admitted[0]!.closed();
-  await new Promise((r) => setTimeout(r, 50));
+  // The client saw its close; the broker frees the slot when it handles the close on its side.
+  await until('the broker to see the disconnect', () => broker.connectedDevices === 4);
   const again = await RawClient.connect(broker.url, 'dev-again');
   t.ok(broker.device('dev-again'), 'a slot freed by a disconnect can be used');
   for (const c of [...admitted.slice(1), again]) c.close();

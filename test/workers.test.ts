@@ -9,8 +9,8 @@ import { planWorkers } from '../src/cli/workers.js';
 import { freePort } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
-// Two multi-process tests, each waiting up to two minutes: more than tap's default per file.
-t.setTimeout(480_000);
+// Spawns broker processes: a generous bound for a shared, loaded 2-core machine.
+t.setTimeout(900_000);
 
 const childrenOf = (pid: number): number[] => {
   try {

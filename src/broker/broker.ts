@@ -23,6 +23,8 @@ import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
+import { lockDataDir } from './ops/data-dir-lock.js';
+import { refuseServedPort } from './ops/port-check.js';
 import { ClusterBridge } from './cluster-bridge.js';
 import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
@@ -74,7 +76,12 @@ export interface Broker {
 export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const options = resolveOptions(input);
   const log = createLogger(options.logLevel);
-  const store = await openLmdbStore(options.dataDir, { durability: options.durability });
+  if (!options.sharedPort) await refuseServedPort(options.host, options.port);
+  const dataDirLock = lockDataDir(options.dataDir);
+  const store = await openLmdbStore(options.dataDir, { durability: options.durability }).catch((err: unknown) => {
+    dataDirLock.release();
+    throw err;
+  });
   const system = startActorSystem();
   const shardNames = Array.from({ length: options.shards }, (_, i) => `shard-${i}`);
   const devices = new DeviceRegistry();
@@ -120,9 +127,17 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
   });
 
-  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, log }) : undefined;
+  // Start-up failed after the store opened: let go of what was taken, so a retry finds it free.
+  const giveUp = async (err: unknown, joined?: ClusterBridge): Promise<never> => {
+    await joined?.close();
+    stopActor(system);
+    await store.close();
+    dataDirLock.release();
+    throw err;
+  };
+  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, log }).catch((err) => giveUp(err)) : undefined;
   const router: MessageRouter = cluster ?? delivery;
-  const authenticate = await buildAuthenticator(options);
+  const authenticate = await buildAuthenticator(options).catch((err) => giveUp(err, cluster));
   const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
 
   gateway = new Gateway({
@@ -219,10 +234,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       gateway,
     );
   } catch (err) {
-    await cluster?.close();
-    stopActor(system);
-    await store.close();
-    throw err;
+    return giveUp(err, cluster);
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
   const stopHandoff = cluster ? startInboxHandoff(cluster, { store, index, devices, log }, 1000) : () => undefined;
@@ -284,6 +296,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         await cluster?.close();
         stopActor(system);
         await store.close();
+        dataDirLock.release();
         log.info('relaymesh stopped');
       })();
       return closing;

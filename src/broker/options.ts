@@ -12,6 +12,11 @@ export const optionsSchema = z
     /** WebSocket path devices connect to. */
     path: z.string().startsWith('/').default('/'),
     dataDir: z.string().min(1).default('./data'),
+    /**
+     * The port is shared on purpose with sibling processes of this deployment (`--workers`):
+     * don't refuse it for being served already.
+     */
+    sharedPort: z.boolean().default(false),
     /** Shard supervisors that own device actors. */
     shards: z.number().int().min(1).max(4096).default(16),
     /** Interval at which clients are told to ping. */

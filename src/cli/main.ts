@@ -11,17 +11,19 @@ commands:
 
 /**
  * The `relaymesh` command. Returns the process exit code. Commands are imported on use, so
- * `--help` and `--version` never load the broker (uWebSockets.js, LMDB, nact).
+ * `--help` and `--version` never load the broker (uWebSockets.js, LMDB, nact). `stopRequested`
+ * is the SIGINT/SIGTERM that `start` runs until, when the caller began listening for it earlier
+ * than this module loaded.
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], stopRequested?: Promise<unknown>): Promise<number> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   try {
     switch (command) {
       case 'start': {
         if (wantsHelp) return print(START_USAGE, 0);
-        const { runStart } = await import('./start.js');
-        return await runStart(rest);
+        const { runStart, stopSignal } = await import('./start.js');
+        return await runStart(rest, stopRequested ?? stopSignal());
       }
       case 'bench': {
         const { runBench } = await import('./bench.js');

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { StartConfig } from './config.js';
 
 const RESTART_DELAY_MS = 500;
+/** Set on each worker to its parent's pid: the device port is shared with its siblings on purpose. */
+const WORKER_OF = 'RELAYMESH_WORKER_OF';
 
 interface WorkerPlan {
   nodeId: string;
@@ -15,9 +17,9 @@ interface WorkerPlan {
  * (uWebSockets.js listens with SO_REUSEPORT, so the kernel spreads connections), each with its
  * own data dir and cluster port, clustered with each other. This is how one machine uses every
  * core and passes the 20,000 open files a process may hold. A worker that dies is restarted on
- * its own data dir; SIGTERM/SIGINT stop them all.
+ * its own data dir; `stopRequested` (SIGTERM/SIGINT) stops them all.
  */
-export async function runWorkers(config: StartConfig): Promise<number> {
+export async function runWorkers(config: StartConfig, stopRequested: Promise<unknown>): Promise<number> {
   const plans = planWorkers(config);
   const secret = config.options.cluster!.secret;
   const children = new Map<string, ChildProcess>();
@@ -27,7 +29,7 @@ export async function runWorkers(config: StartConfig): Promise<number> {
     // Workers run the very entry this process was started with (bin/relaymesh.js, or a source run).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', ...plan.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret },
+      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret, [WORKER_OF]: String(process.pid) },
     });
     children.set(plan.nodeId, child);
     child.once('exit', (code, signal) => {
@@ -37,21 +39,22 @@ export async function runWorkers(config: StartConfig): Promise<number> {
       setTimeout(() => !stopping && launch(plan), RESTART_DELAY_MS);
     });
   };
-  const stopRequested = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
   for (const plan of plans) launch(plan);
   await stopRequested;
   stopping = true;
-  // A worker still loading when the signal came dies of it before it can stop cleanly: it held
-  // no connections yet, so that counts as a clean stop too.
+  // A worker signalled before node ran its first line dies of the signal: it held no
+  // connections yet, so that counts as a clean stop too.
   const exits = [...children.values()].map(
     (child) => new Promise<boolean>((resolve) => child.once('exit', (code, signal) => resolve(code === 0 || signal === 'SIGTERM'))),
   );
   for (const child of children.values()) child.kill('SIGTERM');
   const clean = await Promise.all(exits);
   return clean.every(Boolean) ? 0 : 1;
+}
+
+/** Whether this process is a worker that `relaymesh start --workers` started (and still runs). */
+export function isWorkerProcess(): boolean {
+  return process.env[WORKER_OF] === String(process.ppid);
 }
 
 /** Settings each worker gets its own of; the user's flags for them are not passed on. */

@@ -6,35 +6,61 @@ export interface BrokerProcess {
   url: string;
   child: ChildProcess;
   /** Resolves with the exit code or signal once the process is gone. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ProcessExit>;
   output(): string;
 }
 
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The `relaymesh start` arguments every test broker gets: loopback, its port and data dir, quiet logs. */
+export function startArgs(port: number, dataDir: string, extraArgs: string[] = []): string[] {
+  return ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs];
+}
+
 export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(
-    process.execPath,
-    ['bin/relaymesh.js', 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['bin/relaymesh.js', 'start', ...startArgs(port, dataDir, extraArgs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return untilListening(watchProcess(child), port);
+}
+
+/** Collects a child's output and exit, for a process that may or may not become a broker. */
+export function watchProcess(child: ChildProcess): Omit<BrokerProcess, 'url'> {
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  // Generous: a loaded 2-core machine can take tens of seconds to start a broker process.
-  const deadline = Date.now() + 90_000;
-  while (!(await canConnect(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`broker process did not start listening on ${port}:\n${output}`);
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, output: () => output };
+}
+
+/**
+ * Waits (bounded) until a broker answers /healthz on `port`; kills the child if it never does.
+ * Not just a TCP connect: a starting broker briefly binds the port itself to check nobody serves it.
+ */
+export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: number): Promise<BrokerProcess> {
+  const deadline = Date.now() + 120_000;
+  while (!(await answersHealth(port))) {
+    if (watched.child.exitCode !== null || watched.child.signalCode !== null || Date.now() > deadline) {
+      watched.child.kill('SIGKILL');
+      throw new Error(`broker process did not start listening on ${port}:\n${watched.output()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `ws://127.0.0.1:${port}/`, child, exited, output: () => output };
+  return { ...watched, url: `ws://127.0.0.1:${port}/` };
 }
 
-function canConnect(port: number): Promise<boolean> {
+async function answersHealth(port: number): Promise<boolean> {
+  try {
+    const reply = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    return reply.ok && (await reply.text()) === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a TCP connection to 127.0.0.1:`port` is accepted now. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {

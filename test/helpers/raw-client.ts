@@ -61,11 +61,11 @@ export class RawClient {
   }
 
   /** The next frame of `kind` not yet consumed by an earlier wait. */
-  async next<K extends FrameKind>(kind: K, timeoutMs = 5000): Promise<FrameOf<K>> {
+  async next<K extends FrameKind>(kind: K, timeoutMs = 30_000): Promise<FrameOf<K>> {
     return (await this.waitFor((f) => f.kind === kind, timeoutMs)) as FrameOf<K>;
   }
 
-  waitFor(match: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+  waitFor(match: (f: Frame) => boolean, timeoutMs = 30_000): Promise<Frame> {
     const seen = this.frames.findIndex(match);
     if (seen >= 0) return Promise.resolve(this.frames.splice(seen, 1)[0]!);
     return new Promise((resolve, reject) => {
@@ -81,7 +81,7 @@ export class RawClient {
     });
   }
 
-  closed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+  closed(timeoutMs = 30_000): Promise<{ code: number; reason: string }> {
     if (this.closeEvent) return Promise.resolve(this.closeEvent);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);

@@ -7,7 +7,7 @@
  * const client = new RelaymeshClient({ urls: ['wss://a.example/ws', 'wss://b.example/ws'], deviceId: 'sensor-17', token: process.env.RELAYMESH_TOKEN });
  * client.on('message', (msg) => console.log(msg.stream, new TextDecoder().decode(msg.payload)));
  * client.on('error', (err) => console.error(err));
- * client.on('disconnected', ({ code, willReconnect }) => console.warn('lost', code, willReconnect));
+ * client.on('reconnecting', ({ attempt, delayMs }) => console.warn(`connection lost: attempt ${attempt} in ${delayMs} ms`));
  * client.on('reset', ({ stream, offset, reason }) => console.warn(`${stream}: history lost up to ${offset} (${reason})`));
  * await client.connect();
  * await client.subscribe(['fleet/+/alerts', 'fleet/sensor-17/#'], { qos: 1 });
@@ -153,9 +153,15 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
     return this.intake.positions();
   }
 
-  /** Closes gracefully without reconnecting; resolves when the socket is closed and all timers are gone. */
-  close(): Promise<void> {
-    return this.link.stop();
+  /**
+   * Closes gracefully without reconnecting. What was written before is flushed first: requests in
+   * flight get their replies (QoS 1 PUB/SEND their OK), and the broker has handled every frame
+   * sent (QoS 0 ones included) before the socket closes. Resolves when the socket is closed and
+   * all timers are gone; new requests are refused from the call on.
+   */
+  async close(): Promise<void> {
+    await this.requests.drain();
+    await this.link.stop();
   }
 
   protected override listenerFailed(error: unknown, event: keyof ClientEvents): void {

@@ -58,6 +58,8 @@ export class ReconnectingLink {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped: Promise<void> | undefined;
   private resolveStopped: (() => void) | undefined;
+  /** The PING stop() sent: its PONG says the broker handled every frame written before it. */
+  private closingPingSeq: number | undefined;
 
   constructor(
     private readonly settings: LinkSettings,
@@ -88,19 +90,29 @@ export class ReconnectingLink {
     this.socket?.send(bytes);
   }
 
-  /** Closes gracefully and stops reconnecting; resolves once the socket is closed. */
+  /**
+   * Closes gracefully and stops reconnecting; resolves once the socket is closed. On an open
+   * connection a PING goes first and the close waits for its PONG: the broker handles a
+   * device's frames in order, so by then it has handled everything written before.
+   */
   stop(): Promise<void> {
     if (this.currentState === 'closed') return Promise.resolve();
     if (this.stopped) return this.stopped;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     const socket = this.socket;
     if (socket) {
+      const flush = this.writable;
       this.currentState = 'closing';
       this.heartbeat.stop();
       clearTimeout(this.deadline);
-      // A dead peer never answers the closing handshake; don't let it hold close() up.
+      // A dead peer answers neither the PING nor the closing handshake; don't let it hold close() up.
       this.deadline = setTimeout(() => socket.abort(CloseCode.NORMAL, 'client closed'), this.settings.timeoutMs);
-      socket.close(CloseCode.NORMAL, 'client closed');
+      if (flush) {
+        this.closingPingSeq = this.hooks.nextSeq();
+        this.write(encodeFrame({ kind: FrameKind.PING, seq: this.closingPingSeq, ts: Date.now() }));
+      } else {
+        socket.close(CloseCode.NORMAL, 'client closed');
+      }
     } else {
       this.finish(undefined);
     }
@@ -149,6 +161,7 @@ export class ReconnectingLink {
         this.write(encodeFrame({ kind: FrameKind.PONG, seq: this.hooks.nextSeq(), ts: frame.ts }));
         return;
       case FrameKind.PONG:
+        if (this.currentState === 'closing' && frame.seq === this.closingPingSeq) this.socket?.close(CloseCode.NORMAL, 'client closed');
         return;
       case FrameKind.ERROR:
         if (this.currentState === 'handshaking' && (frame.ref === undefined || frame.ref === this.helloSeq)) {

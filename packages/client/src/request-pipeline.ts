@@ -18,6 +18,8 @@ export class RequestPipeline {
   private readonly pending = new PendingRequests();
   /** Requests made while the socket was still opening; written right after HELLO. */
   private queued: { bytes: Uint8Array; written: (() => void) | undefined }[] = [];
+  /** close() was called: requests in flight finish, new ones are refused. */
+  private draining = false;
 
   constructor(
     private readonly link: RequestLink,
@@ -60,6 +62,12 @@ export class RequestPipeline {
     }
   }
 
+  /** Refuses new requests from now on; resolves once every request in flight has its reply (or failed). */
+  drain(): Promise<void> {
+    this.draining = true;
+    return this.pending.settled();
+  }
+
   /** The connection ended: nothing is replayed on the next one, every request fails now. */
   abandonAll(error: DisconnectedError): void {
     this.queued = [];
@@ -79,6 +87,7 @@ export class RequestPipeline {
 
   /** Requests are taken from the moment a socket is being dialled; queuing across reconnects would replay stale intent. */
   private whyNotAccepting(): DisconnectedError | undefined {
+    if (this.draining) return new DisconnectedError('client is closed');
     switch (this.link.state) {
       case 'opening':
       case 'handshaking':

@@ -15,6 +15,7 @@ interface Pending {
 export class PendingRequests {
   private readonly pending = new Map<number, Pending>();
   private lastSeq = 0;
+  private whenEmpty: (() => void)[] = [];
 
   /** seq 0 is reserved for server pushes, so numbering starts at 1 and never restarts. */
   nextSeq(): number {
@@ -24,10 +25,7 @@ export class PendingRequests {
 
   track(seq: number, what: string, timeoutMs: number): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(seq);
-        reject(new TimeoutError(`${what} got no reply within ${timeoutMs} ms`, timeoutMs));
-      }, timeoutMs);
+      const timer = setTimeout(() => this.reject(seq, new TimeoutError(`${what} got no reply within ${timeoutMs} ms`, timeoutMs)), timeoutMs);
       this.pending.set(seq, { resolve, reject, timer });
     });
   }
@@ -49,11 +47,22 @@ export class PendingRequests {
     for (const seq of [...this.pending.keys()]) this.reject(seq, error);
   }
 
+  /** Resolves once nothing waits for a reply; each request has its deadline, so this comes. */
+  settled(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenEmpty.push(resolve));
+  }
+
   private take(seq: number): Pending | undefined {
     const entry = this.pending.get(seq);
     if (!entry) return undefined;
     clearTimeout(entry.timer);
     this.pending.delete(seq);
+    if (this.pending.size === 0) {
+      const waiters = this.whenEmpty;
+      this.whenEmpty = [];
+      for (const resolve of waiters) resolve();
+    }
     return entry;
   }
 }

@@ -14,6 +14,21 @@ export interface ResyncTiming {
   reconcileMs: number;
 }
 
+/** The timer functions the scheduler runs on: the global ones, or a test's own clock. */
+export interface SchedulerTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+const GLOBAL_TIMERS: SchedulerTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval>),
+};
+
 export const DEFAULT_RESYNC_RETRY_MS = 1_000;
 export const DEFAULT_RESYNC_ATTEMPTS = 5;
 export const DEFAULT_RECONCILE_MS = 60_000;
@@ -24,7 +39,7 @@ interface Repair {
   /** The delivered offset at the last check, to tell a flowing resend from a lost one. */
   checkedAt: number;
   attempts: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: unknown;
 }
 
 /**
@@ -35,12 +50,13 @@ interface Repair {
  */
 export class ResyncScheduler {
   private readonly repairs = new Map<string, Repair>();
-  private reconcileTimer: ReturnType<typeof setInterval> | undefined;
+  private reconcileTimer: unknown;
 
   constructor(
     private readonly view: GapView,
     private readonly sendResync: (stream: string, offset: number) => void,
     private readonly timing: ResyncTiming,
+    private readonly timers: SchedulerTimers = GLOBAL_TIMERS,
   ) {}
 
   /** A message of `stream` was held back as a gap. */
@@ -56,7 +72,7 @@ export class ResyncScheduler {
   /** A new connection replays from the resume positions, which repairs gaps by itself. */
   connected(): void {
     this.stop();
-    if (this.timing.reconcileMs > 0) this.reconcileTimer = setInterval(() => this.reconcile(), this.timing.reconcileMs);
+    if (this.timing.reconcileMs > 0) this.reconcileTimer = this.timers.setInterval(() => this.reconcile(), this.timing.reconcileMs);
   }
 
   /** Starts a round of repair for every gap not being repaired now; returns how many. */
@@ -72,13 +88,13 @@ export class ResyncScheduler {
 
   /** RESET moved the stream: whatever was being repaired is settled or gone. */
   forget(stream: string): void {
-    clearTimeout(this.repairs.get(stream)?.timer);
+    this.timers.clearTimeout(this.repairs.get(stream)?.timer);
     this.repairs.delete(stream);
   }
 
   /** Connection lost or client closed: no timer survives. */
   stop(): void {
-    clearInterval(this.reconcileTimer);
+    this.timers.clearInterval(this.reconcileTimer);
     this.reconcileTimer = undefined;
     for (const stream of [...this.repairs.keys()]) this.forget(stream);
   }
@@ -89,7 +105,7 @@ export class ResyncScheduler {
     if (newRound) repair.attempts = 0;
     repair.sentFor = repair.checkedAt = offset;
     repair.attempts += 1;
-    repair.timer ??= setTimeout(() => this.check(stream), this.timing.retryMs);
+    repair.timer ??= this.timers.setTimeout(() => this.check(stream), this.timing.retryMs);
     this.sendResync(stream, offset);
   }
 
@@ -104,7 +120,7 @@ export class ResyncScheduler {
       // The resend is flowing: keep watching without asking again.
       repair.checkedAt = delivered;
       repair.attempts = 0;
-      repair.timer = setTimeout(() => this.check(stream), this.timing.retryMs);
+      repair.timer = this.timers.setTimeout(() => this.check(stream), this.timing.retryMs);
     } else if (repair.attempts < this.timing.maxAttempts) {
       this.resync(stream, delivered, false);
     }

@@ -44,22 +44,29 @@ export class BrokerMetrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'relaymesh_process_' });
+    // prom-client names three current counts `*_total` gauges, which Prometheus reads as
+    // counters; the same counts stay available by type (relaymesh_process_nodejs_active_handles…).
+    for (const kind of ['resources', 'handles', 'requests']) this.registry.removeSingleMetric(`relaymesh_process_nodejs_active_${kind}_total`);
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    // Totals kept by the transport are counters to Prometheus (rate() works on them): at scrape
+    // time the counter is set to the transport's running total, which never goes down.
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read()); } });
     const transport = (read: (s: TransportStats) => number) => () => {
       const stats = sources.transport();
       return stats ? read(stats) : 0;
     };
     gauge('relaymesh_connections', 'Open WebSocket connections', transport((s) => s.opened - s.closed));
     gauge('relaymesh_devices_connected', 'Devices with a live session', () => sources.devices.size);
-    gauge('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
-    gauge('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
-    gauge('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));
-    gauge('relaymesh_bytes_in_total', 'Bytes received', transport((s) => s.bytesIn));
-    gauge('relaymesh_frames_out_total', 'Frames sent', transport((s) => s.framesOut));
-    gauge('relaymesh_bytes_out_total', 'Bytes sent', transport((s) => s.bytesOut));
-    gauge('relaymesh_socket_writes_total', 'Socket writes (each carries every frame of one tick for one socket)', transport((s) => s.writes));
-    gauge('relaymesh_dropped_total', 'QoS 0 deliveries dropped for backed-up sockets', transport((s) => s.framesDropped));
+    total('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
+    total('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
+    total('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));
+    total('relaymesh_bytes_in_total', 'Bytes received', transport((s) => s.bytesIn));
+    total('relaymesh_frames_out_total', 'Frames sent', transport((s) => s.framesOut));
+    total('relaymesh_bytes_out_total', 'Bytes sent', transport((s) => s.bytesOut));
+    total('relaymesh_socket_writes_total', 'Socket writes (each carries every frame of one tick for one socket)', transport((s) => s.writes));
+    total('relaymesh_dropped_total', 'QoS 0 deliveries dropped for backed-up sockets', transport((s) => s.framesDropped));
     gauge('relaymesh_acks_pending', 'QoS 1 deliveries waiting for their ack', () => {
       let pending = 0;
       for (const device of sources.devices.values()) pending += device.outbox.inflightCount;
