@@ -185,7 +185,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       const checks = {
         listening: server !== undefined && closing === undefined,
         storeOpen: closing === undefined,
-        ...(cluster ? { clusterJoined: options.cluster!.peers.length === 0 || cluster.liveNodes().length > 1 } : {}),
+        ...(cluster ? { clusterJoined: cluster.joined() } : {}),
       };
       return { ready: Object.values(checks).every(Boolean), checks };
     },

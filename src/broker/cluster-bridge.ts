@@ -1,4 +1,5 @@
 import { ClusterNode, type ClusterMessage, type ClusterSnapshot } from '../cluster/index.js';
+import { ETCD_DEFAULTS, EtcdDiscovery } from '../cluster/etcd-discovery.js';
 import type { Logger } from '../logger.js';
 import type { DirectMessage, Publication } from '../protocol/index.js';
 import type { Delivery, DeliveryResult, MessageRouter } from './delivery.js';
@@ -13,6 +14,8 @@ export interface ClusterSettings {
   secret: string;
   /** Seed peers, `nodeId@host:port`. */
   peers: string[];
+  /** Peers found through etcd. */
+  etcd?: { endpoints: string[]; prefix: string; leaseTtlSeconds: number };
   /** Link-layer test knob: artificial delay per peer. */
   linkDelays?: Record<string, number>;
 }
@@ -28,6 +31,8 @@ export class ClusterBridge implements MessageRouter {
     private readonly node: ClusterNode<ClusterPayload>,
     private readonly delivery: Delivery,
     private readonly devices: DeviceRegistry,
+    private readonly etcd: EtcdDiscovery | undefined,
+    private readonly seeded: boolean,
   ) {}
 
   static async join(nodeId: string, settings: ClusterSettings, delivery: Delivery, devices: DeviceRegistry, log: Logger): Promise<ClusterBridge> {
@@ -35,6 +40,9 @@ export class ClusterBridge implements MessageRouter {
       m.payload.t === 'send'
         ? delivery.send({ ...m.payload.message, hops: m.hops })
         : delivery.publish({ ...m.payload.publication, hops: m.hops });
+    const etcd = settings.etcd
+      ? new EtcdDiscovery({ ...ETCD_DEFAULTS, endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, ttlSeconds: settings.etcd.leaseTtlSeconds, log: log.child({ component: 'etcd' }) })
+      : undefined;
     const node = await ClusterNode.start<ClusterPayload>({
       nodeId,
       host: settings.host,
@@ -42,13 +50,14 @@ export class ClusterBridge implements MessageRouter {
       secret: settings.secret,
       seeds: settings.peers,
       ...(settings.linkDelays ? { linkDelays: settings.linkDelays } : {}),
+      ...(etcd ? { discovery: etcd } : {}),
       log: log.child({ component: 'cluster' }),
       onMessage: async (m) => {
         await arrive(m);
       },
       onBroadcast: (m) => void arrive(m).catch((err: unknown) => log.warn({ err }, 'cluster publish failed here')),
     });
-    return new ClusterBridge(node, delivery, devices);
+    return new ClusterBridge(node, delivery, devices, etcd, settings.peers.length > 0);
   }
 
   get nodeId(): string {
@@ -87,6 +96,12 @@ export class ClusterBridge implements MessageRouter {
 
   deviceLeft(deviceId: string): void {
     this.node.forgetLocation(deviceId);
+  }
+
+  /** For /readyz: registered in etcd at least once (an etcd outage later keeps the node ready), else linked to a seed. */
+  joined(): boolean {
+    if (this.etcd) return this.etcd.joined;
+    return !this.seeded || this.node.liveNodes().length > 1;
   }
 
   liveNodes(): string[] {

@@ -59,6 +59,15 @@ const optionsSchema = z
         port: z.number().int().min(0).max(65535).default(9101),
         secret: z.string().min(16, 'use a cluster secret of at least 16 characters'),
         peers: z.array(z.string()).default([]),
+        /** Find peers through etcd (alongside any static `peers`): register under a lease, watch the prefix. */
+        etcd: z
+          .object({
+            endpoints: z.array(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http://host:port')).min(1, 'give at least one endpoint'),
+            prefix: z.string().regex(/^\/[^\s]*$/, 'expected a key prefix starting with /').default('/relaymesh'),
+            leaseTtlSeconds: z.number().int().min(1).max(3600).default(5),
+          })
+          .strict()
+          .optional(),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
       })
       .strict()

@@ -25,6 +25,10 @@ export const START_USAGE = `relaymesh start [options]
   --cluster-host <addr>    address of the cluster port (default 127.0.0.1)
   --peers <list>           seed peers, nodeId@host:port,... (e.g. b@127.0.0.2:9101)
   --cluster-secret <s>     shared cluster secret (or RELAYMESH_CLUSTER_SECRET)
+  --discovery <static|etcd>  find peers in etcd too (default static: --peers only)
+  --etcd-endpoints <urls>  etcd client URLs, comma-separated (default http://127.0.0.1:2379)
+  --etcd-prefix <key>      key prefix of this cluster in etcd (default /relaymesh)
+  --etcd-lease-ttl <s>     seconds a crashed node stays registered (default 5)
   --workers <n|auto>       run n broker processes on this machine sharing the device port
                            (auto: one per core), clustered, each with its own data dir
                            (<data-dir>/w<i>) and cluster port (--cluster-port + i); a worker
@@ -66,6 +70,10 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
       'cluster-host': { type: 'string' },
       peers: { type: 'string' },
       'cluster-secret': { type: 'string' },
+      discovery: { type: 'string' },
+      'etcd-endpoints': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'etcd-lease-ttl': { type: 'string' },
       workers: { type: 'string' },
     },
   });
@@ -79,6 +87,16 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
   const tls = dropUndefined({ keyFile: values['tls-key'], certFile: values['tls-cert'], caFile: values['tls-ca'] });
   const clusterPort = num('cluster-port', values['cluster-port']);
   const secret = values['cluster-secret'] ?? process.env.RELAYMESH_CLUSTER_SECRET;
+  const discovery = values.discovery ?? 'static';
+  if (discovery !== 'static' && discovery !== 'etcd') throw new Error(`--discovery must be static or etcd, got ${JSON.stringify(discovery)}`);
+  const etcd =
+    discovery === 'etcd'
+      ? dropUndefined({
+          endpoints: (values['etcd-endpoints'] ?? 'http://127.0.0.1:2379').split(',').filter(Boolean),
+          prefix: values['etcd-prefix'],
+          leaseTtlSeconds: num('etcd-lease-ttl', values['etcd-lease-ttl']),
+        })
+      : undefined;
   const cluster =
     clusterPort === undefined
       ? undefined
@@ -87,6 +105,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
           host: values['cluster-host'],
           secret,
           peers: values.peers ? values.peers.split(',').filter(Boolean) : [],
+          etcd,
         });
   const options: Record<string, unknown> = {
     cluster,

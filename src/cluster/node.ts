@@ -202,7 +202,8 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     this.boundPort = await this.links.listen();
     this.topology.start();
     try {
-      await Promise.all(this.discoveries.map((d, source) => d.start((peers) => this.links.setPeers(source, peers))));
+      const self = { nodeId: this.nodeId, host: this.options.host, port: this.boundPort };
+      await Promise.all(this.discoveries.map((d, source) => d.start((peers) => this.links.setPeers(source, peers), self)));
     } catch (err) {
       await this.close();
       throw err;
