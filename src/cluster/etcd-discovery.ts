@@ -76,10 +76,10 @@ export class EtcdDiscovery implements Discovery {
     this.stopped = true;
     this.wakeUp?.();
     // A session step waiting on an unreachable etcd ends by its own deadline; do not wait longer.
-    await Promise.race([this.loop, sleep(this.o.requestTimeoutMs)]);
+    await Promise.race([this.loop, sleep(this.o.requestTimeoutMs, undefined, { ref: false })]);
     const client = this.client;
     if (!client) return;
-    await this.watcher?.cancel().catch(() => undefined);
+    await this.cancelWatch();
     // Revoking deletes the key at once, so peers learn of a graceful stop without waiting the TTL.
     await this.lease?.revoke().catch((err: Error) => this.o.log.warn({ err: err.message }, 'etcd: could not revoke the lease; peers drop this node when it lapses'));
     client.close();
@@ -111,7 +111,7 @@ export class EtcdDiscovery implements Discovery {
   private async session(self: NodeRecord, update: (peers: PeerAddress[]) => void): Promise<string> {
     const client = this.client!;
     this.sessionRegistered = false;
-    await this.watcher?.cancel().catch(() => undefined);
+    await this.cancelWatch();
     this.lease?.release();
     const lease = (this.lease = client.lease(this.o.ttlSeconds));
     const ended = new Promise<string>((resolve) => {
@@ -120,9 +120,11 @@ export class EtcdDiscovery implements Discovery {
     });
     await lease.put(this.nodesPrefix + self.nodeId).value(JSON.stringify(self));
     const listing = await client.getAll().prefix(this.nodesPrefix).exec();
+    if (this.stopped) return 'stopping';
     this.members.clear();
     for (const kv of listing.kvs) this.learn(kv);
     const watcher = (this.watcher = await client.watch().prefix(this.nodesPrefix).startRevision(String(BigInt(listing.header.revision) + 1n)).create());
+    if (this.stopped) return 'stopping';
     const watchFailed = new Promise<string>((resolve) => watcher.on('error', (err) => resolve(`watch failed: ${err.message}`)));
     const publish = () => update(this.registered().filter((n) => n.nodeId !== self.nodeId));
     watcher.on('put', (kv) => {
@@ -158,6 +160,13 @@ export class EtcdDiscovery implements Discovery {
     if (known && known.host === record.host && known.port === record.port && known.startedAt === record.startedAt) return false;
     this.members.set(nodeId, record);
     return true;
+  }
+
+  /** Cancelling needs etcd; an unreachable one must not hold up a new session or the stop. */
+  private async cancelWatch(): Promise<void> {
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    if (watcher) await Promise.race([watcher.cancel().catch(() => undefined), sleep(this.o.requestTimeoutMs, undefined, { ref: false })]);
   }
 
   private async pause(ms: number): Promise<void> {
