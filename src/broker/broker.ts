@@ -23,6 +23,7 @@ import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
 import { ClusterBridge } from './cluster-bridge.js';
+import { registerClusterMetrics } from './ops/cluster-metrics.js';
 import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
 import { DurableIndex } from './durable/durable-index.js';
@@ -110,6 +111,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   });
 
   const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, delivery, devices, log) : undefined;
+  if (cluster) registerClusterMetrics(metrics.registry, () => cluster.stats());
   const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options);
   const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };

@@ -1,4 +1,4 @@
-import { ClusterNode, type ClusterMessage, type ClusterSnapshot } from '../cluster/index.js';
+import { ClusterNode, type ClusterMessage, type ClusterSnapshot, type ClusterStats } from '../cluster/index.js';
 import { ETCD_DEFAULTS, EtcdDiscovery } from '../cluster/etcd-discovery.js';
 import type { Logger } from '../logger.js';
 import type { DirectMessage, Publication } from '../protocol/index.js';
@@ -106,6 +106,10 @@ export class ClusterBridge implements MessageRouter {
 
   liveNodes(): string[] {
     return this.node.liveNodes();
+  }
+
+  stats(): ClusterStats {
+    return this.node.stats();
   }
 
   snapshot(): ClusterSnapshot {

@@ -9,6 +9,7 @@ import type { PeerLink } from './peer-link.js';
 import { PeerLinks } from './peer-links.js';
 import { Router } from './router.js';
 import { buildSnapshot, type ClusterSnapshot } from './snapshot.js';
+import type { ClusterStats } from './stats.js';
 import { Topology } from './topology.js';
 import { Kind, LinkClose, NODE_ID_PATTERN, packPayload, type Frame } from './wire.js';
 
@@ -177,6 +178,15 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
   /** JSON-able view for `GET /cluster`. */
   snapshot(): ClusterSnapshot {
     return buildSnapshot(this.nodeId, this.topology, this.links.all(), this.router.queue.size());
+  }
+
+  /** Counters and gauges for monitoring (Prometheus), read when scraped. */
+  stats(): ClusterStats {
+    const peers = [...this.links.traffic].map(([nodeId, traffic]) => {
+      const link = this.links.get(nodeId);
+      return { nodeId, ...traffic, up: link !== undefined, rttMs: link?.cost.rttMs, cost: link?.cost.ready ? link.cost.value : undefined, lossRate: link?.cost.lossRate };
+    });
+    return { liveNodes: this.topology.liveNodes().length, routes: Object.keys(this.topology.routes()).length, queued: this.router.queue.size(), routing: this.topology.counters, peers };
   }
 
   /** Test/link-layer knob: delay every frame this node sends to `peerId` by `delayMs`. */

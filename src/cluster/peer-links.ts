@@ -8,6 +8,7 @@ import { handshakeAsAcceptor, handshakeAsDialer, type HandshakeContext } from '.
 import type { ResolvedClusterOptions } from './options.js';
 import { PeerDialer } from './peer-dialer.js';
 import type { PeerLink, PeerLinkTiming } from './peer-link.js';
+import type { PeerTraffic } from './stats.js';
 import { LinkClose, type Frame } from './wire.js';
 
 export interface PeerLinksEvents {
@@ -39,6 +40,8 @@ export class PeerLinks {
   private readonly dialers = new Map<string, PeerDialer>();
   private readonly sources = new Map<number, PeerAddress[]>();
   private readonly delays: Map<string, number>;
+  /** Per peer ever linked, kept across its links. */
+  readonly traffic = new Map<string, PeerTraffic>();
   private closing = false;
 
   constructor(
@@ -184,9 +187,17 @@ export class PeerLinks {
       return;
     }
     this.active.set(peerId, link);
+    link.traffic = this.trafficOf(peerId);
+    link.traffic.ups++;
     if (current) current.close(LinkClose.DUPLICATE, 'duplicate link');
     else this.log.info({ peer: peerId, remote: link.info.remote, dialer: link.info.dialerId }, 'cluster link up');
     this.events.linkUp(link, !current);
+  }
+
+  private trafficOf(peerId: string): PeerTraffic {
+    let traffic = this.traffic.get(peerId);
+    if (!traffic) this.traffic.set(peerId, (traffic = { ups: 0, downs: 0, forwarded: 0 }));
+    return traffic;
   }
 
   /** Of two links to one peer, both ends keep the one dialled by the smaller id; else the newer. */
@@ -201,6 +212,7 @@ export class PeerLinks {
     this.events.linkClosed(link);
     if (this.active.get(link.peerId) !== link) return;
     this.active.delete(link.peerId);
+    this.trafficOf(link.peerId).downs++;
     this.log.info({ peer: link.peerId, code, reason }, 'cluster link down');
     this.events.linkDown(link.peerId);
     this.dialers.get(link.peerId)?.linkLost();
