@@ -1,5 +1,7 @@
 import { ClusterNode, type ClusterMessage, type ClusterSnapshot, type ClusterStats } from '../cluster/index.js';
 import { ETCD_DEFAULTS, EtcdDiscovery } from '../cluster/etcd-discovery.js';
+import { readFileSync } from 'node:fs';
+import { certificateFingerprint, type ClusterTls } from '../cluster/link-tls.js';
 import type { Logger } from '../logger.js';
 import type { DirectMessage, Publication } from '../protocol/index.js';
 import type { Delivery, DeliveryResult, MessageRouter } from './delivery.js';
@@ -16,6 +18,8 @@ export interface ClusterSettings {
   peers: string[];
   /** Peers found through etcd. */
   etcd?: { endpoints: string[]; prefix: string; leaseTtlSeconds: number };
+  /** PEM files for TLS on the cluster links. */
+  tls?: { keyFile: string; certFile: string; caFile: string };
   /** Link-layer test knob: artificial delay per peer. */
   linkDelays?: Record<string, number>;
 }
@@ -40,8 +44,16 @@ export class ClusterBridge implements MessageRouter {
       m.payload.t === 'send'
         ? delivery.send({ ...m.payload.message, hops: m.hops })
         : delivery.publish({ ...m.payload.publication, hops: m.hops });
+    const tls = settings.tls ? readClusterTls(settings.tls) : undefined;
     const etcd = settings.etcd
-      ? new EtcdDiscovery({ ...ETCD_DEFAULTS, endpoints: settings.etcd.endpoints, prefix: settings.etcd.prefix, ttlSeconds: settings.etcd.leaseTtlSeconds, log: log.child({ component: 'etcd' }) })
+      ? new EtcdDiscovery({
+          ...ETCD_DEFAULTS,
+          endpoints: settings.etcd.endpoints,
+          prefix: settings.etcd.prefix,
+          ttlSeconds: settings.etcd.leaseTtlSeconds,
+          ...(tls ? { certFingerprint: certificateFingerprint(tls.cert) } : {}),
+          log: log.child({ component: 'etcd' }),
+        })
       : undefined;
     const node = await ClusterNode.start<ClusterPayload>({
       nodeId,
@@ -51,6 +63,7 @@ export class ClusterBridge implements MessageRouter {
       seeds: settings.peers,
       ...(settings.linkDelays ? { linkDelays: settings.linkDelays } : {}),
       ...(etcd ? { discovery: etcd } : {}),
+      ...(tls ? { tls } : {}),
       log: log.child({ component: 'cluster' }),
       onMessage: async (m) => {
         await arrive(m);
@@ -119,4 +132,16 @@ export class ClusterBridge implements MessageRouter {
   close(): Promise<void> {
     return this.node.close();
   }
+}
+
+/** Reads the PEM files once at start; a missing or unreadable file is named in the error. */
+function readClusterTls(files: { keyFile: string; certFile: string; caFile: string }): ClusterTls {
+  const read = (key: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cluster.tls.${key}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { key: read('keyFile', files.keyFile), cert: read('certFile', files.certFile), ca: read('caFile', files.caFile) };
 }

@@ -68,6 +68,8 @@ const optionsSchema = z
           })
           .strict()
           .optional(),
+        /** Encrypt cluster links (wss) with these PEM files; each node's certificate must be issued by the CA. */
+        tls: z.object({ keyFile: z.string().min(1), certFile: z.string().min(1), caFile: z.string().min(1) }).strict().optional(),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
       })
       .strict()

@@ -25,6 +25,8 @@ export const START_USAGE = `relaymesh start [options]
   --cluster-host <addr>    address of the cluster port (default 127.0.0.1)
   --peers <list>           seed peers, nodeId@host:port,... (e.g. b@127.0.0.2:9101)
   --cluster-secret <s>     shared cluster secret (or RELAYMESH_CLUSTER_SECRET)
+  --cluster-tls-key <file> --cluster-tls-cert <file> --cluster-tls-ca <file>
+                           encrypt cluster links (wss); certificates checked both ways against the CA
   --discovery <static|etcd>  find peers in etcd too (default static: --peers only)
   --etcd-endpoints <urls>  etcd client URLs, comma-separated (default http://127.0.0.1:2379)
   --etcd-prefix <key>      key prefix of this cluster in etcd (default /relaymesh)
@@ -70,6 +72,9 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
       'cluster-host': { type: 'string' },
       peers: { type: 'string' },
       'cluster-secret': { type: 'string' },
+      'cluster-tls-key': { type: 'string' },
+      'cluster-tls-cert': { type: 'string' },
+      'cluster-tls-ca': { type: 'string' },
       discovery: { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
@@ -87,6 +92,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
   const tls = dropUndefined({ keyFile: values['tls-key'], certFile: values['tls-cert'], caFile: values['tls-ca'] });
   const clusterPort = num('cluster-port', values['cluster-port']);
   const secret = values['cluster-secret'] ?? process.env.RELAYMESH_CLUSTER_SECRET;
+  const clusterTls = dropUndefined({ keyFile: values['cluster-tls-key'], certFile: values['cluster-tls-cert'], caFile: values['cluster-tls-ca'] });
   const discovery = values.discovery ?? 'static';
   if (discovery !== 'static' && discovery !== 'etcd') throw new Error(`--discovery must be static or etcd, got ${JSON.stringify(discovery)}`);
   const etcd =
@@ -106,6 +112,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
           secret,
           peers: values.peers ? values.peers.split(',').filter(Boolean) : [],
           etcd,
+          tls: Object.keys(clusterTls).length > 0 ? clusterTls : undefined,
         });
   const options: Record<string, unknown> = {
     cluster,

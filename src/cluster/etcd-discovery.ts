@@ -16,6 +16,8 @@ export interface EtcdDiscoveryOptions {
   retry: BackoffOptions;
   /** Deadline of one etcd request (a hung etcd must not hang the loop). */
   requestTimeoutMs: number;
+  /** SHA-256 fingerprint of this node's cluster TLS certificate, published for operators and tools. */
+  certFingerprint?: string;
   log: Logger;
 }
 
@@ -24,6 +26,7 @@ export const ETCD_DEFAULTS = { prefix: '/relaymesh', ttlSeconds: 5, retry: { ini
 /** What a node registers about itself: where to dial it, and when it started (tells restarts apart). */
 export interface NodeRecord extends PeerAddress {
   startedAt: string;
+  certFingerprint?: string;
 }
 
 /**
@@ -68,7 +71,7 @@ export class EtcdDiscovery implements Discovery {
       // Streams (watch, keep-alive) live long; single requests must not hang on a stuck etcd.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
     });
-    const record: NodeRecord = { nodeId: self.nodeId, host: self.host, port: self.port, startedAt: new Date().toISOString() };
+    const record: NodeRecord = { nodeId: self.nodeId, host: self.host, port: self.port, startedAt: new Date().toISOString(), ...(this.o.certFingerprint ? { certFingerprint: this.o.certFingerprint } : {}) };
     this.loop = this.run(record, update);
   }
 
@@ -181,7 +184,7 @@ function parseRecord(text: string): NodeRecord | undefined {
     const v = JSON.parse(text) as Partial<NodeRecord>;
     if (typeof v.nodeId !== 'string' || !NODE_ID_PATTERN.test(v.nodeId)) return undefined;
     if (typeof v.host !== 'string' || !v.host || !Number.isInteger(v.port) || v.port! < 1 || v.port! > 65535) return undefined;
-    return { nodeId: v.nodeId, host: v.host, port: v.port!, startedAt: String(v.startedAt ?? '') };
+    return { nodeId: v.nodeId, host: v.host, port: v.port!, startedAt: String(v.startedAt ?? ''), ...(typeof v.certFingerprint === 'string' ? { certFingerprint: v.certFingerprint } : {}) };
   } catch {
     return undefined;
   }

@@ -54,8 +54,8 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     return node;
   }
 
-  /** The resolved options, without the secret (safe to log or show). */
-  readonly options: Readonly<Omit<ResolvedClusterOptions, 'secret'>>;
+  /** The resolved options, without the secret and the TLS material (safe to log or show). */
+  readonly options: Readonly<Omit<ResolvedClusterOptions, 'secret' | 'tls'>>;
 
   private constructor(
     config: ResolvedClusterOptions,
@@ -64,7 +64,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     readonly log: Logger,
   ) {
     super();
-    const { secret: _secret, ...options } = config;
+    const { secret: _secret, tls: _tls, ...options } = config;
     this.options = options;
     const self = (this.nodeId = options.nodeId);
     this.discoveries = [new StaticDiscovery(options.seeds), ...(discovery ? [discovery] : [])];
@@ -218,7 +218,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
       await this.close();
       throw err;
     }
-    this.log.info({ nodeId: this.nodeId, host: this.options.host, port: this.boundPort, seeds: this.options.seeds.map((s) => s.nodeId) }, 'cluster node listening');
+    this.log.info({ nodeId: this.nodeId, host: this.options.host, port: this.boundPort, tls: this.links.tls, seeds: this.options.seeds.map((s) => s.nodeId) }, 'cluster node listening');
   }
 
   private dispatch(link: PeerLink, frame: Frame): void {
