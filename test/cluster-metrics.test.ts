@@ -2,16 +2,9 @@ import t from 'tap';
 import { FrameKind } from '../src/index.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
+import { until } from './helpers/until.js';
 
 const SECRET = 'metrics-cluster-secret-0123456789';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** One sample of a scrape, e.g. value(text, 'relaymesh_cluster_link_up{peer="b"}'); undefined when absent. */
 function value(text: string, series: string): number | undefined {

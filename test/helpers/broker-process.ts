@@ -10,7 +10,7 @@ export interface BrokerProcess {
   output(): string;
 }
 
-export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = [], startTimeoutMs = 20_000): Promise<BrokerProcess> {
   const child = spawn(
     process.execPath,
     ['bin/relaymesh.js', 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs],
@@ -22,7 +22,7 @@ export async function startBrokerProcess(port: number, dataDir: string, extraArg
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + startTimeoutMs;
   while (!(await canConnect(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -1,15 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './broker.js';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * A real single-member etcd (Debian's etcd-server) on 127.0.0.1, free ports and a temp data
- * dir. `stop` and `start` again keep the ports and the data, as an etcd restart would.
+ * dir. `stop` and `start` again keep the ports and the data, as an etcd restart would. A kit
+ * shared by the etcd tests and the etcd directory benchmark (one place, like the fuzz kit).
  */
 export class EtcdServer {
   private child: ChildProcess | undefined;
@@ -94,4 +95,15 @@ export class EtcdServer {
       return false;
     }
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
