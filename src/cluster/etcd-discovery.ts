@@ -78,13 +78,17 @@ export class EtcdDiscovery implements Discovery {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeUp?.();
-    // A session step waiting on an unreachable etcd ends by its own deadline; do not wait longer.
-    await Promise.race([this.loop, sleep(this.o.requestTimeoutMs, undefined, { ref: false })]);
     const client = this.client;
     if (!client) return;
-    await this.cancelWatch();
     // Revoking deletes the key at once, so peers learn of a graceful stop without waiting the TTL.
-    await this.lease?.revoke().catch((err: Error) => this.o.log.warn({ err: err.message }, 'etcd: could not revoke the lease; peers drop this node when it lapses'));
+    // One deadline for the whole goodbye: an unreachable etcd must not hold up the node's shutdown.
+    const goodbye = (async () => {
+      await this.loop;
+      await this.lease?.revoke();
+      await this.watcher?.cancel();
+    })();
+    const outcome = await Promise.race([goodbye.then(() => 'done', (err: Error) => err.message), sleep(this.o.requestTimeoutMs, 'timed out', { ref: false })]);
+    if (outcome !== 'done') this.o.log.warn({ reason: outcome }, 'etcd discovery: could not revoke the lease; peers drop this node when it lapses');
     client.close();
   }
 
