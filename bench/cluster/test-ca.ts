@@ -19,7 +19,10 @@ export interface TestCa {
 
 const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 
-/** A throwaway CA made with openssl in a temp dir (EC P-256, valid two days). */
+/**
+ * A throwaway CA made with openssl in a temp dir (EC P-256, valid two days). A kit shared by the
+ * cluster TLS tests and the cluster benchmark's TLS run.
+ */
 export function createTestCa(name: string): TestCa {
   const dir = mkdtempSync(join(tmpdir(), `relaymesh-ca-${name}-`));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
