@@ -140,7 +140,8 @@ export class EtcdDiscovery implements Discovery {
     watcher.on('delete', (kv) => {
       const nodeId = kv.key.toString().slice(this.nodesPrefix.length);
       if (nodeId === self.nodeId) {
-        // Someone deleted our key while the lease lives (an operator, a compaction race): put it back.
+        if (this.stopped) return; // our own revoke
+        // Someone deleted our key while the lease lives (an operator's delete): put it back.
         void lease.put(this.nodesPrefix + self.nodeId).value(JSON.stringify(self)).catch(() => undefined);
         return;
       }
@@ -149,7 +150,7 @@ export class EtcdDiscovery implements Discovery {
         publish();
       }
     });
-    if (!this.everJoined) this.o.log.info({ prefix: this.o.prefix, nodes: this.registered().map((n) => n.nodeId) }, 'etcd discovery: registered');
+    this.o.log.info({ prefix: this.o.prefix, nodes: this.registered().map((n) => n.nodeId) }, this.everJoined ? 'etcd discovery: registered again' : 'etcd discovery: registered');
     this.everJoined = this.sessionRegistered = true;
     publish();
     return Promise.race([ended, watchFailed]);
