@@ -1,5 +1,6 @@
 import type { SparseCounts } from '../fanout/histogram.js';
 import type { PeerAddress } from '../../src/cluster/index.js';
+import type { ClusterTls } from '../../src/cluster/link-tls.js';
 
 /** What travels in every benchmark payload: a sequence number, the send time, and filler bytes. */
 export interface BenchPayload {
@@ -49,7 +50,7 @@ export interface SendResult {
 
 /** Aliases, not interfaces: they must satisfy CommandMap's index signature. */
 export type NodeCommands = {
-  start: { args: { nodeId: string; seeds: PeerAddress[]; heartbeatMs: number }; reply: { port: number; pid: number } };
+  start: { args: { nodeId: string; seeds: PeerAddress[]; heartbeatMs: number; tls?: ClusterTls }; reply: { port: number; pid: number } };
   waitRoutes: { args: { live: number; dest?: string; timeoutMs: number }; reply: { liveNodes: string[]; nextHop?: string } };
   reset: { args: { keepPerSeq: boolean }; reply: null };
   stats: { args: null; reply: ReceiverStats };

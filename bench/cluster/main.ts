@@ -2,7 +2,7 @@
  * Cluster benchmark: `npm run bench:cluster [-- --quick]`. Every cluster node runs in its own
  * child process (real WebSocket links on 127.0.0.1). Measures point-to-point latency and
  * throughput over line topologies of 1, 2 and 3 hops (against a bare `ws` connection as the
- * floor), and cluster broadcast to every node of a 5-node line and a 5-node full mesh. Prints
+ * floor; 1 hop also over TLS links, for the cost of encryption), and cluster broadcast to every node of a 5-node line and a 5-node full mesh. Prints
  * a table and writes bench/results/cluster-latest.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatCount, formatUs } from '../fanout/coordinator.js';
 import { killAllChildren, killChildrenOnExit } from '../fanout/ipc.js';
+import { createTestCa } from './test-ca.js';
 import { lineLinks, measureBroadcast, measureLine, measureRawWs, meshLinks, type BenchSettings, type BroadcastResult, type P2pResult, type Percentiles } from './scenarios.js';
 
 const USAGE = `usage: npm run bench:cluster [-- --quick] [--messages N] [--payload BYTES]
@@ -45,7 +46,7 @@ function render(p2p: P2pResult[], broadcasts: BroadcastResult[], s: BenchSetting
   const p2pRows = [
     ['path', 'hops', 'QoS0 one-way p50/p99', 'QoS0 msg/s', 'QoS0 lost', 'QoS1 ack p50/p99', 'QoS1 one-way p50/p99', 'QoS1 msg/s'],
     ...p2p.map((r) => [
-      r.path.length ? r.path.join('→') : r.name,
+      r.path.length ? `${r.path.join('→')}${r.tls ? ' (TLS)' : ''}` : r.name,
       String(r.hops),
       us(r.qos0.oneWayUs),
       formatCount(r.qos0.throughput.perSec),
@@ -93,6 +94,8 @@ async function main(args: string[]): Promise<void> {
       process.stdout.write(`line of ${hops + 1} nodes (${hops} hop${hops > 1 ? 's' : ''}) ...\n`);
       p2p.push(await measureLine(hops, s));
     }
+    process.stdout.write('line of 2 nodes over TLS links ...\n');
+    p2p.push(await measureLine(1, s, createTestCa('relaymesh-bench-ca')));
     const ids = ['n0', 'n1', 'n2', 'n3', 'n4'];
     const broadcasts: BroadcastResult[] = [];
     process.stdout.write('broadcast, 5-node line ...\n');

@@ -79,7 +79,7 @@ function cluster(): ClusterNode<BenchPayload> {
 }
 
 serveCommands<NodeCommands>({
-  start: async ({ nodeId, seeds, heartbeatMs }) => {
+  start: async ({ nodeId, seeds, heartbeatMs, tls }) => {
     node = await ClusterNode.start<BenchPayload>({
       nodeId,
       host: '127.0.0.1',
@@ -87,6 +87,7 @@ serveCommands<NodeCommands>({
       secret: SECRET,
       seeds,
       heartbeatMs,
+      ...(tls ? { tls } : {}),
       lsaRefreshMs: 2000,
       maxInflightPerDest: 256,
       log: pino({ level: 'warn' }),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LatencyHistogram } from '../fanout/histogram.js';
 import { forkChild, type ChildLink } from '../fanout/ipc.js';
 import type { Histogram, NodeCommands, ReceiverStats, SendPlan, SendResult } from './commands.js';
+import type { TestCa } from './test-ca.js';
 
 export interface BenchSettings {
   latencyMessages: number;
@@ -31,6 +32,8 @@ export interface P2pResult {
   name: string;
   hops: number;
   path: string[];
+  /** Links encrypted (wss with certificates): the TLS cost is this row against the same path without. */
+  tls?: boolean;
   qos0: { oneWayUs: Percentiles; throughput: Throughput };
   qos1?: { ackUs: Percentiles; oneWayUs: Percentiles; throughput: Throughput };
 }
@@ -50,14 +53,16 @@ const MODULE = new URL('./node-process.ts', import.meta.url);
 const T = 30_000;
 
 /** Starts `ids` in their own processes; each dials the earlier ids `links` pairs it with. */
-export async function startCluster(ids: string[], links: [string, string][], heartbeatMs: number): Promise<Map<string, Node>> {
+export async function startCluster(ids: string[], links: [string, string][], heartbeatMs: number, ca?: TestCa): Promise<Map<string, Node>> {
   const nodes = new Map<string, Node>();
   const ports = new Map<string, number>();
   for (const id of ids) {
     const child = forkChild<NodeCommands>(id, MODULE);
     nodes.set(id, child);
     const seeds = links.flatMap(([a, b]) => (a === id && ports.has(b) ? [b] : b === id && ports.has(a) ? [a] : [])).map((n) => ({ nodeId: n, host: '127.0.0.1', port: ports.get(n)! }));
-    const { port } = await child.request('start', { nodeId: id, seeds, heartbeatMs }, T);
+    const cert = ca?.issue(id);
+    const tls = ca && cert ? { tls: { key: cert.key, cert: cert.cert, ca: ca.ca } } : {};
+    const { port } = await child.request('start', { nodeId: id, seeds, heartbeatMs, ...tls }, T);
     ports.set(id, port);
   }
   await Promise.all([...nodes.values()].map((n) => n.request('waitRoutes', { live: ids.length, timeoutMs: 15_000 }, T)));
@@ -86,10 +91,10 @@ async function measureQos0(receiver: Node, send: Send, s: BenchSettings): Promis
 export const lineLinks = (ids: string[]): [string, string][] => ids.slice(1).map((id, i) => [ids[i]!, id]);
 export const meshLinks = (ids: string[]): [string, string][] => ids.flatMap((a, i) => ids.slice(i + 1).map((b): [string, string] => [a, b]));
 
-/** Point-to-point from the first node of a line to its last. */
-export async function measureLine(hops: number, s: BenchSettings): Promise<P2pResult> {
+/** Point-to-point from the first node of a line to its last; with `ca`, over TLS links with its certificates. */
+export async function measureLine(hops: number, s: BenchSettings, ca?: TestCa): Promise<P2pResult> {
   const ids = Array.from({ length: hops + 1 }, (_, i) => `n${i}`);
-  const nodes = await startCluster(ids, lineLinks(ids), s.heartbeatMs);
+  const nodes = await startCluster(ids, lineLinks(ids), s.heartbeatMs, ca);
   try {
     const origin = nodes.get(ids[0]!)!;
     const dest = nodes.get(ids.at(-1)!)!;
@@ -103,7 +108,8 @@ export async function measureLine(hops: number, s: BenchSettings): Promise<P2pRe
     const tp1 = await send({ messages: s.throughputMessages, reliable: true, intervalMs: 0 });
 
     return {
-      name: `cluster ${hops} hop${hops > 1 ? 's' : ''}`,
+      name: `cluster ${hops} hop${hops > 1 ? 's' : ''}${ca ? ', TLS' : ''}`,
+      tls: ca !== undefined,
       hops,
       path,
       qos0,

@@ -26,6 +26,7 @@ import { opsRoutes } from './ops/routes.js';
 import { lockDataDir } from './ops/data-dir-lock.js';
 import { refuseServedPort } from './ops/port-check.js';
 import { ClusterBridge } from './cluster-bridge.js';
+import { registerClusterMetrics } from './ops/cluster-metrics.js';
 import { startInboxHandoff } from './inbox-handoff.js';
 import { Delivery, type MessageRouter } from './delivery.js';
 import type { StoreWriteFailed } from './durable/detached-writes.js';
@@ -136,6 +137,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     throw err;
   };
   const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, log }).catch((err) => giveUp(err)) : undefined;
+  if (cluster) registerClusterMetrics(metrics.registry, () => cluster.stats());
   const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options).catch((err) => giveUp(err, cluster));
   const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
@@ -211,7 +213,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       const checks = {
         listening: server !== undefined && closing === undefined,
         storeOpen: closing === undefined,
-        ...(cluster ? { clusterJoined: options.cluster!.peers.length === 0 || cluster.liveNodes().length > 1 } : {}),
+        ...(cluster ? { clusterJoined: cluster.joined() } : {}),
       };
       return { ready: Object.values(checks).every(Boolean), checks };
     },

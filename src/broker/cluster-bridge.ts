@@ -1,6 +1,9 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClusterError, ClusterNode, type ClusterMessage, type ClusterSnapshot } from '../cluster/index.js';
+import { ClusterError, ClusterNode, type ClusterMessage, type ClusterSnapshot, type ClusterStats } from '../cluster/index.js';
+import { ETCD_DEFAULTS, EtcdDiscovery } from '../cluster/etcd-discovery.js';
+import { certificateFingerprint, type ClusterTls } from '../cluster/link-tls.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode, ProtocolError, type DirectMessage, type Publication } from '../protocol/index.js';
 import { StoreClosedError, type MessageStore } from '../store/index.js';
@@ -20,6 +23,10 @@ export interface ClusterSettings {
   peers: string[];
   /** A QoS 1 SEND not stored by its destination node within this gets ERROR 501 UNAVAILABLE (it stays queued). */
   forwardTimeoutMs: number;
+  /** Peers found through etcd. */
+  etcd?: { endpoints: string[]; prefix: string; leaseTtlSeconds: number };
+  /** PEM files for TLS on the cluster links. */
+  tls?: { keyFile: string; certFile: string; caFile: string };
   /** Link-layer test knob: artificial delay per peer. */
   linkDelays?: Record<string, number>;
   /** Failure detection and look-up timing of the cluster node (its defaults when absent). */
@@ -56,6 +63,8 @@ export class ClusterBridge implements MessageRouter {
     private readonly settings: ClusterSettings,
     private readonly deps: BridgeDeps,
     private readonly journal: ForwardJournal,
+    private readonly etcd: EtcdDiscovery | undefined,
+    private readonly seeded: boolean,
   ) {}
 
   static async join(nodeId: string, settings: ClusterSettings, deps: BridgeDeps): Promise<ClusterBridge> {
@@ -64,18 +73,31 @@ export class ClusterBridge implements MessageRouter {
       m.payload.t === 'send'
         ? delivery.send({ ...m.payload.message, hops: joinHops(m.payload.message.hops, m.hops) })
         : delivery.publish({ ...m.payload.publication, hops: m.hops });
-    const { forwardTimeoutMs: _bridgeOnly, peers, ...nodeOptions } = settings;
+    const { forwardTimeoutMs: _bridgeOnly, peers, etcd: etcdSettings, tls: tlsFiles, ...nodeOptions } = settings;
+    const tls = tlsFiles ? readClusterTls(tlsFiles) : undefined;
+    const etcd = etcdSettings
+      ? new EtcdDiscovery({
+          ...ETCD_DEFAULTS,
+          endpoints: etcdSettings.endpoints,
+          prefix: etcdSettings.prefix,
+          ttlSeconds: etcdSettings.leaseTtlSeconds,
+          ...(tls ? { certFingerprint: certificateFingerprint(tls.cert) } : {}),
+          log: log.child({ component: 'etcd' }),
+        })
+      : undefined;
     const node = await ClusterNode.start<ClusterPayload>({
       ...nodeOptions,
       nodeId,
       seeds: peers,
+      ...(etcd ? { discovery: etcd } : {}),
+      ...(tls ? { tls } : {}),
       log: log.child({ component: 'cluster' }),
       onMessage: async (m) => {
         await arrive(m);
       },
       onBroadcast: (m) => void arrive(m).catch((err: unknown) => log.warn({ err }, 'cluster publish failed here')),
     });
-    const bridge = new ClusterBridge(node, settings, deps, new ForwardJournal(deps.store, deps.index));
+    const bridge = new ClusterBridge(node, settings, deps, new ForwardJournal(deps.store, deps.index), etcd, peers.length > 0);
     void bridge.resumeJournal().catch((err: unknown) => log.error({ err }, 'forward journal: resuming failed'));
     return bridge;
   }
@@ -128,8 +150,18 @@ export class ClusterBridge implements MessageRouter {
     return this.node.socketFaults;
   }
 
+  /** For /readyz: registered in etcd at least once (an etcd outage later keeps the node ready), else linked to a seed. */
+  joined(): boolean {
+    if (this.etcd) return this.etcd.joined;
+    return !this.seeded || this.node.liveNodes().length > 1;
+  }
+
   liveNodes(): string[] {
     return this.node.liveNodes();
+  }
+
+  stats(): ClusterStats {
+    return this.node.stats();
   }
 
   snapshot(): ClusterSnapshot {
@@ -258,4 +290,16 @@ function retriable(err: unknown): never {
 function joinHops(before: string[] | undefined, leg: string[]): string[] {
   if (!before?.length) return leg;
   return before.at(-1) === leg[0] ? [...before, ...leg.slice(1)] : [...before, ...leg];
+}
+
+/** Reads the PEM files once at start; a missing or unreadable file is named in the error. */
+function readClusterTls(files: { keyFile: string; certFile: string; caFile: string }): ClusterTls {
+  const read = (key: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cluster.tls.${key}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { key: read('keyFile', files.keyFile), cert: read('certFile', files.certFile), ca: read('caFile', files.caFile) };
 }

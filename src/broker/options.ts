@@ -73,6 +73,17 @@ export const optionsSchema = z
          * Below the SDK's 10 s request timeout, so SDK senders hear the ERROR.
          */
         forwardTimeoutMs: z.number().int().min(1).default(5_000),
+        /** Find peers through etcd (alongside any static `peers`): register under a lease, watch the prefix. */
+        etcd: z
+          .object({
+            endpoints: z.array(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'expected http://host:port')).min(1, 'give at least one endpoint'),
+            prefix: z.string().regex(/^\/[^\s]*$/, 'expected a key prefix starting with /').default('/relaymesh'),
+            leaseTtlSeconds: z.number().int().min(1).max(3600).default(5),
+          })
+          .strict()
+          .optional(),
+        /** Encrypt cluster links (wss) with these PEM files; each node's certificate must be issued by the CA. */
+        tls: z.object({ keyFile: z.string().min(1), certFile: z.string().min(1), caFile: z.string().min(1) }).strict().optional(),
         linkDelays: z.record(z.string(), z.number().min(0)).optional(),
         /** Cluster timing (defaults: the cluster node's): hop ack and device look-up timeout, silent link, silent node. */
         ackTimeoutMs: z.number().int().min(50).optional(),

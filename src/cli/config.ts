@@ -19,6 +19,7 @@ export interface StartConfig {
 }
 
 const DEFAULT_CLUSTER_PORT = 9101;
+const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';
 
 /**
  * Reads the settings of `relaymesh start`: defaults < config file < RELAYMESH_* variables <
@@ -76,6 +77,10 @@ function applyCommandDefaults(input: Record<string, unknown>, merged: SourceValu
   if (planningWorkers) {
     out.cluster = { port: DEFAULT_CLUSTER_PORT, secret: randomBytes(24).toString('hex'), ...cluster };
   }
+  const discovery = merged.get('discovery')?.value;
+  const joined = out.cluster as Record<string, unknown> | undefined;
+  if (joined && discovery === 'etcd') joined.etcd = { endpoints: [DEFAULT_ETCD_ENDPOINT], ...(joined.etcd as object | undefined) };
+  if (joined && discovery === 'static') delete joined.etcd;
   return out;
 }
 

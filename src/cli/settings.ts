@@ -13,6 +13,8 @@ export const startSchema = z
     workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default(0),
     /** On SIGTERM, exit after at most this. */
     shutdownTimeoutMs: z.number().int().min(0).default(10_000),
+    /** `etcd`: find peers in etcd too (cluster.etcd, endpoints default http://127.0.0.1:2379); `static`: cluster.peers only. */
+    discovery: z.enum(['static', 'etcd']).optional(),
   })
   .strict();
 
@@ -42,6 +44,12 @@ export const FLAG_ALIASES: Record<string, string> = {
   'tls-ca': 'tls.caFile',
   'rate-limit': 'limits.messagesPerSecond',
   peers: 'cluster.peers',
+  'etcd-endpoints': 'cluster.etcd.endpoints',
+  'etcd-prefix': 'cluster.etcd.prefix',
+  'etcd-lease-ttl': 'cluster.etcd.leaseTtlSeconds',
+  'cluster-tls-key': 'cluster.tls.keyFile',
+  'cluster-tls-cert': 'cluster.tls.certFile',
+  'cluster-tls-ca': 'cluster.tls.caFile',
 };
 
 /** The config file's own path: a flag or a variable, never a key inside a file. */

@@ -12,7 +12,8 @@ export interface PeerAddress {
  * peer dropped from the list is no longer redialled; a link to it stays until it fails.
  */
 export interface Discovery {
-  start(update: (peers: PeerAddress[]) => void): void | Promise<void>;
+  /** `self` is this node's own address (its cluster port is bound by then), for sources that register it. */
+  start(update: (peers: PeerAddress[]) => void, self: PeerAddress): void | Promise<void>;
   stop(): void | Promise<void>;
 }
 

@@ -39,6 +39,7 @@
  *   (the next node on the ring when no link leads to the home; asked again when the routes change).
  * - `isLive(nodeId: string): boolean` whether the node is reachable from here.
  * - `locationHere(deviceId: string): string | undefined` the home's own answer, synchronously.
+ * - `stats(): ClusterStats` link, routing and queue figures for monitoring (counters since start).
  * - `snapshot(): ClusterSnapshot` `{ nodeId, nodes, links: [{from,to,cost}], routes: {dest: nextHop},
  *   spanningTree: {origin, edges}, peers, queued }` for `GET /cluster`.
  * - `setLinkDelay(peerId: string, delayMs: number): void` test/link-layer knob (also `linkDelays` option).
@@ -68,6 +69,7 @@ export { ClusterOptionsError, parsePeerAddress, type ClusterHandlers, type Clust
 export { ClusterError, type ClusterErrorCode } from './errors.js';
 export { StaticDiscovery, type Discovery, type PeerAddress } from './discovery.js';
 export type { ClusterSnapshot } from './snapshot.js';
+export type { ClusterStats, PeerTraffic, RoutingCounters } from './stats.js';
 export { HashRing } from './hash-ring.js';
 export { LocalCluster, LOCAL_TIMING, waitFor, type LocalClusterSpec, type LocalClusterOptions } from './local-cluster.js';
 export { shortestPaths, nextHops, treeChildren, treeEdges, pathTo, type Graph, type ShortestPaths } from './graph.js';

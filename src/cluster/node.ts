@@ -9,6 +9,7 @@ import type { PeerLink } from './peer-link.js';
 import { PeerLinks } from './peer-links.js';
 import { Router } from './router.js';
 import { buildSnapshot, type ClusterSnapshot } from './snapshot.js';
+import type { ClusterStats } from './stats.js';
 import { Topology } from './topology.js';
 import { Kind, LinkClose, NODE_ID_PATTERN, packPayload, type Frame } from './wire.js';
 
@@ -58,8 +59,8 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     return node;
   }
 
-  /** The resolved options, without the secret (safe to log or show). */
-  readonly options: Readonly<Omit<ResolvedClusterOptions, 'secret'>>;
+  /** The resolved options, without the secret and the TLS material (safe to log or show). */
+  readonly options: Readonly<Omit<ResolvedClusterOptions, 'secret' | 'tls'>>;
 
   private constructor(
     config: ResolvedClusterOptions,
@@ -68,7 +69,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     readonly log: Logger,
   ) {
     super();
-    const { secret: _secret, ...options } = config;
+    const { secret: _secret, tls: _tls, ...options } = config;
     this.options = options;
     const self = (this.nodeId = options.nodeId);
     this.discoveries = [new StaticDiscovery(options.seeds), ...(discovery ? [discovery] : [])];
@@ -194,6 +195,15 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     return buildSnapshot(this.nodeId, this.topology, this.links.all(), this.router.queue.size());
   }
 
+  /** Counters and gauges for monitoring (Prometheus), read when scraped. */
+  stats(): ClusterStats {
+    const peers = [...this.links.traffic].map(([nodeId, traffic]) => {
+      const link = this.links.get(nodeId);
+      return { nodeId, ...traffic, up: link !== undefined, rttMs: link?.cost.rttMs, cost: link?.cost.ready ? link.cost.value : undefined, lossRate: link?.cost.lossRate };
+    });
+    return { liveNodes: this.topology.liveNodes().length, routes: Object.keys(this.topology.routes()).length, queued: this.router.queue.size(), routing: this.topology.counters, peers };
+  }
+
   /** Test/link-layer knob: delay every frame this node sends to `peerId` by `delayMs`. */
   setLinkDelay(peerId: string, delayMs: number): void {
     if (!(delayMs >= 0 && delayMs <= 60_000)) throw new RangeError(`delayMs must be within 0..60000, got ${delayMs}`);
@@ -217,12 +227,13 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
     this.boundPort = await this.links.listen();
     this.topology.start();
     try {
-      await Promise.all(this.discoveries.map((d, source) => d.start((peers) => this.links.setPeers(source, peers))));
+      const self = { nodeId: this.nodeId, host: this.options.host, port: this.boundPort };
+      await Promise.all(this.discoveries.map((d, source) => d.start((peers) => this.links.setPeers(source, peers), self)));
     } catch (err) {
       await this.close();
       throw err;
     }
-    this.log.info({ nodeId: this.nodeId, host: this.options.host, port: this.boundPort, seeds: this.options.seeds.map((s) => s.nodeId) }, 'cluster node listening');
+    this.log.info({ nodeId: this.nodeId, host: this.options.host, port: this.boundPort, tls: this.links.tls, seeds: this.options.seeds.map((s) => s.nodeId) }, 'cluster node listening');
   }
 
   private dispatch(link: PeerLink, frame: Frame): void {

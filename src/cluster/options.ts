@@ -33,6 +33,8 @@ const schema = z
     host: z.string().min(1).default('127.0.0.1'),
     /** Dedicated cluster port (0: any free port, see `ClusterNode.port`). */
     port: z.number().int().min(0).max(65535).default(9100),
+    /** Encrypt links (wss): PEM key and certificate of this node and the CA of every node's certificate. */
+    tls: z.object({ key: z.string().min(1), cert: z.string().min(1), ca: z.string().min(1) }).strict().optional(),
     /** Shared by every node; proves membership in the link handshake (HMAC-SHA256). */
     secret: z.string().min(16, 'use at least 16 characters'),
     seeds: z.array(z.union([z.string(), z.object({ nodeId: z.string().regex(NODE_ID_PATTERN), host: z.string().min(1), port: z.number().int().min(1).max(65535) })])).default([]),

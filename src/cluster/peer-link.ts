@@ -3,6 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import { closeReason } from '../protocol/close-reason.js';
 import { FrameBatcher } from './frame-batcher.js';
 import { LinkCost } from './link-cost.js';
+import type { PeerTraffic } from './stats.js';
 import { Kind, LinkClose, decodeFrames, encodeFrame, type Frame } from './wire.js';
 
 /** Frames handled from one link before its socket reading yields to the rest of the event loop. */
@@ -43,6 +44,8 @@ export class PeerLink {
   readonly cost: LinkCost;
   /** Best-effort frames dropped because the socket's buffer was over `maxBufferedBytes`. */
   dropped = 0;
+  /** The peer's counters, shared by its successive links; set when the link is adopted. */
+  traffic: PeerTraffic | undefined;
   private handlers: PeerLinkHandlers | undefined;
   private early: Frame[] = [];
   private lastHeard = performance.now();
@@ -109,7 +112,9 @@ export class PeerLink {
   }
 
   send(frame: Frame, droppable = false): boolean {
-    return this.sendBytes(encodeFrame(frame), droppable);
+    const sent = this.sendBytes(encodeFrame(frame), droppable);
+    if (sent && frame.kind === Kind.DATA && this.traffic) this.traffic.forwarded++;
+    return sent;
   }
 
   /** Sends already-encoded bytes (encode once, send to many). False if closed or dropped. */

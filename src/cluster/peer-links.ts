@@ -1,13 +1,16 @@
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RetrySchedule, exponentialBackoff } from '../protocol/backoff.js';
 import type { Logger } from '../logger.js';
 import type { PeerAddress } from './discovery.js';
 import { handshakeAsAcceptor, handshakeAsDialer, type HandshakeContext } from './handshake.js';
+import { dialerTlsOptions, isLoopbackHost, listenerTlsOptions } from './link-tls.js';
 import type { ResolvedClusterOptions } from './options.js';
 import { PeerDialer } from './peer-dialer.js';
 import type { PeerLink, PeerLinkTiming } from './peer-link.js';
+import type { PeerTraffic } from './stats.js';
 import { LinkClose, type Frame } from './wire.js';
 
 export interface PeerLinksEvents {
@@ -33,12 +36,16 @@ const CLOSE_GRACE_MS = 500;
  */
 export class PeerLinks {
   private server: WebSocketServer | undefined;
+  /** With cluster TLS, the https server under `server`. */
+  private tlsServer: HttpsServer | undefined;
   private readonly active = new Map<string, PeerLink>();
   private readonly attached = new Set<PeerLink>();
   private readonly handshaking = new Set<WebSocket>();
   private readonly dialers = new Map<string, PeerDialer>();
   private readonly sources = new Map<number, PeerAddress[]>();
   private readonly delays: Map<string, number>;
+  /** Per peer ever linked, kept across its links. */
+  readonly traffic = new Map<string, PeerTraffic>();
   private closing = false;
   /** Socket event handlers that threw (each closed its socket instead of reaching the process). */
   faults = 0;
@@ -51,10 +58,23 @@ export class PeerLinks {
     this.delays = new Map(Object.entries(o.linkDelays));
   }
 
+  /** Whether links are encrypted (wss, certificates checked both ways). */
+  get tls(): boolean {
+    return this.o.tls !== undefined;
+  }
+
   /** Starts the cluster port; resolves with the port actually bound. */
-  listen(): Promise<number> {
+  async listen(): Promise<number> {
+    const port = this.o.tls ? await this.listenTls() : await this.listenPlain();
+    if (!this.o.tls && !isLoopbackHost(this.o.host)) {
+      this.log.warn({ host: this.o.host, port }, 'cluster links are plaintext on a non-loopback address: anyone on the path reads the traffic; set cluster TLS (--cluster-tls-key/--cluster-tls-cert/--cluster-tls-ca)');
+    }
+    return port;
+  }
+
+  private listenPlain(): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = new WebSocketServer({ host: this.o.host, port: this.o.port, path: PATH, maxPayload: this.o.maxFrameBytes, perMessageDeflate: false });
+      const server = this.wsServer({ host: this.o.host, port: this.o.port });
       server.once('error', reject);
       server.once('listening', () => {
         server.off('error', reject);
@@ -62,8 +82,29 @@ export class PeerLinks {
         this.server = server;
         resolve((server.address() as { port: number }).port);
       });
-      server.on('connection', (ws, req) => this.accept(ws, req));
     });
+  }
+
+  private listenTls(): Promise<number> {
+    const https = createHttpsServer(listenerTlsOptions(this.o.tls!));
+    // A refused certificate ends the connection in the TLS handshake, before any frame.
+    https.on('tlsClientError', (err, socket) => this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'cluster TLS handshake refused'));
+    return new Promise((resolve, reject) => {
+      https.once('error', reject);
+      https.listen(this.o.port, this.o.host, () => {
+        https.off('error', reject);
+        https.on('error', (err) => this.log.error({ err }, 'cluster port error'));
+        this.tlsServer = https;
+        this.server = this.wsServer({ server: https });
+        resolve((https.address() as { port: number }).port);
+      });
+    });
+  }
+
+  private wsServer(where: { host: string; port: number } | { server: HttpsServer }): WebSocketServer {
+    const server = new WebSocketServer({ ...where, path: PATH, maxPayload: this.o.maxFrameBytes, perMessageDeflate: false });
+    server.on('connection', (ws, req) => this.accept(ws, req));
+    return server;
   }
 
   /** Replaces the addresses known from one discovery source; dials new ones, forgets dropped ones. */
@@ -120,6 +161,11 @@ export class PeerLinks {
       for (const ws of server.clients) ws.terminate();
       await Promise.race([new Promise<void>((resolve) => server.close(() => resolve())), sleep(CLOSE_GRACE_MS)]);
     }
+    const https = this.tlsServer;
+    if (https) {
+      https.closeAllConnections();
+      await Promise.race([new Promise<void>((resolve) => https.close(() => resolve())), sleep(CLOSE_GRACE_MS)]);
+    }
   }
 
   private context(remote: string): HandshakeContext {
@@ -161,7 +207,12 @@ export class PeerLinks {
   private dial(address: PeerAddress): Promise<void> {
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
     const remote = `${host}:${address.port}`;
-    const ws = new WebSocket(`ws://${remote}${PATH}`, { perMessageDeflate: false, maxPayload: this.o.maxFrameBytes, handshakeTimeout: this.o.handshakeTimeoutMs });
+    const ws = new WebSocket(`${this.o.tls ? 'wss' : 'ws'}://${remote}${PATH}`, {
+      perMessageDeflate: false,
+      maxPayload: this.o.maxFrameBytes,
+      handshakeTimeout: this.o.handshakeTimeoutMs,
+      ...(this.o.tls ? dialerTlsOptions(this.o.tls) : {}),
+    });
     this.handshaking.add(ws);
     return new Promise<PeerLink>((resolve, reject) => {
       ws.once('error', reject);
@@ -203,9 +254,17 @@ export class PeerLinks {
       return;
     }
     this.active.set(peerId, link);
+    link.traffic = this.trafficOf(peerId);
+    link.traffic.ups++;
     if (current) current.close(LinkClose.DUPLICATE, 'duplicate link');
     else this.log.info({ peer: peerId, remote: link.info.remote, dialer: link.info.dialerId }, 'cluster link up');
     this.events.linkUp(link, !current);
+  }
+
+  private trafficOf(peerId: string): PeerTraffic {
+    let traffic = this.traffic.get(peerId);
+    if (!traffic) this.traffic.set(peerId, (traffic = { ups: 0, downs: 0, forwarded: 0 }));
+    return traffic;
   }
 
   /** Of two links to one peer, both ends keep the one dialled by the smaller id; else the newer. */
@@ -220,6 +279,7 @@ export class PeerLinks {
     this.events.linkClosed(link);
     if (this.active.get(link.peerId) !== link) return;
     this.active.delete(link.peerId);
+    this.trafficOf(link.peerId).downs++;
     this.log.info({ peer: link.peerId, code, reason }, 'cluster link down');
     this.events.linkDown(link.peerId);
     this.dialers.get(link.peerId)?.linkLost();

@@ -3,6 +3,7 @@ import { nextHops, shortestPaths, treeChildren, treeEdges, type Graph, type Shor
 import { costChangedMuch } from './link-cost.js';
 import { LinkStateDb, type Lsa } from './link-state-db.js';
 import type { PeerLink } from './peer-link.js';
+import type { RoutingCounters } from './stats.js';
 import { Kind, encodeFrame, type LsaFrame } from './wire.js';
 
 export interface TopologyEvents {
@@ -26,6 +27,7 @@ const MIN_LSA_INTERVAL_MS = 20;
  */
 export class Topology {
   readonly db = new LinkStateDb();
+  readonly counters: RoutingCounters = { computations: 0, changes: 0, lsaOriginated: 0, lsaFlooded: 0 };
   private seq = 0;
   private advertised = new Map<string, number>();
   private graph: Graph = new Map();
@@ -86,6 +88,7 @@ export class Topology {
     if (this.db.accept(lsa, Date.now()) !== 'newer') return;
     const bytes = encodeLsa(lsa);
     for (const link of this.links.all()) if (link !== from) link.sendBytes(bytes);
+    this.counters.lsaFlooded++;
     this.recompute();
   }
 
@@ -148,6 +151,7 @@ export class Topology {
     this.db.accept(lsa, Date.now());
     const bytes = encodeLsa(lsa);
     for (const link of this.links.all()) link.sendBytes(bytes);
+    this.counters.lsaOriginated++;
     this.recompute();
   }
 
@@ -169,6 +173,8 @@ export class Topology {
     const changed = up.length > 0 || down.length > 0 || hops.size !== this.hops.size || [...hops].some(([d, h]) => this.hops.get(d) !== h);
     this.hops = hops;
     this.live = live;
+    this.counters.computations++;
+    if (changed) this.counters.changes++;
     if (changed) this.events.changed(up, down);
   }
 }

@@ -20,9 +20,9 @@ export function startArgs(port: number, dataDir: string, extraArgs: string[] = [
   return ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs];
 }
 
-export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = [], startTimeoutMs = 120_000): Promise<BrokerProcess> {
   const child = spawn(process.execPath, ['bin/relaymesh.js', 'start', ...startArgs(port, dataDir, extraArgs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return untilListening(watchProcess(child), port);
+  return untilListening(watchProcess(child), port, startTimeoutMs);
 }
 
 /** Collects a child's output and exit, for a process that may or may not become a broker. */
@@ -38,8 +38,8 @@ export function watchProcess(child: ChildProcess): Omit<BrokerProcess, 'url'> {
  * Waits (bounded) until a broker answers /healthz on `port`; kills the child if it never does.
  * Not just a TCP connect: a starting broker briefly binds the port itself to check nobody serves it.
  */
-export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: number): Promise<BrokerProcess> {
-  const deadline = Date.now() + 120_000;
+export async function untilListening(watched: Omit<BrokerProcess, 'url'>, port: number, timeoutMs = 120_000): Promise<BrokerProcess> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await answersHealth(port))) {
     if (watched.child.exitCode !== null || watched.child.signalCode !== null || Date.now() > deadline) {
       watched.child.kill('SIGKILL');
