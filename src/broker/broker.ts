@@ -32,6 +32,7 @@ import { SessionKeeper } from './durable/session-keeper.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
+import { MqttGateway, RetainedStore, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
 
 export interface PublishOptions {
   qos?: Qos;
@@ -50,6 +51,8 @@ export interface DeviceInfo {
 /** A running broker embedded in this process. */
 export interface Broker {
   readonly port: number;
+  /** Port of the MQTT TCP listener, when `mqtt.port` was given. */
+  readonly mqttPort: number | undefined;
   readonly options: Readonly<ResolvedOptions>;
   readonly log: Logger;
   /** Publishes to a topic from the server side; returns the matching local subscriptions. */
@@ -152,7 +155,9 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     onDeviceGone: (device) => {
       fanout.removeMember(device);
       device.outbox.close();
-      sessions.saveDisconnected(device.session.deviceId, device.session.subscriptions);
+      const deviceId = device.session.deviceId;
+      if (device.sessionExpiryMs === 0 && !devices.get(deviceId)) sessions.discard(deviceId, index);
+      else sessions.saveDisconnected(deviceId, device.session.subscriptions, device.sessionExpiryMs);
       if (!devices.get(device.session.deviceId)) cluster?.deviceLeft(device.session.deviceId);
     },
     limits: {
@@ -162,6 +167,18 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       ...options.limits,
     },
     trustedProxies: new Set(options.trustedProxy?.addresses ?? []),
+    log,
+  });
+
+  const mqtt = new MqttGateway({
+    gateway,
+    devices,
+    authenticate,
+    sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
+    router,
+    retained: new RetainedStore(store),
+    newTraceId,
+    limits: { ...options.limits, maxPacketBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs, sessionExpiryMs: options.sessionExpiryMs },
     log,
   });
 
@@ -190,6 +207,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
+  let mqttTcp: TcpListener | undefined;
   try {
     server = await startWsServer(
       {
@@ -204,10 +222,26 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         ...(options.tls ? { tls: options.tls } : {}),
         ...(options.trustedProxy ? { identityHeader: options.trustedProxy.header } : {}),
         routes,
+        mqtt: { path: options.mqtt.path, events: mqttOverWebSocket(mqtt) },
       },
       gateway,
     );
+    mqttTcp =
+      options.mqtt.port === undefined
+        ? undefined
+        : await startTcpListener(
+            {
+              host: options.host,
+              port: options.mqtt.port,
+              softBackpressureBytes: options.softBackpressureBytes,
+              hardBackpressureBytes: options.maxBackpressureBytes,
+              ...(options.tls ? { tls: options.tls } : {}),
+            },
+            mqtt,
+          );
   } catch (err) {
+    mqtt.close();
+    server?.stopListening();
     await cluster?.close();
     stopActor(system);
     await store.close();
@@ -222,6 +256,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
 
   return {
     port: listening.port,
+    mqttPort: mqttTcp?.port,
     options,
     log,
     async publish(topic, payload, opts = {}) {
@@ -265,11 +300,14 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     close() {
       closing ??= (async () => {
         listening.stopListening();
+        const mqttStopped = mqttTcp?.close();
+        mqtt.close();
         stopSweep();
         stopMaintenance();
         stopHandoff();
         listening.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
+        await mqttStopped;
         await cluster?.close();
         stopActor(system);
         await store.close();
