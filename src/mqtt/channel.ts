@@ -145,6 +145,7 @@ export class MqttChannel {
   }
 
   private onSubscribe(packet: ISubscribePacket): ChannelEffect[] {
+    if (packet.subscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'SUBSCRIBE without a topic filter' }];
     const request: SubscribeRequest = { packetId: packet.messageId!, codes: [], waiting: 0, granted: [] };
     const effects: ChannelEffect[] = [];
     packet.subscriptions.forEach((subscription, index) => {
@@ -172,6 +173,7 @@ export class MqttChannel {
   }
 
   private onUnsubscribe(packet: IUnsubscribePacket): ChannelEffect[] {
+    if (packet.unsubscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'UNSUBSCRIBE without a topic filter' }];
     const filters = packet.unsubscriptions.filter((f) => subscribeTarget(f, this.options.clientId).kind === 'filter');
     const count = packet.unsubscriptions.length;
     if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];

@@ -24,6 +24,8 @@ export interface ConnectionOwner {
   carryOut(conn: MqttConnection, effect: Extract<ChannelEffect, { type: 'retain' | 'granted' | 'goodbye' }>): void;
   /** The transport is gone. */
   closed(conn: MqttConnection): void;
+  /** A bug met on this connection (it is being closed). */
+  failed(conn: MqttConnection, err: unknown): void;
 }
 
 /** Once CONNECT was accepted. */
@@ -87,6 +89,15 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
   }
 
   receive(chunk: Buffer): void {
+    try {
+      this.receivePackets(chunk);
+    } catch (err) {
+      this.owner.failed(this, err);
+      this.refuse(Reason.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+    }
+  }
+
+  private receivePackets(chunk: Buffer): void {
     if (this.closed) return;
     this.lastSeenAt = Date.now();
     const framed = this.framer.push(chunk);
@@ -127,7 +138,16 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
   send(packet: Packet, droppable = false, cacheKey?: Uint8Array): void {
     if (this.closed) return;
     const version = this.protocolVersion;
-    const bytes = mqttPacket.generate(packet, { protocolVersion: version });
+    let bytes: Buffer;
+    try {
+      bytes = mqttPacket.generate(packet, { protocolVersion: version });
+    } catch (err) {
+      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
+      this.owner.failed(this, err);
+      this.phase = { name: 'closed' };
+      this.link.end();
+      return;
+    }
     const live = this.live;
     // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
     if (live && bytes.length > live.maxOutgoingBytes) return;

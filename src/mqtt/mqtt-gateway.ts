@@ -127,6 +127,10 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     }
   }
 
+  failed(conn: MqttConnection, err: unknown): void {
+    this.deps.log.error({ err, clientId: this.clients.get(conn)?.clientId }, 'MQTT connection failed; closing it');
+  }
+
   /** Stops: no new clients, every open one told the server is shutting down. */
   close(): void {
     this.stopping = true;
