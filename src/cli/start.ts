@@ -29,6 +29,9 @@ export const START_USAGE = `relaymesh start [options]
                            (auto: one per core), clustered, each with its own data dir
                            (<data-dir>/w<i>) and cluster port (--cluster-port + i); a worker
                            that dies is restarted on its data dir
+  --mqtt-port <n|off>      MQTT 3.1.1/5.0 over TCP (TLS with --tls-*) on this port (default 1883;
+                           off: none). MQTT over WebSocket is always on the WebSocket port at /mqtt.
+                           With --workers, MQTT over TCP is off unless given, then served by worker 1
   --rate-limit <n>         frames per second a connection may send (default 10000)
   --shutdown-timeout-ms <n>  on SIGTERM, exit after at most this (default 10000)
   --allow-uws-fallback     run even if uWebSockets.js fell back to pure JS (slow)
@@ -67,6 +70,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
       peers: { type: 'string' },
       'cluster-secret': { type: 'string' },
       workers: { type: 'string' },
+      'mqtt-port': { type: 'string' },
     },
   });
   const num = (flag: string, v: string | undefined): number | undefined => {
@@ -107,6 +111,7 @@ export function parseStartArgs(args: string[]): { options: BrokerOptions; shutdo
     maxFrameBytes: num('max-frame-bytes', values['max-frame-bytes']),
     logLevel: values['log-level'],
     allowUwsFallback: values['allow-uws-fallback'],
+    mqtt: values['mqtt-port'] === 'off' ? {} : { port: num('mqtt-port', values['mqtt-port']) ?? 1883 },
   };
   return { options: dropUndefined(options) as BrokerOptions, shutdownTimeoutMs: num('shutdown-timeout-ms', values['shutdown-timeout-ms']) ?? 10_000 };
 }

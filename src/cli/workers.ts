@@ -58,7 +58,7 @@ export async function runWorkers(args: string[]): Promise<number> {
 
 /** Each worker's `start` arguments: the user's, with its own node id, data dir, cluster port and peers. */
 export function planWorkers(args: string[]): WorkerPlan[] {
-  const owned = ['workers', 'node-id', 'data-dir', 'cluster-port', 'peers', 'cluster-host'] as const;
+  const owned = ['workers', 'node-id', 'data-dir', 'cluster-port', 'peers', 'cluster-host', 'mqtt-port'] as const;
   const { values, tokens } = parseArgs({
     args,
     strict: false,
@@ -86,6 +86,8 @@ export function planWorkers(args: string[]): WorkerPlan[] {
       '--cluster-host', host,
       '--cluster-port', String(basePort + i),
       '--peers', nodeIds.filter((other) => other !== nodeId).map((other) => `${other}@${host}:${basePort + nodeIds.indexOf(other)}`).join(','),
+      // One process can own a TCP port: MQTT over TCP only where asked for, on worker 1.
+      '--mqtt-port', i === 0 && typeof values['mqtt-port'] === 'string' ? values['mqtt-port'] : 'off',
     ],
   }));
 }

@@ -13,7 +13,8 @@ export interface BrokerProcess {
 export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
   const child = spawn(
     process.execPath,
-    ['bin/relaymesh.js', 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs],
+    // MQTT over TCP off unless a test asks for a port (the CLI default, 1883, may be taken).
+    ['bin/relaymesh.js', 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--mqtt-port', 'off', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
