@@ -124,3 +124,27 @@ t.test('kill -9: a persistent MQTT session loses no acknowledged QoS 1 message',
   restarted.child.kill('SIGTERM');
   await restarted.exited;
 });
+
+t.test('5.0 receive maximum is the QoS 1 inflight window', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const raw = await RawMqtt.open(broker.mqttPort!, 5);
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'small', clean: true, keepalive: 30, properties: { receiveMaximum: 2 } });
+  await raw.waitFor(isConnack);
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'w/#', qos: 1 }] });
+  await raw.waitFor(isSuback);
+  for (let i = 1; i <= 5; i++) await broker.publish(`w/${i}`, `m${i}`, { qos: 1 });
+  const publishes = () => raw.packets.filter(isPublish);
+  await until(() => publishes().length >= 2, 'the first two');
+  raw.send({ cmd: 'pingreq' });
+  await raw.waitFor((p): p is typeof p => p.cmd === 'pingresp');
+  t.equal(publishes().length, 2, 'no third before an ack');
+  let acked = 0;
+  while (acked < 5) {
+    await until(() => publishes().length > acked, `delivery ${acked + 1}`);
+    t.ok(publishes().length - acked <= 2, 'never more than 2 unacknowledged');
+    raw.send({ cmd: 'puback', messageId: publishes()[acked]!.messageId! });
+    acked++;
+  }
+  t.same(publishes().map((p) => p.payload.toString()), ['m1', 'm2', 'm3', 'm4', 'm5'], 'all, in order');
+  raw.destroy();
+});

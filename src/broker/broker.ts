@@ -124,12 +124,12 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     authenticate,
     portFor: (device) => devicePort(portDeps, device),
     hasSession: (deviceId) => sessions.load(deviceId) !== undefined,
-    outboxFor: (deviceId, conn) => {
+    outboxFor: (deviceId, conn, maxInflight = options.maxInflight) => {
       const inbox = inboxStream(deviceId);
       return new DurableOutbox(
         store,
         conn,
-        options,
+        { ackTimeoutMs: options.ackTimeoutMs, maxInflight: Math.min(maxInflight, options.maxInflight) },
         (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
         (stream, offset) => index.advance(deviceId, stream, offset),
         metrics.outboxObserver,

@@ -43,7 +43,8 @@ export interface GatewayDeps {
   portFor(device: () => LiveDevice): BrokerPort;
   /** Whether the broker holds a session for the device (sent in WELCOME). */
   hasSession(deviceId: string): boolean;
-  outboxFor(deviceId: string, conn: DeviceConnection): DurableOutbox;
+  /** `maxInflight`: the client's own, smaller window (MQTT receive maximum). */
+  outboxFor(deviceId: string, conn: DeviceConnection, maxInflight?: number): DurableOutbox;
   /** Called when a live device's connection is gone (closed or taken over). */
   onDeviceGone(device: LiveDevice): void;
   onLive(device: LiveDevice): Promise<void>;
@@ -189,7 +190,7 @@ export class Gateway implements SocketEvents {
    */
   admit(
     conn: DeviceConnection,
-    request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number },
+    request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number; maxInflight?: number },
     version: number,
     auth: Extract<AuthResult, { ok: true }>,
   ): LiveDevice {
@@ -218,7 +219,7 @@ export class Gateway implements SocketEvents {
       conn,
       actor,
       actorName,
-      outbox: this.deps.outboxFor(deviceId, conn),
+      outbox: this.deps.outboxFor(deviceId, conn, request.maxInflight),
       resume: request.resume,
       auth: { ...auth },
       ...(request.sessionExpiryMs !== undefined ? { sessionExpiryMs: request.sessionExpiryMs } : {}),

@@ -176,7 +176,14 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const sessionExpiryMs = this.expiryMs(requestedExpiry);
     const sessionPresent = !clean && this.deps.sessions.present(clientId);
     this.wills.cancel(clientId);
-    const device = this.deps.gateway.admit(conn, { deviceId: clientId, resume: [], sessionExpiryMs }, SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!, auth);
+    const receiveMaximum = packet.properties?.receiveMaximum;
+    const device = this.deps.gateway.admit(
+      conn,
+      // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
+      { deviceId: clientId, resume: [], sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
+      SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
+      auth,
+    );
     // After admit: a connection it took over has saved its session by now, and clean start must win.
     if (clean) {
       this.deps.sessions.discard(clientId);
