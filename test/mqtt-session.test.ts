@@ -1,10 +1,6 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestBroker, freePort } from './helpers/broker.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
-import { mqttClient, until } from './helpers/mqtt.js';
+import { startTestBroker } from './helpers/broker.js';
+import { until } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
 
 async function rawSession(port: number, clientId: string, options: { protocolVersion?: 4 | 5; clean: boolean; expiry?: number }) {
@@ -93,36 +89,6 @@ t.test('5.0: clean start drops the session; session expiry 0 ends it with the co
   const clean = await rawSession(broker.mqttPort!, 'v5', { protocolVersion: 5, clean: true, expiry: 3600 });
   t.equal(clean.sessionPresent, false, 'clean start: no session');
   clean.raw.destroy();
-});
-
-t.test('kill -9: a persistent MQTT session loses no acknowledged QoS 1 message', async (t) => {
-  const port = await freePort();
-  const mqttPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-mqtt-crash-'));
-  const args = ['--mqtt-port', String(mqttPort)];
-  const broker = await startBrokerProcess(port, dataDir, args);
-  t.teardown(() => broker.child.kill('SIGKILL'));
-  const url = `mqtt://127.0.0.1:${mqttPort}`;
-  const device = await mqttClient(t, url, { clientId: 'survivor', clean: false });
-  await device.subscribeAsync('orders/#', { qos: 1 });
-  await device.endAsync();
-  const publisher = await mqttClient(t, url, { clientId: 'shop' });
-  const count = 50;
-  for (let i = 0; i < count; i++) await publisher.publishAsync(`orders/${i}`, `order ${i}`, { qos: 1 });
-  broker.child.kill('SIGKILL');
-  await broker.exited;
-
-  const restarted = await startBrokerProcess(port, dataDir, args);
-  t.teardown(() => restarted.child.kill('SIGKILL'));
-  const back = await mqttClient(t, url, { clientId: 'survivor', clean: false });
-  await until(() => new Set(back.received.map((m) => m.payload.toString())).size === count, `${count} orders after the restart`, 30_000);
-  t.same(
-    [...new Set(back.received.map((m) => m.payload.toString()))].sort(),
-    Array.from({ length: count }, (_, i) => `order ${i}`).sort(),
-    'every acknowledged message arrives',
-  );
-  restarted.child.kill('SIGTERM');
-  await restarted.exited;
 });
 
 t.test('5.0 receive maximum is the QoS 1 inflight window', async (t) => {

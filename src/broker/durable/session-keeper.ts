@@ -7,25 +7,32 @@ const WHILE_CONNECTED = Number.MAX_SAFE_INTEGER;
 
 /** Durable sessions: a device's subscriptions survive disconnects and restarts until expiry. */
 export class SessionKeeper {
+  /**
+   * Writes not yet committed (null: a delete), newest per device: the store's reads see only
+   * committed data, and a session discarded a moment ago must not be restored.
+   */
+  private readonly uncommitted = new Map<string, SessionRecord | null>();
+
   constructor(
     private readonly store: MessageStore,
     private readonly expiryMs: number,
   ) {}
 
   load(deviceId: string): SessionRecord | undefined {
-    const record = this.store.loadSession(deviceId);
+    const pending = this.uncommitted.get(deviceId);
+    const record = pending === undefined ? this.store.loadSession(deviceId) : (pending ?? undefined);
     return record && record.expiresAt > Date.now() ? record : undefined;
   }
 
   /** Saves the subscriptions of a connected device. */
   saveConnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>): void {
-    void this.store.saveSession(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
+    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
   }
 
   /** Starts the expiry clock of a device that went away (`expiryMs`: the client's own choice, e.g. MQTT's). */
   saveDisconnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>, expiryMs = this.expiryMs): void {
     const now = Date.now();
-    void this.store.saveSession(deviceId, { subscriptions: [...subscriptions], expiresAt: now + expiryMs, updatedAt: now });
+    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: now + expiryMs, updatedAt: now });
   }
 
   /**
@@ -36,6 +43,14 @@ export class SessionKeeper {
     index.forgetDevice(deviceId);
     const inbox = inboxStream(deviceId);
     index.advance(deviceId, inbox, this.store.head(inbox).lastOffset);
-    void this.store.deleteSession(deviceId);
+    this.save(deviceId, null);
+  }
+
+  private save(deviceId: string, record: SessionRecord | null): void {
+    this.uncommitted.set(deviceId, record);
+    const written = record ? this.store.saveSession(deviceId, record) : this.store.deleteSession(deviceId);
+    void written.finally(() => {
+      if (this.uncommitted.get(deviceId) === record) this.uncommitted.delete(deviceId);
+    });
   }
 }
