@@ -1,4 +1,6 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RelaymeshClient } from '../src/client/index.js';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
@@ -82,4 +84,14 @@ t.test('an SDK send to device id X reaches MQTT client X on $inbox/X, and back',
   await until(() => atSdk.length === 1, 'the reply');
   t.equal(atSdk[0]!.stream, '$inbox/dispatcher');
   t.equal(Buffer.from(atSdk[0]!.payload).toString(), 'on my way');
+});
+
+t.test('MQTT over TLS uses the broker key and certificate', async (t) => {
+  const fixtures = join(import.meta.dirname, 'fixtures');
+  const broker = await startTestBroker(t, { mqtt: { port: 0 }, tls: { keyFile: join(fixtures, 'server.key'), certFile: join(fixtures, 'server.crt') } });
+  const client = await mqttClient(t, `mqtts://127.0.0.1:${broker.mqttPort}`, { clientId: 'secure', ca: readFileSync(join(fixtures, 'ca.crt')) });
+  await client.subscribeAsync('s', { qos: 1 });
+  await client.publishAsync('s', 'sealed', { qos: 1 });
+  await until(() => client.received.length === 1, 'the message over TLS');
+  t.equal(client.received[0]!.payload.toString(), 'sealed');
 });
