@@ -95,3 +95,19 @@ t.test('MQTT over TLS uses the broker key and certificate', async (t) => {
   await until(() => client.received.length === 1, 'the message over TLS');
   t.equal(client.received[0]!.payload.toString(), 'sealed');
 });
+
+t.test('$share/<group>/<filter>: each message goes to one member of the group, in turn; others still get every one', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const workers = [await mqttClient(t, url, { clientId: 'w1', protocolVersion: 5 }), await mqttClient(t, `ws://127.0.0.1:${broker.port}/mqtt`, { clientId: 'w2' })];
+  for (const w of workers) t.same((await w.subscribeAsync('$share/pool/jobs/#', { qos: 1 })).map((g) => g.qos), [0], 'granted QoS 0');
+  const audit = await mqttClient(t, url, { clientId: 'audit' });
+  await audit.subscribeAsync('jobs/#', { qos: 0 });
+  for (let i = 0; i < 10; i++) await broker.publish(`jobs/${i}`, `job ${i}`);
+  await until(() => audit.received.length === 10 && workers[0]!.received.length + workers[1]!.received.length === 10, 'all jobs');
+  t.same(workers.map((w) => w.received.length), [5, 5], 'the load is spread evenly');
+  await workers[0]!.unsubscribeAsync('$share/pool/jobs/#');
+  for (let i = 10; i < 14; i++) await broker.publish(`jobs/${i}`, `job ${i}`);
+  await until(() => workers[1]!.received.length === 9, 'the remaining member to take every job');
+  t.equal(workers[0]!.received.length, 5, 'the member that left gets nothing more');
+});

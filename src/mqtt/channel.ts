@@ -24,6 +24,8 @@ export interface ChannelOptions {
   protocolVersion: 4 | 5;
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
+  /** `$share/<group>/<filter>` subscriptions of this client (QoS 0): join returns a refusal, if any. */
+  shares: { join(group: string, filter: string): Reason | undefined; leave(group: string, filter: string): void };
 }
 
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
@@ -157,9 +159,14 @@ export class MqttChannel {
           request.codes[index] = qos;
           return;
         case 'invalid':
-        case 'shared':
-          request.codes[index] = this.v5 ? (target.kind === 'shared' ? Reason.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED : Reason.TOPIC_FILTER_INVALID) : SUBACK_FAILURE_V4;
+          request.codes[index] = this.v5 ? Reason.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V4;
           return;
+        case 'shared': {
+          // Granted QoS 0: a shared message goes to one live member, and is not stored for the group.
+          const refusal = this.options.shares.join(target.group, target.filter);
+          request.codes[index] = refusal === undefined ? 0 : this.v5 ? refusal : SUBACK_FAILURE_V4;
+          return;
+        }
         case 'filter': {
           const seq = this.nextSeq();
           request.waiting++;
@@ -174,7 +181,12 @@ export class MqttChannel {
 
   private onUnsubscribe(packet: IUnsubscribePacket): ChannelEffect[] {
     if (packet.unsubscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'UNSUBSCRIBE without a topic filter' }];
-    const filters = packet.unsubscriptions.filter((f) => subscribeTarget(f, this.options.clientId).kind === 'filter');
+    const filters: string[] = [];
+    for (const filter of packet.unsubscriptions) {
+      const target = subscribeTarget(filter, this.options.clientId);
+      if (target.kind === 'filter') filters.push(filter);
+      if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
+    }
     const count = packet.unsubscriptions.length;
     if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];
     const seq = this.nextSeq();

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { dispatch } from 'nact';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import { checkPublish, type Authenticator } from '../broker/auth/index.js';
+import { checkPublish, mayReceive, type Authenticator } from '../broker/auth/index.js';
 import { FrameRateLimiter, type RateLimits } from '../broker/connection-limits.js';
 import type { MessageRouter } from '../broker/delivery.js';
 import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
 import type { Gateway } from '../broker/gateway.js';
 import type { Logger } from '../logger.js';
-import { CloseCode, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicNameProblem } from '../protocol/index.js';
+import { CloseCode, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
 import { MqttChannel, type ChannelEffect } from './channel.js';
 import { MqttConnection, type ConnectionOwner } from './connection.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
 import { Reason, connackV4 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
+import type { SharedSubscriptions } from './shared-subscriptions.js';
 import { WillTimers, type Will } from './will.js';
 
 /** Topic aliases a 5.0 client may set on its PUBLISHes. */
@@ -32,6 +33,7 @@ export interface MqttGatewayDeps {
   };
   router: MessageRouter;
   retained: RetainedStore;
+  shared: SharedSubscriptions;
   newTraceId(): string;
   limits: RateLimits & {
     maxPacketBytes: number;
@@ -120,6 +122,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (!client) return;
     const current = this.deps.devices.get(client.clientId);
     const takenOver = current !== undefined && current.conn !== conn;
+    this.deps.shared.leaveAll(client.device);
     this.deps.gateway.retire(client.device);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
@@ -206,7 +209,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
       connack.properties = {
         maximumQoS: 1,
         retainAvailable: true,
-        sharedSubscriptionAvailable: false,
+        sharedSubscriptionAvailable: true,
         wildcardSubscriptionAvailable: true,
         subscriptionIdentifiersAvailable: false,
         topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
@@ -222,7 +225,23 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     conn.keepAliveMs = packet.keepalive ? packet.keepalive * 1500 : 0;
     dispatch(device.actor, { type: 'start' });
     conn.goLive({
-      channel: new MqttChannel({ clientId, protocolVersion: v5 ? 5 : 4, topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0 }, sentBefore),
+      channel: new MqttChannel(
+        {
+          clientId,
+          protocolVersion: v5 ? 5 : 4,
+          topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
+          shares: {
+            join: (group, filter) => {
+              if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
+              if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
+              this.deps.shared.join(device, group, filter);
+              return undefined;
+            },
+            leave: (group, filter) => this.deps.shared.leave(device, group, filter),
+          },
+        },
+        sentBefore,
+      ),
       device,
       limiter: new FrameRateLimiter(this.deps.limits),
       maxOutgoingBytes: packet.properties?.maximumPacketSize ?? Number.MAX_SAFE_INTEGER,

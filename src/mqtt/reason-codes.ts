@@ -28,7 +28,6 @@ export enum Reason {
   ADMINISTRATIVE_ACTION = 0x98,
   QOS_NOT_SUPPORTED = 0x9b,
   CONNECTION_RATE_EXCEEDED = 0x9f,
-  SHARED_SUBSCRIPTIONS_NOT_SUPPORTED = 0x9e,
 }
 
 /** The 3.1.1 SUBACK code of a refused filter. */
