@@ -111,3 +111,11 @@ t.test('$share/<group>/<filter>: each message goes to one member of the group, i
   await until(() => workers[1]!.received.length === 9, 'the remaining member to take every job');
   t.equal(workers[0]!.received.length, 5, 'the member that left gets nothing more');
 });
+
+t.test('/metrics counts open MQTT connections', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'm1' });
+  await mqttClient(t, `ws://127.0.0.1:${broker.port}/mqtt`, { clientId: 'm2' });
+  const text = await (await fetch(`http://127.0.0.1:${broker.port}/metrics`)).text();
+  t.match(text, /^relaymesh_mqtt_connections 2$/m);
+});

@@ -101,7 +101,8 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   }
 
   let server: WsServer | undefined;
-  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store });
+  // `mqtt` is created below, once the gateway exists; metrics read it only when scraped.
+  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store, mqttConnections: () => mqtt.connectionCount });
   const fanout = new TopicFanout<LiveDevice>(system, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const index = new DurableIndex(store);
   const sessions = new SessionKeeper(store, options.sessionExpiryMs);

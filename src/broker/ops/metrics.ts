@@ -8,6 +8,8 @@ export interface MetricsSources {
   transport: () => TransportStats | undefined;
   devices: DeviceRegistry;
   store: MessageStore;
+  /** Open MQTT connections (TCP and WebSocket). */
+  mqttConnections: () => number;
 }
 
 /**
@@ -49,6 +51,7 @@ export class BrokerMetrics {
     };
     gauge('relaymesh_connections', 'Open WebSocket connections', transport((s) => s.opened - s.closed));
     gauge('relaymesh_devices_connected', 'Devices with a live session', () => sources.devices.size);
+    gauge('relaymesh_mqtt_connections', 'Open MQTT connections, over TCP and WebSocket', sources.mqttConnections);
     gauge('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
     gauge('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
     gauge('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));
