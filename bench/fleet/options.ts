@@ -28,7 +28,7 @@ scenarios (--scenario, default all; --quick: the first five):
   --rate <r>             telemetry messages per second per device (default 10)
   --duration <s>         measured seconds of steady and broadcast (default 8; --quick 3)
   --scenario <list>      comma-separated, from the list above
-  --peers <list>         mosquitto,aedes (default both; none to skip)
+  --peers <list>         relaymesh-mqtt,mosquitto,aedes (default all; none to skip)
   --soak <s>             soak length (default 20; --quick 5)
   --commands <r>         commands per device per second (default 0.1)
   --fanout-hz <r>        broadcasts per second in the broadcast scenario (default 10)

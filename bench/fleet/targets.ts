@@ -13,8 +13,9 @@ import { forkChild, type ChildLink } from '../fanout/ipc.js';
 import type { BrokerHostCommands, HostLag, Protocol } from './messages.js';
 import { descendants, fdLimitOf } from './proc-stats.js';
 
-export type BrokerName = 'relaymesh' | 'mosquitto' | 'aedes';
-export const PEERS: readonly BrokerName[] = ['mosquitto', 'aedes'];
+export type BrokerName = 'relaymesh' | 'relaymesh-mqtt' | 'mosquitto' | 'aedes';
+/** MQTT brokers driven by the same mqtt.js devices: relaymesh's own MQTT listener is the apples-to-apples row. */
+export const PEERS: readonly BrokerName[] = ['relaymesh-mqtt', 'mosquitto', 'aedes'];
 
 export interface LagSample {
   window: HostLag;
@@ -69,6 +70,7 @@ export async function peerUnavailable(name: BrokerName): Promise<string | undefi
   } catch {
     return 'the npm package mqtt (mqtt.js) is not installed: `npm install -D mqtt` would enable the MQTT peers';
   }
+  if (name === 'relaymesh-mqtt') return undefined;
   if (name === 'mosquitto') {
     const found = spawnSync('which', ['mosquitto'], { encoding: 'utf8', timeout: 5000 });
     if (found.status !== 0) {
@@ -88,6 +90,11 @@ export async function startTarget(name: BrokerName, settings: TargetSettings): P
   switch (name) {
     case 'relaymesh':
       return settings.relaymeshMode === 'cli' || settings.brokerWorkers > 1 ? startRelaymeshCli(settings) : startHosted('relaymesh', settings);
+    case 'relaymesh-mqtt': {
+      // The same hosted broker, driven over its MQTT-over-WebSocket path by mqtt.js devices.
+      const target = await startHosted('relaymesh', settings);
+      return { ...target, name: 'relaymesh-mqtt', protocol: 'mqtt', url: `${target.url}mqtt`, how: `${target.how}, MQTT over WebSocket at /mqtt` };
+    }
     case 'aedes':
       return startHosted('aedes', settings);
     case 'mosquitto':
@@ -140,7 +147,7 @@ async function startHosted(name: 'relaymesh' | 'aedes', settings: TargetSettings
 async function startRelaymeshCli(settings: TargetSettings): Promise<BrokerTarget> {
   const port = await freePort();
   const dataDir = tempDir('fleet-relaymesh-cli-');
-  const args = ['bin/relaymesh.js', 'start', '--host', HOST, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'];
+  const args = ['bin/relaymesh.js', 'start', '--host', HOST, '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--mqtt-port', 'off'];
   args.push('--heartbeat-ms', String(settings.heartbeatMs));
   if (settings.brokerWorkers > 1) {
     // Each worker takes cluster port base + i; the default base (9101) may be taken by another broker on the machine.

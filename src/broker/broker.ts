@@ -37,6 +37,7 @@ import { SessionKeeper } from './durable/session-keeper.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
+import { MqttGateway, RetainedStore, SharedSubscriptions, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
 
 export interface PublishOptions {
   qos?: Qos;
@@ -55,6 +56,8 @@ export interface DeviceInfo {
 /** A running broker embedded in this process. */
 export interface Broker {
   readonly port: number;
+  /** Port of the MQTT TCP listener, when `mqtt.port` was given. */
+  readonly mqttPort: number | undefined;
   readonly options: Readonly<ResolvedOptions>;
   readonly log: Logger;
   /** Publishes to a topic from the server side; returns the matching local subscriptions. */
@@ -108,7 +111,14 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   }
 
   let server: WsServer | undefined;
-  const metrics = new BrokerMetrics({ transport: () => server?.stats, devices, store, clusterFaults: () => cluster?.socketFaults ?? 0 });
+  // `mqtt` is created below, once the gateway exists; metrics read it only when scraped.
+  const metrics = new BrokerMetrics({
+    transport: () => server?.stats,
+    devices,
+    store,
+    clusterFaults: () => cluster?.socketFaults ?? 0,
+    mqttConnections: () => mqtt.connectionCount,
+  });
   const fanout = new TopicFanout<LiveDevice>(turnScheduler, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const storeWriteFailed: StoreWriteFailed = (operation, err) => {
     metrics.storeWriteFailures.inc({ operation });
@@ -149,12 +159,12 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     authenticate,
     portFor: (device) => devicePort(portDeps, device),
     hasSession: (deviceId) => sessions.load(deviceId) !== undefined,
-    outboxFor: (deviceId, conn) => {
+    outboxFor: (deviceId, conn, maxInflight = options.maxInflight) => {
       const inbox = inboxStream(deviceId);
       return new DurableOutbox(
         store,
         conn,
-        options,
+        { ackTimeoutMs: options.ackTimeoutMs, maxInflight: Math.min(maxInflight, options.maxInflight) },
         (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
         (stream, offset) => index.advance(deviceId, stream, offset),
         metrics.outboxObserver,
@@ -180,7 +190,9 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     onDeviceGone: (device) => {
       fanout.removeMember(device);
       device.outbox.close();
-      sessions.saveDisconnected(device.session.deviceId, device.session.subscriptions);
+      const deviceId = device.session.deviceId;
+      if (device.sessionExpiryMs === 0 && !devices.get(deviceId)) sessions.discard(deviceId, index);
+      else sessions.saveDisconnected(deviceId, device.session.subscriptions, device.sessionExpiryMs);
       if (!devices.get(device.session.deviceId)) cluster?.deviceLeft(device.session.deviceId);
     },
     limits: {
@@ -190,6 +202,19 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       ...options.limits,
     },
     trustedProxies: new Set(options.trustedProxy?.addresses ?? []),
+    log,
+  });
+
+  const mqtt = new MqttGateway({
+    gateway,
+    devices,
+    authenticate,
+    sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
+    router,
+    retained: new RetainedStore(store),
+    shared: new SharedSubscriptions(fanout),
+    newTraceId,
+    limits: { ...options.limits, maxPacketBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs, sessionExpiryMs: options.sessionExpiryMs },
     log,
   });
 
@@ -218,6 +243,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
+  let mqttTcp: TcpListener | undefined;
   try {
     server = await startWsServer(
       {
@@ -232,10 +258,26 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         ...(options.tls ? { tls: options.tls } : {}),
         ...(options.trustedProxy ? { identityHeader: options.trustedProxy.header } : {}),
         routes,
+        mqtt: { path: options.mqtt.path, events: mqttOverWebSocket(mqtt) },
       },
       gateway,
     );
+    mqttTcp =
+      options.mqtt.port === undefined || options.mqtt.port === 'off'
+        ? undefined
+        : await startTcpListener(
+            {
+              host: options.host,
+              port: options.mqtt.port,
+              softBackpressureBytes: options.softBackpressureBytes,
+              hardBackpressureBytes: options.maxBackpressureBytes,
+              ...(options.tls ? { tls: options.tls } : {}),
+            },
+            mqtt,
+          );
   } catch (err) {
+    mqtt.close();
+    server?.stopListening();
     return giveUp(err, cluster);
   }
   const stopMaintenance = startMaintenance({ store, index, devices, log, options });
@@ -247,6 +289,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
 
   return {
     port: listening.port,
+    mqttPort: mqttTcp?.port,
     options,
     log,
     async publish(topic, payload, opts = {}) {
@@ -290,11 +333,14 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     close() {
       closing ??= (async () => {
         listening.stopListening();
+        const mqttStopped = mqttTcp?.close();
+        mqtt.close();
         stopSweep();
         stopMaintenance();
         stopHandoff();
         listening.closeAll(CloseCode.SHUTTING_DOWN, 'broker shutting down');
         fanout.destroy();
+        await mqttStopped;
         await cluster?.close();
         stopActor(system);
         await store.close();

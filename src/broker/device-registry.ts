@@ -1,14 +1,21 @@
 import type { DeviceActor } from '../../actors/device-actor.js';
-import type { Session, StreamPosition } from '../protocol/index.js';
-import type { SocketConnection } from '../transport/socket-connection.js';
+import type { Outbound, Session, StreamPosition } from '../protocol/index.js';
 
 import type { Acl } from './auth/index.js';
 import type { DurableOutbox } from './durable/outbox.js';
 
+/** The connection of a live device: a WebSocket of relaymesh's protocol, or an MQTT connection. */
+export interface DeviceConnection extends Outbound {
+  /** Unique among this broker's open connections (names the device actor). */
+  readonly id: number | string;
+  readonly remoteAddress: string;
+  readonly framesDropped: number;
+}
+
 /** A device with a live, authenticated connection on this node. */
 export interface LiveDevice {
   session: Session;
-  conn: SocketConnection;
+  conn: DeviceConnection;
   outbox: DurableOutbox;
   actor: DeviceActor;
   actorName: string;
@@ -16,6 +23,8 @@ export interface LiveDevice {
   resume: StreamPosition[];
   /** What the credentials allow, and until when; replaced by a token refresh. */
   auth: { acl?: Acl; expiresAt?: number };
+  /** How long the session outlives this connection, when the client chose (MQTT); else the broker's sessionExpiryMs. */
+  sessionExpiryMs?: number;
 }
 
 /** Which device is connected where: at most one live connection per device id. */

@@ -17,12 +17,13 @@ import {
   type Frame,
   type HelloFrame,
   type Session,
+  type StreamPosition,
 } from '../protocol/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
 import type { AuthResult, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
-import type { DeviceRegistry, LiveDevice } from './device-registry.js';
+import type { DeviceConnection, DeviceRegistry, LiveDevice } from './device-registry.js';
 import type { DurableOutbox } from './durable/outbox.js';
 
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
@@ -43,7 +44,8 @@ export interface GatewayDeps {
   portFor(device: () => LiveDevice): BrokerPort;
   /** Whether the broker holds a session for the device (sent in WELCOME). */
   hasSession(deviceId: string): boolean;
-  outboxFor(deviceId: string, conn: SocketConnection): DurableOutbox;
+  /** `maxInflight`: the client's own, smaller window (MQTT receive maximum). */
+  outboxFor(deviceId: string, conn: DeviceConnection, maxInflight?: number): DurableOutbox;
   /** Called when a live device's connection is gone (closed or taken over). */
   onDeviceGone(device: LiveDevice): void;
   onLive(device: LiveDevice): Promise<void>;
@@ -58,7 +60,8 @@ export interface GatewayDeps {
  * negotiation, authentication, takeover), then hand frames to the device's actor.
  */
 export class Gateway implements SocketEvents {
-  private readonly perAddress: AddressCounter;
+  /** Open connections per source address, over every protocol (MQTT listeners count here too). */
+  readonly perAddress: AddressCounter;
 
   constructor(private readonly deps: GatewayDeps) {
     this.perAddress = new AddressCounter(deps.limits.maxConnectionsPerAddress);
@@ -173,7 +176,7 @@ export class Gateway implements SocketEvents {
       return;
     }
     const sessionPresent = this.deps.hasSession(hello.deviceId);
-    const device = this.admit(conn, hello, version, auth);
+    const device = this.admit(conn, { deviceId: hello.deviceId, resume: hello.resume ?? [] }, version, auth);
     conn.write(
       encodeFrame({
         kind: FrameKind.WELCOME,
@@ -191,9 +194,18 @@ export class Gateway implements SocketEvents {
     for (const frame of queued) device.actor.post({ type: 'frame', frame });
   }
 
-  /** Creates the session and device actor; an older connection of the same device is replaced. */
-  private admit(conn: SocketConnection, hello: HelloFrame, version: number, auth: Extract<AuthResult, { ok: true }>): LiveDevice {
-    const deviceId = hello.deviceId;
+  /**
+   * Creates the session and device actor of an authenticated connection (of any protocol); an
+   * older connection of the same device is replaced. The caller dispatches 'start' once it
+   * answered the handshake.
+   */
+  admit(
+    conn: DeviceConnection,
+    request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number; maxInflight?: number },
+    version: number,
+    auth: Extract<AuthResult, { ok: true }>,
+  ): LiveDevice {
+    const deviceId = request.deviceId;
     const session: Session = {
       deviceId,
       sessionId: randomUUID(),
@@ -208,7 +220,16 @@ export class Gateway implements SocketEvents {
     let device!: LiveDevice;
     const context = { session, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
-    device = { session, conn, actor, actorName, outbox: this.deps.outboxFor(deviceId, conn), resume: hello.resume ?? [], auth: { ...auth } };
+    device = {
+      session,
+      conn,
+      actor,
+      actorName,
+      outbox: this.deps.outboxFor(deviceId, conn, request.maxInflight),
+      resume: request.resume,
+      auth: { ...auth },
+      ...(request.sessionExpiryMs !== undefined ? { sessionExpiryMs: request.sessionExpiryMs } : {}),
+    };
     const previous = this.deps.devices.add(device);
     if (previous) {
       this.retire(previous);
@@ -219,7 +240,7 @@ export class Gateway implements SocketEvents {
   }
 
   /** Forgets a device connection: registry, subscriptions, actor. Safe to call twice. */
-  private retire(device: LiveDevice): void {
+  retire(device: LiveDevice): void {
     if (!this.deps.devices.remove(device)) return;
     device.session.state = 'closing';
     this.deps.onDeviceGone(device);

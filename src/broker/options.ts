@@ -125,6 +125,14 @@ export const optionsSchema = z
       })
       .strict()
       .default({ messagesPerSecond: 10_000, bytesPerSecond: 16 * 1024 * 1024, maxSubscriptions: 1000, maxConnectionsPerAddress: 100_000, abuseThreshold: 50 }),
+    /**
+     * MQTT 3.1.1/5.0 devices: over WebSocket (subprotocol `mqtt`) on the broker's port at `path`,
+     * and over TCP (TLS with `tls`) on `port` when given (0 picks a free one; absent or 'off': none).
+     */
+    mqtt: z
+      .object({ path: z.string().startsWith('/').default('/mqtt'), port: z.union([z.number().int().min(0).max(65535), z.literal('off')]).optional() })
+      .strict()
+      .default({ path: '/mqtt' }),
     allowUwsFallback: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     tls: z
@@ -182,6 +190,9 @@ export function checkOptions(input: BrokerOptions): { options: ResolvedOptions }
   }
   if (options.softBackpressureBytes > options.maxBackpressureBytes) {
     return problem('softBackpressureBytes', `${options.softBackpressureBytes} must not exceed maxBackpressureBytes (${options.maxBackpressureBytes})`);
+  }
+  if (options.mqtt.path === options.path) {
+    throw new OptionsError(`invalid broker options:\n  mqtt.path: must differ from path (${options.path})`);
   }
   const idleTimeoutMs = options.idleTimeoutMs ?? Math.round(options.heartbeatMs * 2.5);
   if (idleTimeoutMs <= options.heartbeatMs) return problem('idleTimeoutMs', `${idleTimeoutMs} must exceed heartbeatMs (${options.heartbeatMs})`);

@@ -20,6 +20,7 @@ export interface StartConfig {
 
 const DEFAULT_CLUSTER_PORT = 9101;
 const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';
+const DEFAULT_MQTT_PORT = 1883;
 
 /**
  * Reads the settings of `relaymesh start`: defaults < config file < RELAYMESH_* variables <
@@ -77,6 +78,8 @@ function applyCommandDefaults(input: Record<string, unknown>, merged: SourceValu
   if (planningWorkers) {
     out.cluster = { port: DEFAULT_CLUSTER_PORT, secret: randomBytes(24).toString('hex'), ...cluster };
   }
+  // The command serves MQTT over TCP on the standard port unless told otherwise (`--mqtt-port off`).
+  if (!planningWorkers && !merged.has('mqtt.port')) out.mqtt = { ...(out.mqtt as object | undefined), port: DEFAULT_MQTT_PORT };
   const discovery = merged.get('discovery')?.value;
   const joined = out.cluster as Record<string, unknown> | undefined;
   if (joined && discovery === 'etcd') joined.etcd = { endpoints: [DEFAULT_ETCD_ENDPOINT], ...(joined.etcd as object | undefined) };

@@ -58,7 +58,7 @@ export function isWorkerProcess(): boolean {
 }
 
 /** Settings each worker gets its own of; the user's flags for them are not passed on. */
-const PLANNED = ['workers', 'nodeId', 'dataDir', 'cluster.port', 'cluster.peers', 'cluster.host'];
+const PLANNED = ['workers', 'nodeId', 'dataDir', 'cluster.port', 'cluster.peers', 'cluster.host', 'mqtt.port'];
 
 /**
  * Each worker's `start` arguments: the user's flags (the config file and RELAYMESH_* variables
@@ -69,6 +69,7 @@ export function planWorkers(config: StartConfig): WorkerPlan[] {
   const count = config.workers === 'auto' ? availableParallelism() : config.workers;
   const cluster = config.options.cluster!;
   const passed = config.flagTokens.filter((token) => !PLANNED.includes(token.key)).flatMap((token) => token.raw);
+  const mqttPort = config.sources.has('mqtt.port') ? config.options.mqtt.port : undefined;
   const nodeIds = Array.from({ length: count }, (_, i) => `w${i + 1}`);
   const address = (i: number): string => `${nodeIds[i]}@${cluster.host}:${cluster.port + i}`;
   return nodeIds.map((nodeId, i) => ({
@@ -81,6 +82,8 @@ export function planWorkers(config: StartConfig): WorkerPlan[] {
       '--cluster-host', cluster.host,
       '--cluster-port', String(cluster.port + i),
       '--peers', nodeIds.map((_, j) => j).filter((j) => j !== i).map(address).join(','),
+      // One process can own a TCP port: MQTT over TCP only where asked for, on worker 1.
+      '--mqtt-port', i === 0 && mqttPort !== undefined ? String(mqttPort) : 'off',
     ],
   }));
 }

@@ -11,6 +11,9 @@ export function inboxStream(deviceId: string): string {
   return INBOX_PREFIX + deviceId;
 }
 
+/** Streams holding the retained message of a topic (MQTT): `$retained/<topic>`, the newest entry only. */
+export const RETAINED_PREFIX = '$retained/';
+
 /** Why a topic name is invalid for publishing, or undefined when it is valid. */
 export function topicNameProblem(topic: string): string | undefined {
   if (topic.length === 0) return 'topic is empty';

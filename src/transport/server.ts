@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { CloseCode } from '../protocol/index.js';
 import { turnScheduler } from '../../actors/turn-scheduler.js';
 import { SocketConnection, newTransportStats, type SocketData, type TransportStats } from './socket-connection.js';
-import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.js';
+import { loadUws, type TemplatedApp, type WebSocketBehavior, type us_listen_socket } from './uws.js';
 
 export interface SocketEvents {
   onOpen(conn: SocketConnection): void;
@@ -55,6 +55,8 @@ export interface WsServerOptions {
   /** Request header copied onto each connection (identity asserted by a TLS-terminating proxy). */
   identityHeader?: string;
   routes?: HttpRoute[];
+  /** MQTT over WebSocket (subprotocol `mqtt`) on this port at `path`, with its own events. */
+  mqtt?: { path: string; events: SocketEvents };
 }
 
 export interface WsServer {
@@ -82,7 +84,9 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
   const stats = newTransportStats();
   let nextId = 1;
 
-  app.ws<SocketData>(options.path, {
+  // One behaviour for both routes: an MQTT socket is marked at upgrade and reported to the MQTT events.
+  const eventsOf = (data: SocketData): SocketEvents => (data.mqtt ? options.mqtt!.events : events);
+  const behavior: WebSocketBehavior<SocketData> = {
     maxPayloadLength: options.maxPayloadBytes,
     // Backpressure is judged by SocketConnection; uWS must not drop frames (or the close frame) before that.
     maxBackpressure: options.hardBackpressureBytes * 2 + 16 * 1024 * 1024,
@@ -92,10 +96,12 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     sendPingsAutomatically: false,
     upgrade: (res, req, context) => {
       const identity = options.identityHeader ? req.getHeader(options.identityHeader.toLowerCase()) : '';
+      const mqtt = options.mqtt !== undefined && req.getUrl() === options.mqtt.path;
+      const offered = req.getHeader('sec-websocket-protocol');
       res.upgrade<SocketData>(
-        { identity },
+        { identity, mqtt },
         req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
+        mqtt && offered.split(',').some((p) => p.trim() === 'mqtt') ? 'mqtt' : offered,
         req.getHeader('sec-websocket-extensions'),
         context,
       );
@@ -105,9 +111,10 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
       const conn = new SocketConnection(ws, turnScheduler, limits, stats, remote, nextId++, ws.getUserData().identity || undefined);
       ws.getUserData().connection = conn;
-      connections.add(conn);
+      // MQTT sockets have their own liveness (keep-alive): `connections` are the gateway's.
+      if (!ws.getUserData().mqtt) connections.add(conn);
       stats.opened++;
-      events.onOpen(conn);
+      eventsOf(ws.getUserData()).onOpen(conn);
     },
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().connection;
@@ -115,12 +122,13 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       conn.lastSeenAt = Date.now();
       stats.framesIn++;
       stats.bytesIn += message.byteLength;
+      const handler = eventsOf(ws.getUserData());
       try {
-        events.onMessage(conn, new Uint8Array(message), isBinary);
+        handler.onMessage(conn, new Uint8Array(message), isBinary);
       } catch (err) {
         // Nothing a device sends may reach the process as an exception: that socket goes instead.
         stats.faults++;
-        events.onFault(conn, err);
+        handler.onFault(conn, err);
         conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
       }
     },
@@ -130,9 +138,11 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       conn.markClosed();
       connections.delete(conn);
       stats.closed++;
-      events.onClose(conn, code, Buffer.from(message).toString());
+      eventsOf(ws.getUserData()).onClose(conn, code, Buffer.from(message).toString());
     },
-  });
+  };
+  app.ws<SocketData>(options.path, behavior);
+  if (options.mqtt) app.ws<SocketData>(options.mqtt.path, behavior);
 
   for (const route of options.routes ?? []) {
     const paramCount = route.path.split('/').filter((part) => part.startsWith(':')).length;

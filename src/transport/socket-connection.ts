@@ -34,6 +34,8 @@ export interface SocketData {
   connection?: SocketConnection;
   /** Value of the configured identity header at upgrade ('' when absent). */
   identity: string;
+  /** Upgraded on the MQTT-over-WebSocket path. */
+  mqtt?: boolean;
 }
 
 /**

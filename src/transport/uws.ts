@@ -1,6 +1,6 @@
 import uWS from 'uWebSockets.js';
 
-export type { TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+export type { TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from 'uWebSockets.js';
 
 /**
  * uWebSockets.js silently falls back to a slow pure-JS implementation when its native

@@ -17,7 +17,8 @@ export interface ProcessExit {
 
 /** The `relaymesh start` arguments every test broker gets: loopback, its port and data dir, quiet logs. */
 export function startArgs(port: number, dataDir: string, extraArgs: string[] = []): string[] {
-  return ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extraArgs];
+  // MQTT over TCP off unless a test asks for a port (the CLI default, 1883, may be taken); the last flag wins.
+  return ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', '--mqtt-port', 'off', ...extraArgs];
 }
 
 export async function startBrokerProcess(port: number, dataDir: string, extraArgs: string[] = [], startTimeoutMs = 120_000): Promise<BrokerProcess> {

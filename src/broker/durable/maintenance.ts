@@ -1,4 +1,5 @@
 import type { Logger } from '../../logger.js';
+import { RETAINED_PREFIX } from '../../protocol/index.js';
 import type { MessageStore, RetentionLimits } from '../../store/index.js';
 import type { DeviceRegistry } from '../device-registry.js';
 import type { DurableIndex } from './durable-index.js';
@@ -42,6 +43,8 @@ export function startMaintenance({ store, index, devices, log, options }: Mainte
 async function sweepStore(store: MessageStore, index: DurableIndex, devices: DeviceRegistry, retention: RetentionLimits): Promise<void> {
   const now = Date.now();
   for (const stream of store.streamNames()) {
+    // A retained message stays until replaced or cleared (the retained store prunes its own stream).
+    if (stream.startsWith(RETAINED_PREFIX)) continue;
     const head = store.head(stream);
     const through = index.prunableThrough(stream);
     if (through >= head.firstOffset) await store.pruneThrough(stream, through);

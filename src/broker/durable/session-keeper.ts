@@ -1,12 +1,19 @@
-import type { Qos } from '../../protocol/index.js';
+import { inboxStream, type Qos } from '../../protocol/index.js';
 import type { MessageStore, SessionRecord } from '../../store/index.js';
 import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
+import type { DurableIndex } from './durable-index.js';
 
 /** While a device is connected its session does not expire. */
 const WHILE_CONNECTED = Number.MAX_SAFE_INTEGER;
 
 /** Durable sessions: a device's subscriptions survive disconnects and restarts until expiry. */
 export class SessionKeeper {
+  /**
+   * Writes not yet committed (null: a delete), newest per device: the store's reads see only
+   * committed data, and a session discarded a moment ago must not be restored.
+   */
+  private readonly uncommitted = new Map<string, SessionRecord | null>();
+
   constructor(
     private readonly store: MessageStore,
     private readonly expiryMs: number,
@@ -14,7 +21,8 @@ export class SessionKeeper {
   ) {}
 
   load(deviceId: string): SessionRecord | undefined {
-    const record = this.store.loadSession(deviceId);
+    const pending = this.uncommitted.get(deviceId);
+    const record = pending === undefined ? this.store.loadSession(deviceId) : (pending ?? undefined);
     return record && record.expiresAt > Date.now() ? record : undefined;
   }
 
@@ -23,13 +31,29 @@ export class SessionKeeper {
     this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
   }
 
-  /** Starts the expiry clock of a device that went away. */
-  saveDisconnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>): void {
+  /** Starts the expiry clock of a device that went away (`expiryMs`: the client's own choice, e.g. MQTT's). */
+  saveDisconnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>, expiryMs = this.expiryMs): void {
     const now = Date.now();
-    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: now + this.expiryMs, updatedAt: now });
+    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: now + expiryMs, updatedAt: now });
   }
 
-  private save(deviceId: string, record: SessionRecord): void {
-    detachWrite(this.store.saveSession(deviceId, record), 'saveSession', this.writeFailed);
+  /**
+   * Ends a device's session now (MQTT clean start, or a session that ends with its connection):
+   * subscriptions, cursors and what waited in its inbox are gone; a later connection starts afresh.
+   */
+  discard(deviceId: string, index: DurableIndex): void {
+    index.forgetDevice(deviceId);
+    const inbox = inboxStream(deviceId);
+    index.advance(deviceId, inbox, this.store.head(inbox).lastOffset);
+    this.save(deviceId, null);
+  }
+
+  private save(deviceId: string, record: SessionRecord | null): void {
+    this.uncommitted.set(deviceId, record);
+    const written = record ? this.store.saveSession(deviceId, record) : this.store.deleteSession(deviceId);
+    const settled = written.finally(() => {
+      if (this.uncommitted.get(deviceId) === record) this.uncommitted.delete(deviceId);
+    });
+    detachWrite(settled, record ? 'saveSession' : 'deleteSession', this.writeFailed);
   }
 }

@@ -10,6 +10,8 @@ export interface MetricsSources {
   store: MessageStore;
   /** Cluster-port socket handlers that threw (0 when not clustered). */
   clusterFaults: () => number;
+  /** Open MQTT connections (TCP and WebSocket). */
+  mqttConnections: () => number;
 }
 
 /**
@@ -59,6 +61,7 @@ export class BrokerMetrics {
     };
     gauge('relaymesh_connections', 'Open WebSocket connections', transport((s) => s.opened - s.closed));
     gauge('relaymesh_devices_connected', 'Devices with a live session', () => sources.devices.size);
+    gauge('relaymesh_mqtt_connections', 'Open MQTT connections, over TCP and WebSocket', sources.mqttConnections);
     total('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
     total('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
     total('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));

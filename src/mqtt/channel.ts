@@ -1,0 +1,248 @@
+import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import { FrameKind, type Frame, type MsgFrame } from '../protocol/index.js';
+import { OutgoingQos1 } from './outgoing-qos1.js';
+import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
+import { publishTarget, subscribeTarget } from './topic-mapping.js';
+
+/** What the connection must do; the channel itself does no I/O. */
+export type ChannelEffect =
+  /** Write an MQTT packet to the client (`droppable`: a QoS 0 delivery, dropped under backpressure). */
+  | { type: 'packet'; packet: Packet; droppable?: boolean }
+  /** Hand a relaymesh frame to the device actor, in order with the others. */
+  | { type: 'frame'; frame: Frame }
+  /** A retained PUBLISH to store (or clear, when empty) once the ACL allowed it. */
+  | { type: 'retain'; topic: string; payload: Uint8Array }
+  /** Subscriptions granted: send their retained messages. */
+  | { type: 'granted'; filters: { filter: string; qos: 0 | 1 }[] }
+  /** The client said goodbye (DISCONNECT). */
+  | { type: 'goodbye'; publishWill: boolean; sessionExpirySeconds?: number }
+  /** Close the connection: DISCONNECT with `reason` first (5.0), then end the transport. */
+  | { type: 'close'; reason: Reason; message: string };
+
+export interface ChannelOptions {
+  clientId: string;
+  protocolVersion: 4 | 5;
+  /** Topic aliases the client may set (5.0); 0: none. */
+  topicAliasMaximum: number;
+  /** `$share/<group>/<filter>` subscriptions of this client (QoS 0): join returns a refusal, if any. */
+  shares: { join(group: string, filter: string): Reason | undefined; leave(group: string, filter: string): void };
+}
+
+/** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
+type Pending =
+  | { kind: 'puback'; packetId: number }
+  /** One filter of a SUBSCRIBE: its reply fills slot `index` of the SUBACK. */
+  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1 }
+  | { kind: 'unsuback'; packetId: number; count: number };
+
+interface SubscribeRequest {
+  packetId: number;
+  codes: (number | undefined)[];
+  waiting: number;
+  /** Filters granted so far: their retained messages follow the SUBACK. */
+  granted: { filter: string; qos: 0 | 1 }[];
+}
+
+/**
+ * The MQTT protocol state machine of one connected client (after CONNECT): MQTT packets in →
+ * relaymesh frames for the device actor; relaymesh frames out of the actor, fan-out and
+ * outbox → MQTT packets. The same sessions, streams and cursors serve both protocols.
+ */
+export class MqttChannel {
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly qos1 = new OutgoingQos1();
+  private readonly topicAliases = new Map<number, string>();
+
+  constructor(
+    private readonly options: ChannelOptions,
+    /** Per stream, the highest offset sent to this client id before (redeliveries carry DUP). */
+    private readonly sentBefore: Map<string, number>,
+  ) {}
+
+  get v5(): boolean {
+    return this.options.protocolVersion === 5;
+  }
+
+  onPacket(packet: Packet): ChannelEffect[] {
+    switch (packet.cmd) {
+      case 'publish':
+        return this.onPublish(packet);
+      case 'puback': {
+        const through = packet.messageId === undefined ? undefined : this.qos1.acknowledge(packet.messageId);
+        return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
+      }
+      case 'subscribe':
+        return this.onSubscribe(packet);
+      case 'unsubscribe':
+        return this.onUnsubscribe(packet);
+      case 'pingreq':
+        return [{ type: 'packet', packet: { cmd: 'pingresp' } }];
+      case 'disconnect': {
+        const expiry = packet.properties?.sessionExpiryInterval;
+        return [
+          {
+            type: 'goodbye',
+            publishWill: packet.reasonCode === Reason.DISCONNECT_WITH_WILL,
+            ...(expiry !== undefined ? { sessionExpirySeconds: expiry } : {}),
+          },
+        ];
+      }
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        return [{ type: 'close', reason: Reason.QOS_NOT_SUPPORTED, message: 'QoS 2 is not supported' }];
+      default:
+        return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: `unexpected ${packet.cmd} packet` }];
+    }
+  }
+
+  /** A relaymesh frame addressed to this device (reply, delivery, reset). */
+  onFrame(frame: Frame, droppable: boolean): ChannelEffect[] {
+    switch (frame.kind) {
+      case FrameKind.MSG:
+        return [this.deliver(frame, droppable)];
+      case FrameKind.OK:
+        return this.reply(frame.ref, Reason.SUCCESS);
+      case FrameKind.ERROR:
+        return frame.ref === undefined ? [] : this.reply(frame.ref, undefined, frame.code);
+      case FrameKind.RESET:
+        // MQTT has no "history lost" signal: delivery simply continues after the gap.
+        this.qos1.forgetStream(frame.stream);
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  private onPublish(packet: IPublishPacket): ChannelEffect[] {
+    if (packet.qos === 2) {
+      // Refused, not downgraded: a QoS 2 sender expects PUBREC, and CONNACK said maximum QoS 1.
+      return [{ type: 'close', reason: Reason.QOS_NOT_SUPPORTED, message: 'QoS 2 is not supported' }];
+    }
+    let topic = packet.topic;
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined) {
+      if (alias < 1 || alias > this.options.topicAliasMaximum) return [{ type: 'close', reason: Reason.TOPIC_ALIAS_INVALID, message: `topic alias ${alias} out of range` }];
+      if (topic === '') {
+        const known = this.topicAliases.get(alias);
+        if (known === undefined) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: `unknown topic alias ${alias}` }];
+        topic = known;
+      } else {
+        this.topicAliases.set(alias, topic);
+      }
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const qos = packet.qos;
+    const seq = this.nextSeq();
+    if (qos === 1) this.pending.set(seq, { kind: 'puback', packetId: packet.messageId! });
+    const target = publishTarget(topic);
+    const frame: Frame =
+      target.kind === 'inbox'
+        ? { kind: FrameKind.SEND, seq, target: target.target, payload, qos }
+        : { kind: FrameKind.PUB, seq, topic: target.topic, payload, qos };
+    const effects: ChannelEffect[] = [{ type: 'frame', frame }];
+    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload });
+    return effects;
+  }
+
+  private onSubscribe(packet: ISubscribePacket): ChannelEffect[] {
+    if (packet.subscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'SUBSCRIBE without a topic filter' }];
+    const request: SubscribeRequest = { packetId: packet.messageId!, codes: [], waiting: 0, granted: [] };
+    const effects: ChannelEffect[] = [];
+    packet.subscriptions.forEach((subscription, index) => {
+      // QoS 2 is granted as QoS 1 (the SUBACK says so): delivery is at least once.
+      const qos: 0 | 1 = subscription.qos === 0 ? 0 : 1;
+      const target = subscribeTarget(subscription.topic, this.options.clientId);
+      switch (target.kind) {
+        case 'own-inbox':
+          request.codes[index] = qos;
+          return;
+        case 'invalid':
+          request.codes[index] = this.v5 ? Reason.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V4;
+          return;
+        case 'shared': {
+          // Granted QoS 0: a shared message goes to one live member, and is not stored for the group.
+          const refusal = this.options.shares.join(target.group, target.filter);
+          request.codes[index] = refusal === undefined ? 0 : this.v5 ? refusal : SUBACK_FAILURE_V4;
+          return;
+        }
+        case 'filter': {
+          const seq = this.nextSeq();
+          request.waiting++;
+          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos });
+          effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
+        }
+      }
+    });
+    if (request.waiting === 0) effects.push(...this.suback(request));
+    return effects;
+  }
+
+  private onUnsubscribe(packet: IUnsubscribePacket): ChannelEffect[] {
+    if (packet.unsubscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'UNSUBSCRIBE without a topic filter' }];
+    const filters: string[] = [];
+    for (const filter of packet.unsubscriptions) {
+      const target = subscribeTarget(filter, this.options.clientId);
+      if (target.kind === 'filter') filters.push(filter);
+      if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
+    }
+    const count = packet.unsubscriptions.length;
+    if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];
+    const seq = this.nextSeq();
+    this.pending.set(seq, { kind: 'unsuback', packetId: packet.messageId!, count });
+    return [{ type: 'frame', frame: { kind: FrameKind.UNSUB, seq, filters } }];
+  }
+
+  private deliver(msg: MsgFrame, droppable: boolean): ChannelEffect {
+    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+    if (msg.qos === 0 || msg.epoch === undefined) {
+      return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false }, droppable };
+    }
+    const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
+    const seenBefore = (this.sentBefore.get(msg.stream) ?? 0) >= msg.offset;
+    if (!seenBefore) this.sentBefore.set(msg.stream, msg.offset);
+    const dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
+    return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 1, messageId: packetId, dup, retain: false } };
+  }
+
+  /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
+  private reply(ref: number, reason: Reason | undefined, code?: number): ChannelEffect[] {
+    const request = this.pending.get(ref);
+    if (!request) return [];
+    this.pending.delete(ref);
+    switch (request.kind) {
+      case 'puback': {
+        // 3.1.1 has no way to refuse a publish but closing; like Mosquitto and EMQX, relaymesh
+        // acknowledges it (the message went nowhere). 5.0 gets the reason code.
+        const reasonCode = reason ?? refusalReason(code!, 'publish');
+        return [{ type: 'packet', packet: { cmd: 'puback', messageId: request.packetId, ...(this.v5 ? { reasonCode } : {}) } }];
+      }
+      case 'suback': {
+        const r = request.request;
+        r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
+        if (reason === Reason.SUCCESS) r.granted.push({ filter: request.filter, qos: request.qos });
+        r.waiting--;
+        return r.waiting === 0 ? this.suback(r) : [];
+      }
+      case 'unsuback':
+        return [this.unsuback(request.packetId, request.count)];
+    }
+  }
+
+  private suback(request: SubscribeRequest): ChannelEffect[] {
+    const granted = request.codes.map((c) => c ?? Reason.UNSPECIFIED_ERROR);
+    const effects: ChannelEffect[] = [{ type: 'packet', packet: { cmd: 'suback', messageId: request.packetId, granted } }];
+    if (request.granted.length > 0) effects.push({ type: 'granted', filters: request.granted });
+    return effects;
+  }
+
+  private unsuback(packetId: number, count: number): ChannelEffect {
+    return { type: 'packet', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? Array(count).fill(Reason.SUCCESS) : [] } };
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq % 0x7fffffff) + 1;
+    return this.seq;
+  }
+}

@@ -1,0 +1,248 @@
+import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
+import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
+import type { FrameRateLimiter } from '../broker/connection-limits.js';
+import { CloseCode, decodeFrame, type Frame } from '../protocol/index.js';
+import type { ChannelEffect, MqttChannel } from './channel.js';
+import type { MqttLink, MqttReceiver } from './link.js';
+import { PacketFramer } from './packet-framer.js';
+import { Reason, disconnectReason } from './reason-codes.js';
+
+/** Packets a client may pipeline after CONNECT while it is being authenticated. */
+const MAX_QUEUED_DURING_CONNECT = 64;
+
+/** Relaymesh frames decoded once per message, however many MQTT clients it goes to. */
+const decodedFrames = new WeakMap<Uint8Array, Frame>();
+/** QoS 0 PUBLISH packets encoded once per message and protocol version (no packet id in them). */
+const encodedQos0 = { 4: new WeakMap<Uint8Array, Buffer>(), 5: new WeakMap<Uint8Array, Buffer>() };
+
+/** What the connection asks of the MQTT front. */
+export interface ConnectionOwner {
+  /** The first packet was CONNECT: authenticate, admit, answer with CONNACK. */
+  connect(conn: MqttConnection, packet: IConnectPacket): void;
+  /** Effects the channel leaves to the front (retained messages, goodbye). */
+  carryOut(conn: MqttConnection, effect: Extract<ChannelEffect, { type: 'retain' | 'granted' | 'goodbye' }>): void;
+  /** The transport is gone. */
+  closed(conn: MqttConnection): void;
+  /** A bug met on this connection (it is being closed). */
+  failed(conn: MqttConnection, err: unknown): void;
+}
+
+/** Once CONNECT was accepted. */
+export interface LiveMqtt {
+  channel: MqttChannel;
+  device: LiveDevice;
+  limiter: FrameRateLimiter;
+  /** Largest packet the client accepts (5.0 maximum packet size). */
+  maxOutgoingBytes: number;
+}
+
+type Phase = { name: 'awaiting-connect' } | { name: 'connecting'; queued: Packet[] } | ({ name: 'live' } & LiveMqtt) | { name: 'closed' };
+
+/**
+ * One MQTT client connection (TCP or WebSocket): bytes → packets (framing, size limit,
+ * parsing) → channel → effects carried out here; relaymesh frames written to it by the device
+ * actor, fan-out and outbox are turned into MQTT packets by the channel. Never throws on input.
+ */
+export class MqttConnection implements DeviceConnection, MqttReceiver {
+  private phase: Phase = { name: 'awaiting-connect' };
+  private readonly framer: PacketFramer;
+  private readonly parser = mqttPacket.parser();
+  private parsed: Packet[] = [];
+  private parseError: string | undefined;
+  readonly openedAt = Date.now();
+  lastSeenAt = Date.now();
+  /** Keep-alive in ms (1.5 × the client's); 0: none. */
+  keepAliveMs = 0;
+  /** From CONNECT: how packets are encoded. */
+  protocolVersion: 4 | 5 = 4;
+
+  constructor(
+    readonly id: string,
+    private readonly link: MqttLink,
+    private readonly owner: ConnectionOwner,
+    maxPacketBytes: number,
+  ) {
+    this.framer = new PacketFramer(maxPacketBytes);
+    this.parser.on('packet', (packet: Packet) => this.parsed.push(packet));
+    this.parser.on('error', (err: Error) => (this.parseError = err.message));
+  }
+
+  get remoteAddress(): string {
+    return this.link.remoteAddress;
+  }
+
+  get framesDropped(): number {
+    return this.link.framesDropped;
+  }
+
+  get closed(): boolean {
+    return this.phase.name === 'closed';
+  }
+
+  get live(): LiveMqtt | undefined {
+    return this.phase.name === 'live' ? this.phase : undefined;
+  }
+
+  get connecting(): boolean {
+    return this.phase.name === 'awaiting-connect' || this.phase.name === 'connecting';
+  }
+
+  receive(chunk: Buffer): void {
+    try {
+      this.receivePackets(chunk);
+    } catch (err) {
+      this.owner.failed(this, err);
+      this.refuse(Reason.IMPLEMENTATION_SPECIFIC_ERROR, 'internal error');
+    }
+  }
+
+  private receivePackets(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastSeenAt = Date.now();
+    const framed = this.framer.push(chunk);
+    if (!framed.ok) {
+      if (framed.reason === 'too-large') this.refuse(Reason.PACKET_TOO_LARGE, `packet of ${framed.size} bytes is over the limit`);
+      else this.refuse(Reason.MALFORMED_PACKET, 'malformed remaining length');
+      return;
+    }
+    for (const bytes of framed.packets) {
+      const live = this.live;
+      if (live) {
+        const verdict = live.limiter.check(bytes.length);
+        if (verdict === 'abusive') return this.refuse(Reason.MESSAGE_RATE_TOO_HIGH, 'repeatedly over the rate limit');
+        if (verdict === 'limited') continue;
+      }
+      this.parser.parse(bytes);
+      if (this.parseError !== undefined) return this.refuse(Reason.MALFORMED_PACKET, this.parseError);
+      const packets = this.parsed;
+      this.parsed = [];
+      for (const packet of packets) {
+        this.onPacket(packet);
+        if (this.closed) return;
+      }
+    }
+  }
+
+  /** Called by the front once CONNECT is accepted and CONNACK written. */
+  goLive(live: LiveMqtt): void {
+    const queued = this.phase.name === 'connecting' ? this.phase.queued : [];
+    this.phase = { name: 'live', ...live };
+    for (const packet of queued) {
+      if (this.closed) return;
+      this.apply(live.channel.onPacket(packet));
+    }
+  }
+
+  /** Writes an MQTT packet (CONNACK, deliveries, acks). */
+  send(packet: Packet, droppable = false, cacheKey?: Uint8Array): void {
+    if (this.closed) return;
+    const version = this.protocolVersion;
+    let bytes: Buffer;
+    try {
+      bytes = mqttPacket.generate(packet, { protocolVersion: version });
+    } catch (err) {
+      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
+      this.owner.failed(this, err);
+      this.phase = { name: 'closed' };
+      this.link.end();
+      return;
+    }
+    const live = this.live;
+    // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
+    if (live && bytes.length > live.maxOutgoingBytes) return;
+    if (cacheKey) encodedQos0[version].set(cacheKey, bytes);
+    this.link.write(bytes, droppable);
+  }
+
+  /** A relaymesh frame for this device, from its actor, a fan-out leaf or its outbox. */
+  write(bytes: Uint8Array, droppable = false): void {
+    const live = this.live;
+    if (!live) return;
+    const cached = droppable ? encodedQos0[this.protocolVersion].get(bytes) : undefined;
+    if (cached) {
+      if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
+      return;
+    }
+    let frame = decodedFrames.get(bytes);
+    if (!frame) {
+      const decoded = decodeFrame(bytes);
+      if (!decoded.ok) return;
+      frame = decoded.frame;
+      decodedFrames.set(bytes, frame);
+    }
+    this.apply(live.channel.onFrame(frame, droppable), droppable ? bytes : undefined);
+  }
+
+  /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */
+  close(code: CloseCode, reason: string): void {
+    if (this.closed) return;
+    this.disconnect(disconnectReason(code), reason);
+  }
+
+  linkClosed(): void {
+    this.phase = { name: 'closed' };
+    this.owner.closed(this);
+  }
+
+  /** Refuses the connection or a packet: DISCONNECT (5.0, once live) with `reason`, then close. */
+  refuse(reason: Reason, message: string): void {
+    if (this.closed) return;
+    this.disconnect(reason, message);
+  }
+
+  /** Closes without a DISCONNECT (the client sent one). */
+  end(): void {
+    if (this.closed) return;
+    this.phase = { name: 'closed' };
+    this.link.end();
+  }
+
+  private disconnect(reason: Reason, message: string): void {
+    const live = this.live;
+    if (live && this.protocolVersion === 5) {
+      this.send({ cmd: 'disconnect', reasonCode: reason, properties: { reasonString: message.slice(0, 200) } });
+    }
+    this.phase = { name: 'closed' };
+    this.link.end();
+  }
+
+  private onPacket(packet: Packet): void {
+    switch (this.phase.name) {
+      case 'awaiting-connect':
+        if (packet.cmd !== 'connect') return this.refuse(Reason.PROTOCOL_ERROR, 'the first packet must be CONNECT');
+        this.phase = { name: 'connecting', queued: [] };
+        this.protocolVersion = packet.protocolVersion === 5 ? 5 : 4;
+        this.owner.connect(this, packet);
+        return;
+      case 'connecting':
+        if (this.phase.queued.length >= MAX_QUEUED_DURING_CONNECT) return this.refuse(Reason.PROTOCOL_ERROR, 'too many packets before CONNACK');
+        this.phase.queued.push(packet);
+        return;
+      case 'live':
+        this.apply(this.phase.channel.onPacket(packet));
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private apply(effects: ChannelEffect[], cacheKey?: Uint8Array): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'packet':
+          this.send(effect.packet, effect.droppable, effect.droppable ? cacheKey : undefined);
+          break;
+        case 'frame': {
+          const live = this.live;
+          if (live) live.device.actor.post({ type: 'frame', frame: effect.frame });
+          break;
+        }
+        case 'close':
+          this.refuse(effect.reason, effect.message);
+          break;
+        default:
+          this.owner.carryOut(this, effect);
+      }
+    }
+  }
+}

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import { checkPublish, mayReceive, type Authenticator } from '../broker/auth/index.js';
+import { FrameRateLimiter, type RateLimits } from '../broker/connection-limits.js';
+import type { MessageRouter } from '../broker/delivery.js';
+import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
+import type { Gateway } from '../broker/gateway.js';
+import type { Logger } from '../logger.js';
+import { CloseCode, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
+import { MqttChannel, type ChannelEffect } from './channel.js';
+import { MqttConnection, type ConnectionOwner } from './connection.js';
+import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
+import { Reason, connackV4 } from './reason-codes.js';
+import type { RetainedStore } from './retained-store.js';
+import type { SharedSubscriptions } from './shared-subscriptions.js';
+import { WillTimers, type Will } from './will.js';
+
+/** Topic aliases a 5.0 client may set on its PUBLISHes. */
+const TOPIC_ALIAS_MAXIMUM = 64;
+/** 5.0 session expiry interval meaning "never". */
+const NEVER_EXPIRES = 0xffffffff;
+
+export interface MqttGatewayDeps {
+  gateway: Pick<Gateway, 'admit' | 'retire' | 'perAddress'>;
+  devices: DeviceRegistry;
+  authenticate: Authenticator;
+  sessions: {
+    /** Whether a stored session of the device exists. */
+    present(deviceId: string): boolean;
+    /** Ends the stored session now (clean start). */
+    discard(deviceId: string): void;
+  };
+  router: MessageRouter;
+  retained: RetainedStore;
+  shared: SharedSubscriptions;
+  newTraceId(): string;
+  limits: RateLimits & {
+    maxPacketBytes: number;
+    handshakeTimeoutMs: number;
+    /** Longest session a client may ask for. */
+    sessionExpiryMs: number;
+  };
+  log: Logger;
+}
+
+/** What CONNECT asked for, kept for the connection's end. */
+interface ClientState {
+  clientId: string;
+  device: LiveDevice;
+  will?: Will;
+  /** Set by DISCONNECT: whether the will still goes out. */
+  goodbye?: { publishWill: boolean };
+}
+
+/**
+ * MQTT clients (3.1.1 and 5.0, over TCP and WebSocket) as relaymesh devices: CONNECT is
+ * authenticated by the broker's authenticator (password = token) and admitted by the same
+ * gateway, session and device actor as an SDK client. Also keep-alive, wills and retained messages.
+ */
+export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
+  private readonly connections = new Set<MqttConnection>();
+  private readonly clients = new WeakMap<MqttConnection, ClientState>();
+  /** Per client id and stream, the highest offset ever sent (so redeliveries carry DUP). */
+  private readonly sentBefore = new Map<string, Map<string, number>>();
+  private readonly wills: WillTimers;
+  private readonly sweep: NodeJS.Timeout;
+  private nextId = 1;
+  private stopping = false;
+
+  constructor(private readonly deps: MqttGatewayDeps) {
+    this.wills = new WillTimers((clientId, will) => this.publishWill(clientId, will));
+    this.sweep = setInterval(() => this.checkLiveness(Date.now()), 250);
+    this.sweep.unref();
+  }
+
+  onOpen(link: MqttLink): MqttReceiver {
+    const conn = new MqttConnection(`m${this.nextId++}`, link, this, this.deps.limits.maxPacketBytes);
+    if (this.stopping || !this.deps.gateway.perAddress.admit(link.remoteAddress)) {
+      conn.refuse(Reason.QUOTA_EXCEEDED, 'too many connections from this address');
+      return { receive: () => undefined, linkClosed: () => undefined };
+    }
+    this.connections.add(conn);
+    return conn;
+  }
+
+  connect(conn: MqttConnection, packet: IConnectPacket): void {
+    this.admit(conn, packet).catch((err: unknown) => {
+      this.deps.log.error({ err }, 'MQTT CONNECT failed');
+      this.refuseConnect(conn, Reason.UNSPECIFIED_ERROR, 'internal error');
+    });
+  }
+
+  carryOut(conn: MqttConnection, effect: Extract<ChannelEffect, { type: 'retain' | 'granted' | 'goodbye' }>): void {
+    const live = conn.live;
+    const client = this.clients.get(conn);
+    if (!live || !client) return;
+    switch (effect.type) {
+      case 'retain':
+        if (!mayPublish(live.device.auth.acl, effect.topic)) return;
+        void this.deps.retained.retain({ topic: effect.topic, payload: effect.payload, traceId: this.deps.newTraceId(), from: client.clientId });
+        return;
+      case 'granted':
+        for (const { filter } of effect.filters) {
+          for (const message of this.deps.retained.matching(filter)) {
+            conn.send({ cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true });
+          }
+        }
+        return;
+      case 'goodbye':
+        client.goodbye = { publishWill: effect.publishWill };
+        if (effect.sessionExpirySeconds !== undefined) live.device.sessionExpiryMs = this.expiryMs(effect.sessionExpirySeconds);
+        conn.end();
+        return;
+    }
+  }
+
+  closed(conn: MqttConnection): void {
+    if (!this.connections.delete(conn)) return;
+    this.deps.gateway.perAddress.release(conn.remoteAddress);
+    const client = this.clients.get(conn);
+    if (!client) return;
+    const current = this.deps.devices.get(client.clientId);
+    const takenOver = current !== undefined && current.conn !== conn;
+    this.deps.shared.leaveAll(client.device);
+    this.deps.gateway.retire(client.device);
+    // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
+    if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
+      this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.sessionExpiryMs ?? 0));
+    }
+  }
+
+  failed(conn: MqttConnection, err: unknown): void {
+    this.deps.log.error({ err, clientId: this.clients.get(conn)?.clientId }, 'MQTT connection failed; closing it');
+  }
+
+  /** Stops: no new clients, every open one told the server is shutting down. */
+  close(): void {
+    this.stopping = true;
+    clearInterval(this.sweep);
+    this.wills.clear();
+    for (const conn of [...this.connections]) {
+      conn.close(CloseCode.SHUTTING_DOWN, 'broker shutting down');
+      // Now, not when the socket is gone: the broker's fan-out and store close right after this.
+      this.closed(conn);
+    }
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private async admit(conn: MqttConnection, packet: IConnectPacket): Promise<void> {
+    const v5 = packet.protocolVersion === 5;
+    if (packet.protocolVersion !== 4 && !v5) return this.refuseConnect(conn, Reason.UNSUPPORTED_PROTOCOL_VERSION, 'MQTT 3.1.1 and 5.0 are supported');
+    let clientId = packet.clientId;
+    const assigned = clientId === '';
+    if (assigned) {
+      // 3.1.1 assigns an id only to a clean session (spec 3.1.3-8).
+      if (!v5 && !packet.clean) return this.refuseConnect(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID, 'an empty client id needs a clean session');
+      clientId = `mqtt-${randomUUID()}`;
+    }
+    const idProblem = deviceIdProblem(clientId);
+    if (idProblem) return this.refuseConnect(conn, Reason.CLIENT_IDENTIFIER_NOT_VALID, idProblem);
+    const willPacket = packet.will;
+    if (willPacket) {
+      if (willPacket.qos === 2 && v5) return this.refuseConnect(conn, Reason.QOS_NOT_SUPPORTED, 'QoS 2 is not supported');
+      const problem = topicNameProblem(willPacket.topic);
+      if (problem) return this.refuseConnect(conn, Reason.TOPIC_NAME_INVALID, `will topic: ${problem}`);
+    }
+    const password = packet.password?.toString('utf8');
+    const auth = await this.deps.authenticate({ deviceId: clientId, remoteAddress: conn.remoteAddress, ...(password !== undefined ? { token: password } : {}) });
+    if (conn.closed) return;
+    if (!auth.ok) return this.refuseConnect(conn, password !== undefined ? Reason.BAD_USERNAME_OR_PASSWORD : Reason.NOT_AUTHORIZED, auth.reason ?? 'not authorized');
+    if (willPacket && !mayPublish(auth.acl, willPacket.topic)) return this.refuseConnect(conn, Reason.NOT_AUTHORIZED, 'the will topic is not allowed');
+
+    const clean = packet.clean !== false;
+    const requestedExpiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER_EXPIRES;
+    const sessionExpiryMs = this.expiryMs(requestedExpiry);
+    const sessionPresent = !clean && this.deps.sessions.present(clientId);
+    this.wills.cancel(clientId);
+    const receiveMaximum = packet.properties?.receiveMaximum;
+    const device = this.deps.gateway.admit(
+      conn,
+      // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
+      { deviceId: clientId, resume: [], sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
+      SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
+      auth,
+    );
+    // After admit: a connection it took over has saved its session by now, and clean start must win.
+    if (clean) {
+      this.deps.sessions.discard(clientId);
+      this.sentBefore.delete(clientId);
+    }
+    let sentBefore = this.sentBefore.get(clientId);
+    if (!sentBefore) this.sentBefore.set(clientId, (sentBefore = new Map()));
+
+    const will = willPacket && {
+      topic: willPacket.topic,
+      payload: typeof willPacket.payload === 'string' ? Buffer.from(willPacket.payload) : willPacket.payload,
+      qos: willPacket.qos === 0 || willPacket.qos === undefined ? (0 as const) : (1 as const),
+      retain: willPacket.retain === true,
+      delayMs: (willPacket.properties?.willDelayInterval ?? 0) * 1000,
+    };
+    this.clients.set(conn, { clientId, device, ...(will ? { will } : {}) });
+    const connack: IConnackPacket = { cmd: 'connack', sessionPresent };
+    if (v5) {
+      connack.reasonCode = Reason.SUCCESS;
+      connack.properties = {
+        maximumQoS: 1,
+        retainAvailable: true,
+        sharedSubscriptionAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: false,
+        topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+        maximumPacketSize: this.deps.limits.maxPacketBytes,
+        ...(assigned ? { assignedClientIdentifier: clientId } : {}),
+        // The broker's cap, when it cut the client's wish short.
+        ...(sessionExpiryMs < requestedExpiry * 1000 ? { sessionExpiryInterval: Math.floor(sessionExpiryMs / 1000) } : {}),
+      };
+    } else {
+      connack.returnCode = 0;
+    }
+    conn.send(connack);
+    conn.keepAliveMs = packet.keepalive ? packet.keepalive * 1500 : 0;
+    device.actor.post({ type: 'start' });
+    conn.goLive({
+      channel: new MqttChannel(
+        {
+          clientId,
+          protocolVersion: v5 ? 5 : 4,
+          topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
+          shares: {
+            join: (group, filter) => {
+              if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
+              if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
+              this.deps.shared.join(device, group, filter);
+              return undefined;
+            },
+            leave: (group, filter) => this.deps.shared.leave(device, group, filter),
+          },
+        },
+        sentBefore,
+      ),
+      device,
+      limiter: new FrameRateLimiter(this.deps.limits),
+      maxOutgoingBytes: packet.properties?.maximumPacketSize ?? Number.MAX_SAFE_INTEGER,
+    });
+  }
+
+  private refuseConnect(conn: MqttConnection, reason: Reason, message: string): void {
+    if (conn.closed) return;
+    const v5 = conn.protocolVersion === 5;
+    conn.send(
+      v5
+        ? { cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message.slice(0, 200) } }
+        : { cmd: 'connack', sessionPresent: false, returnCode: connackV4(reason) },
+    );
+    conn.refuse(reason, message);
+  }
+
+  /** The broker's session expiry caps what a client asks for (seconds, 0xFFFFFFFF: never). */
+  private expiryMs(seconds: number): number {
+    return seconds === NEVER_EXPIRES ? this.deps.limits.sessionExpiryMs : Math.min(seconds * 1000, this.deps.limits.sessionExpiryMs);
+  }
+
+  private publishWill(clientId: string, will: Will): void {
+    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId };
+    this.deps.router.publish(publication).catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
+    if (will.retain) void this.deps.retained.retain(publication);
+  }
+
+  private checkLiveness(now: number): void {
+    for (const conn of this.connections) {
+      if (conn.connecting) {
+        if (now - conn.openedAt > this.deps.limits.handshakeTimeoutMs) conn.refuse(Reason.PROTOCOL_ERROR, 'no CONNECT in time');
+        continue;
+      }
+      const expiresAt = conn.live?.device.auth.expiresAt;
+      if (expiresAt !== undefined && now >= expiresAt) conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+      else if (conn.keepAliveMs > 0 && now - conn.lastSeenAt > conn.keepAliveMs) conn.close(CloseCode.HEARTBEAT_TIMEOUT, 'keep-alive timeout');
+    }
+  }
+}
+
+function mayPublish(acl: Parameters<typeof checkPublish>[0], topic: string): boolean {
+  try {
+    checkPublish(acl, topic);
+    return true;
+  } catch (err) {
+    if (err instanceof ProtocolError) return false;
+    throw err;
+  }
+}
