@@ -285,7 +285,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   const listening = server;
   const stopSweep = startLivenessSweep(listening.connections, (conn) => gateway.livenessOf(conn), options);
   if (options.anonymous) log.warn('anonymous mode: any device id is accepted without credentials');
-  log.info({ host: options.host, port: listening.port, path: options.path, shards: options.shards }, 'relaymesh listening');
+  log.info({ host: options.host, port: listening.port, path: options.path, mqttPath: options.mqtt.path, mqttPort: mqttTcp?.port, shards: options.shards }, 'relaymesh listening');
 
   return {
     port: listening.port,

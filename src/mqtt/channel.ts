@@ -4,7 +4,7 @@ import { OutgoingQos1 } from './outgoing-qos1.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
-/** What the connection must do; the channel itself does no I/O. */
+/** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
 export type ChannelEffect =
   /** Write an MQTT packet to the client (`droppable`: a QoS 0 delivery, dropped under backpressure). */
   | { type: 'packet'; packet: Packet; droppable?: boolean }

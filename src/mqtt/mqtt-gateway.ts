@@ -123,6 +123,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const takenOver = current !== undefined && current.conn !== conn;
     this.deps.shared.leaveAll(client.device);
     this.deps.gateway.retire(client.device);
+    // A session that ends with its connection has nothing to redeliver later.
+    if (!takenOver && client.device.sessionExpiryMs === 0) this.sentBefore.delete(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.sessionExpiryMs ?? 0));
