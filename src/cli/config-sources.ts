@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_ENV, CONFIG_FLAG, FLAG_ALIASES, GROUPS, parseSettingText, SETTINGS, SETTINGS_BY_KEY, type Setting } from './settings.js';
+import { CONFIG_ENV, CONFIG_FLAG, WORKER_OF_ENV, FLAG_ALIASES, GROUPS, parseSettingText, SETTINGS, SETTINGS_BY_KEY, type Setting } from './settings.js';
 
 /** Bad configuration: the message is one line naming the key and where it came from. */
 export class ConfigError extends Error {
@@ -87,7 +87,7 @@ export function readEnv(env: NodeJS.ProcessEnv): SourceValues {
   const byName = new Map(SETTINGS.filter((s) => s.kind !== 'map').map((s) => [s.env, s]));
   const values: SourceValues = new Map();
   for (const [name, text] of Object.entries(env)) {
-    if (!name.startsWith('RELAYMESH_') || name === CONFIG_ENV || text === undefined) continue;
+    if (!name.startsWith('RELAYMESH_') || name === CONFIG_ENV || name === WORKER_OF_ENV || text === undefined) continue;
     const setting = byName.get(name);
     if (!setting) throw new ConfigError(`unknown setting ${name} (environment): variables are RELAYMESH_ and the key in upper snake case, e.g. RELAYMESH_DATA_DIR`);
     values.set(setting.key, { value: fromText(setting, text, name), source: name });

@@ -55,6 +55,8 @@ export const FLAG_ALIASES: Record<string, string> = {
 /** The config file's own path: a flag or a variable, never a key inside a file. */
 export const CONFIG_FLAG = 'config';
 export const CONFIG_ENV = 'RELAYMESH_CONFIG';
+/** Set by `start --workers` on each worker it spawns (its pid): not a setting. */
+export const WORKER_OF_ENV = 'RELAYMESH_WORKER_OF';
 
 function words(key: string): string[] {
   return key.split('.').flatMap((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(' '));

@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { StartConfig } from './config.js';
+import { WORKER_OF_ENV } from './settings.js';
 
 const RESTART_DELAY_MS = 500;
-/** Set on each worker to its parent's pid: the device port is shared with its siblings on purpose. */
-const WORKER_OF = 'RELAYMESH_WORKER_OF';
 
 interface WorkerPlan {
   nodeId: string;
@@ -29,7 +28,7 @@ export async function runWorkers(config: StartConfig, stopRequested: Promise<unk
     // Workers run the very entry this process was started with (bin/relaymesh.js, or a source run).
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'start', ...plan.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret, [WORKER_OF]: String(process.pid) },
+      env: { ...process.env, RELAYMESH_CLUSTER_SECRET: secret, [WORKER_OF_ENV]: String(process.pid) },
     });
     children.set(plan.nodeId, child);
     child.once('exit', (code, signal) => {
@@ -54,7 +53,7 @@ export async function runWorkers(config: StartConfig, stopRequested: Promise<unk
 
 /** Whether this process is a worker that `relaymesh start --workers` started (and still runs). */
 export function isWorkerProcess(): boolean {
-  return process.env[WORKER_OF] === String(process.ppid);
+  return process.env[WORKER_OF_ENV] === String(process.ppid);
 }
 
 /** Settings each worker gets its own of; the user's flags for them are not passed on. */
