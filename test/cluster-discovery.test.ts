@@ -27,7 +27,7 @@ t.test('peers announced by a discovery source after start are dialled and joined
   const c = await start(t, 'c');
   t.same(a.liveNodes(), ['a']);
   discovery.update([{ nodeId: 'b', host: '127.0.0.1', port: b.port }, { nodeId: 'c', host: '127.0.0.1', port: c.port }]);
-  await waitFor(() => a.liveNodes().join() === 'a,b,c', 5000, 'a to link with b and c');
+  await waitFor(() => a.liveNodes().join() === 'a,b,c', 60_000, 'a to link with b and c');
   t.equal(a.nextHop('b'), 'b');
   t.equal(a.nextHop('c'), 'c');
 });

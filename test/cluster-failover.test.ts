@@ -34,13 +34,13 @@ t.test('when the middle node b stops, a → d reroutes through c and broadcasts 
   const a = cluster.node('a');
   const down: string[] = [];
   a.on('nodeDown', (n) => down.push(n));
-  await waitFor(() => a.nextHop('d') === 'b', 5000, 'a → b → d once the startup RTT samples have faded');
+  await waitFor(() => a.nextHop('d') === 'b', 60_000, 'a → b → d once the startup RTT samples have faded');
 
   await cluster.stop('b');
   await cluster.waitConverged(5000);
   t.same(down, ['b'], 'nodeDown(b)');
   t.same(a.liveNodes(), ['a', 'c', 'd']);
-  await waitFor(() => a.nextHop('d') === 'c', 3000, 'a to route to d through c');
+  await waitFor(() => a.nextHop('d') === 'c', 60_000, 'a to route to d through c');
   t.pass('a–c–d is now cheaper than the slow direct link');
   await a.sendTo('d', 'rerouted', { reliable: true });
   t.same(messages.d?.at(-1)?.hops, ['a', 'c', 'd']);
@@ -57,7 +57,7 @@ t.test('a reliable send made while there is no route is delivered once the route
   const { cluster, messages, forwarded } = await start(t, LINE);
   const a = cluster.node('a');
   await cluster.stop('b');
-  await waitFor(() => a.liveNodes().join() === 'a', 5000, 'a to see b and c gone');
+  await waitFor(() => a.liveNodes().join() === 'a', 60_000, 'a to see b and c gone');
   t.equal(a.nextHop('c'), undefined);
 
   let delivered = false;
@@ -79,10 +79,10 @@ t.test('when the next hop dies before acking, the payload is retried and the des
   let release!: () => void;
   hooks.gate = new Promise<void>((resolve) => (release = resolve));
   const sent = a.sendTo('c', 'in flight', { reliable: true, id: 'f-1' });
-  await waitFor(() => messages.c?.length === 1, 2000, 'c to start storing');
+  await waitFor(() => messages.c?.length === 1, 60_000, 'c to start storing');
 
   await cluster.stop('b');
-  await waitFor(() => a.nextHop('c') === undefined, 5000, 'a to lose its route to c');
+  await waitFor(() => a.nextHop('c') === undefined, 60_000, 'a to lose its route to c');
   t.equal(a.queueSize('c'), 1, 'the ack never came: a still holds the payload');
 
   await cluster.restart('b');
@@ -98,7 +98,7 @@ t.test('a restarted node rejoins: routes and live nodes come back everywhere', a
   const ups: string[] = [];
   cluster.node('a').on('nodeUp', (n) => ups.push(n));
   await cluster.stop('b');
-  await waitFor(() => cluster.node('c').liveNodes().join() === 'c', 5000, 'c to be alone');
+  await waitFor(() => cluster.node('c').liveNodes().join() === 'c', 60_000, 'c to be alone');
   await cluster.restart('b');
   await cluster.waitConverged(5000);
   t.same(ups.sort(), ['b', 'c']);
@@ -110,7 +110,7 @@ t.test('a reliable send that gives up on unreachable nodes is withdrawn (UNREACH
   const a = cluster.node('a');
   hooks.gate = new Promise<void>(() => undefined); // c never finishes storing
   const sent = a.sendTo('c', 'for c only', { reliable: true, id: 'u-1', giveUpIfUnreachable: true });
-  await waitFor(() => messages.c?.length === 1, 5000, 'c to start storing');
+  await waitFor(() => messages.c?.length === 1, 60_000, 'c to start storing');
   await cluster.stop('c');
   await t.rejects(sent, { code: 'UNREACHABLE' }, 'the sender learns at once, and can pick another node');
   t.equal(a.queueSize(), 0, 'nothing waits for c');

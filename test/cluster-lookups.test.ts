@@ -53,8 +53,8 @@ t.test('a look-up in flight when the home stops is answered by the next home, no
   const [a, c] = [cluster.node('a'), cluster.node('c')];
   const device = deviceHomedOn(['a', 'b', 'c'], 'b', 'c');
   c.announceLocation(device);
-  await waitFor(() => cluster.node('b').locationHere(device) === 'c', 5000, 'the home b to learn where the device is');
-  await waitFor(() => a.nextHop('b') === 'b', 5000, 'a to reach b directly');
+  await waitFor(() => cluster.node('b').locationHere(device) === 'c', 60_000, 'the home b to learn where the device is');
+  await waitFor(() => a.nextHop('b') === 'b', 60_000, 'a to reach b directly');
 
   // The question to b is held back on a's link, so it is in flight when b stops and never answered.
   a.setLinkDelay('b', 60_000);
