@@ -11,7 +11,7 @@ import type { OpsDeps } from './routes.js';
 const here = (file: string) => fileURLToPath(new URL(`./dashboard-assets/${file}`, import.meta.url));
 const requireAsset = createRequire(import.meta.url);
 
-/** Files the page loads, read once at start-up: the page, its script and style, the graph and chart libraries. */
+/** Files the page loads: its script and style, the graph and chart libraries. */
 const ASSETS: Record<string, { path: string; type: string }> = {
   'app.js': { path: here('app.js'), type: 'text/javascript; charset=utf-8' },
   'app.css': { path: here('app.css'), type: 'text/css; charset=utf-8' },
@@ -27,8 +27,9 @@ const ASSETS: Record<string, { path: string; type: string }> = {
  * Live data is one server-sent event stream per open page, one update a second.
  */
 export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
-  const files = new Map(Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(a.path, 'utf8'), type: a.type }]));
-  const page = readFileSync(here('index.html'), 'utf8');
+  // Read on first request, then kept: a broker nobody opens the dashboard of pays no start-up I/O.
+  const cache = new Map<string, string>();
+  const read = (path: string): string => cache.get(path) ?? cache.set(path, readFileSync(path, 'utf8')).get(path)!;
   const feed = new DashboardFeed({
     nodeId: deps.nodeId,
     registry: deps.metrics.registry,
@@ -37,13 +38,13 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
   });
   const guard = <R>(handle: (request: { params: string[] }) => R) => tokenIfSet(deps.adminToken, handle);
   return [
-    { method: 'get', path: '/dashboard', handle: () => ({ status: '200 OK', contentType: 'text/html; charset=utf-8', body: page }) },
+    { method: 'get', path: '/dashboard', handle: () => ({ status: '200 OK', contentType: 'text/html; charset=utf-8', body: read(here('index.html')) }) },
     {
       method: 'get',
       path: '/dashboard/assets/:file',
       handle: ({ params }): HttpReply => {
-        const file = files.get(params[0] ?? '');
-        return file ? { status: '200 OK', contentType: file.type, body: file.body } : json({ error: 'no such asset' }, '404 Not Found');
+        const asset = Object.hasOwn(ASSETS, params[0] ?? '') ? ASSETS[params[0]!] : undefined;
+        return asset ? { status: '200 OK', contentType: asset.type, body: read(asset.path) } : json({ error: 'no such asset' }, '404 Not Found');
       },
     },
     {
