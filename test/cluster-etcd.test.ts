@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { FrameKind, type Broker } from '../src/index.js';
 import { startBrokerProcess } from './helpers/broker-process.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
-import { EtcdServer } from '../bench/cluster/etcd-server.js';
+import { EtcdServer } from '../kit/etcd-server.js';
 import { RawClient } from './helpers/raw-client.js';
 import { until } from './helpers/until.js';
 

@@ -6,7 +6,7 @@ import { ClusterNode, LOCAL_TIMING, waitFor, type ClusterMessage } from '../src/
 import { isLoopbackHost } from '../src/cluster/link-tls.js';
 import { FrameKind } from '../src/index.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
-import { createTestCa } from '../bench/cluster/test-ca.js';
+import { createTestCa } from '../kit/test-ca.js';
 import { RawClient } from './helpers/raw-client.js';
 import { until } from './helpers/until.js';
 

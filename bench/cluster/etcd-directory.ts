@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ClusterNode, LOCAL_TIMING, waitFor } from '../../src/cluster/index.js';
-import { EtcdServer } from './etcd-server.js';
+import { EtcdServer } from '../../kit/etcd-server.js';
 
 const USAGE = 'usage: npm run bench:etcd-directory [-- --quick] [--devices N]';
 const PREFIX = '/relaymesh-bench/devices/';

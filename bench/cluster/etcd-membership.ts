@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ClusterNode, waitFor } from '../../src/cluster/index.js';
 import { ETCD_DEFAULTS, EtcdDiscovery } from '../../src/cluster/etcd-discovery.js';
-import { EtcdServer } from './etcd-server.js';
+import { EtcdServer } from '../../kit/etcd-server.js';
 
 const SECRET = 'bench-membership-secret-0123';
 const PREFIX = '/relaymesh-bench-membership';

@@ -11,7 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatCount, formatUs } from '../fanout/coordinator.js';
 import { killAllChildren, killChildrenOnExit } from '../fanout/ipc.js';
-import { createTestCa } from './test-ca.js';
+import { createTestCa } from '../../kit/test-ca.js';
 import { lineLinks, measureBroadcast, measureLine, measureRawWs, meshLinks, type BenchSettings, type BroadcastResult, type P2pResult, type Percentiles } from './scenarios.js';
 
 const USAGE = `usage: npm run bench:cluster [-- --quick] [--messages N] [--payload BYTES]

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LatencyHistogram } from '../fanout/histogram.js';
 import { forkChild, type ChildLink } from '../fanout/ipc.js';
 import type { Histogram, NodeCommands, ReceiverStats, SendPlan, SendResult } from './commands.js';
-import type { TestCa } from './test-ca.js';
+import type { TestCa } from '../../kit/test-ca.js';
 
 export interface BenchSettings {
   latencyMessages: number;

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind, encodeFrame, type MsgFrame } from '../../src/protocol/index.js';
-import { freePort } from '../../test/helpers/broker.js';
+import { freePort } from '../../kit/free-port.js';
 import { startBrokerProcess, type BrokerProcess } from '../../test/helpers/broker-process.js';
 import { CampaignStats } from './campaign-stats.js';
 import { ClusterPortFuzzer, type ClusterPortStats } from './cluster-port.js';

@@ -20,22 +20,7 @@ export async function startTestBroker(
   return Object.assign(broker, { url: `ws://127.0.0.1:${broker.port}/` });
 }
 
-/**
- * A free TCP port on 127.0.0.1. For tests that restart a broker on the same port: uSockets
- * sets SO_REUSEADDR only for an explicit port, so a broker started on port 0 leaves its
- * closed connections in TIME_WAIT blocking a rebind for a minute.
- */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../kit/free-port.js';
 
 /** An admin token for test brokers that need the admin API (e.g. to watch a stream's head). */
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
