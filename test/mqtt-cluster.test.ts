@@ -9,7 +9,9 @@ t.test('across two cluster nodes: MQTT publisher → SDK subscriber, SDK publish
   const [portA, portB] = [await freePort(), await freePort()];
   const a = await startTestBroker(t, { nodeId: 'a', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portA, secret: SECRET, peers: [`b@127.0.0.1:${portB}`] } });
   const b = await startTestBroker(t, { nodeId: 'b', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portB, secret: SECRET, peers: [`a@127.0.0.1:${portA}`] } });
-  await until(async () => ((await (await fetch(`http://127.0.0.1:${a.port}/cluster`)).json()) as { nodes: string[] }).nodes.length === 2, 'the nodes to link');
+  // Both views: a node that does not yet see the other picks device homes from itself alone.
+  const sees = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/cluster`)).json()) as { nodes: { live: boolean }[] }).nodes.filter((n) => n.live).length === 2;
+  await until(async () => (await sees(a.port)) && (await sees(b.port)), 'the nodes to link, seen from both');
 
   const mqttDevice = await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'sensor-1' });
   await mqttDevice.subscribeAsync('cmd/#', { qos: 1 });
