@@ -45,8 +45,8 @@ export function renderChart(r: VehicleResult): string {
   parts.push(`<line x1="${x(goalMs)}" y1="46" x2="${x(goalMs)}" y2="${latencyH}" stroke="${COLORS.goal}" stroke-width="1.5"/>`);
   if (checks.length > 0) {
     const top = 40 + latencyH;
-    const maxCores = Math.max(0.01, ...checks.flatMap((c) => [c.measuredCores, c.predictedCores]));
-    parts.push(`<text x="10" y="${top + 10}" font-weight="bold">capacity model check: broker cores measured (blue) and predicted (orange) per fleet size</text>`);
+    const maxCores = Math.max(0.01, ...checks.flatMap((c) => [c.measuredCores, c.predictedCores]).filter(Number.isFinite));
+    parts.push(`<text x="10" y="${top + 10}" font-weight="bold">capacity model check: broker cores measured (blue) and predicted (orange; sizes in the fit predicted by a fit without them)</text>`);
     checks.forEach((c, i) => {
       const y = top + 20 + i * 2 * ROW_H;
       const w = (v: number): string => ((v / maxCores) * plotW).toFixed(1);
@@ -54,9 +54,14 @@ export function renderChart(r: VehicleResult): string {
         `<text x="${LABEL_W - 6}" y="${y + 18}" text-anchor="end">${esc(c.label)}: ${c.vehicles} vehicles</text>`,
         `<rect x="${LABEL_W}" y="${y + 2}" width="${w(c.measuredCores)}" height="${ROW_H - 3}" fill="${COLORS.measured}"/>`,
         `<text x="${LABEL_W + Number(w(c.measuredCores)) + 4}" y="${y + 12}">${c.measuredCores.toFixed(3)}</text>`,
-        `<rect x="${LABEL_W}" y="${y + ROW_H + 1}" width="${w(c.predictedCores)}" height="${ROW_H - 3}" fill="${COLORS.predicted}"/>`,
-        `<text x="${LABEL_W + Number(w(c.predictedCores)) + 4}" y="${y + ROW_H + 11}">${c.predictedCores.toFixed(3)}</text>`,
       );
+      // A size whose removal leaves too few sizes for a fit has no held-out prediction.
+      if (Number.isFinite(c.predictedCores)) {
+        parts.push(
+          `<rect x="${LABEL_W}" y="${y + ROW_H + 1}" width="${w(c.predictedCores)}" height="${ROW_H - 3}" fill="${COLORS.predicted}"/>`,
+          `<text x="${LABEL_W + Number(w(c.predictedCores)) + 4}" y="${y + ROW_H + 11}">${c.predictedCores.toFixed(3)}</text>`,
+        );
+      }
     });
   }
   parts.push('</svg>');

@@ -10,7 +10,7 @@ import type { FleetResult } from '../fleet/results.js';
 import { connectFleet, pastDeadline, steadySpec, withBroker, withMemory, type RunContext } from '../fleet/scenarios.js';
 import { Simulator, type DeviceLink, type PhaseSpec } from '../fleet/simulator.js';
 import { NO_NETWORK } from '../harness/network-model.js';
-import { assumptions, checks, costInputs, plan } from './capacity-model.js';
+import { MIN_SIZES, capacityPlan, forwardCost, sampleOf } from './capacity-model.js';
 import { renderChart } from './chart.js';
 import { VEHICLES_USAGE, parseVehicleArgs, type Part, type VehicleOptions } from './options.js';
 import { renderVehicleTables } from './report.js';
@@ -29,6 +29,8 @@ const CLUSTER_RESULTS = 'bench/results/cluster-latest.json';
 const PLANNED_FLEETS = [100_000, 1_000_000];
 /** Seconds of heartbeats-only traffic that price a connection. */
 const IDLE_SECONDS = 6;
+/** The machine is shared: its load average is sampled through the run and reported with the figures. */
+const LOAD_SAMPLE_S = 30;
 
 export async function runVehicleBench(args: string[]): Promise<number> {
   const options = parseVehicleArgs(args);
@@ -66,6 +68,8 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     deadline: startedAt.getTime() + o.maxMinutes * 60_000,
     targetSettings: { heartbeatMs: o.heartbeatMs, lifetimeS: o.maxMinutes * 60 + 120, relaymeshMode: 'host', brokerWorkers: 1 },
   };
+  const loadSamples = [loadavg()[0]!];
+  const loadSampler = setInterval(() => loadSamples.push(loadavg()[0]!), LOAD_SAMPLE_S * 1000).unref();
   const driving = (network: DeviceLink['network']): DeviceLink => ({ network, driveS: options.driveS, redial: true });
   try {
     await step(result, log, 'relaymesh', async () => {
@@ -84,6 +88,8 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     buildModel(options, result);
     result.durationS = (Date.now() - startedAt.getTime()) / 1000;
     result.machine.loadAverage.atEnd = loadavg()[0]!;
+    clearInterval(loadSampler);
+    result.loadDuring = loadSummary([...loadSamples, result.machine.loadAverage.atEnd]);
     noteConditions(result);
     process.stdout.write('\n' + renderVehicleTables(result) + '\n\n');
     const json = writeLatest(o.outDir, 'vehicles-latest.json', result);
@@ -91,6 +97,7 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${json} and ${svg}`);
     return result.errors.length > 0 ? 1 : 0;
   } finally {
+    clearInterval(loadSampler);
     await sim.stop();
     killAllChildren();
     uninstall();
@@ -133,23 +140,26 @@ function quietSpec(scenario: string): PhaseSpec {
   return { scenario, seconds: IDLE_SECONDS, warmupS: 0, rate: 0, commandRate: 0, broadcastHz: 0 };
 }
 
+/**
+ * The model is fitted on the capacity part's broker (sessions held, sizes from none to the search's
+ * largest); the fixed phases, each on its own broker with drives, are checked against it from outside.
+ */
 function buildModel(options: VehicleOptions, result: VehicleResult): void {
-  const main = result.phases.find((p) => p.broker === 'relaymesh' && p.client === 'raw' && p.network === options.network.name)?.phase;
-  if (!main) return;
   const o = options.fleet;
-  const inputs = costInputs(main, result.brokerAlone, result.idle, CLUSTER_RESULTS);
-  const measured = [
-    ...(result.modelCheck ? [{ label: 'model check', pass: true, phase: result.modelCheck }] : []),
-    { label: 'main phase (calibration)', pass: true, phase: main },
-    ...(result.capacity?.probes ?? []).flatMap((p) => (p.phase ? [{ label: 'capacity probe', pass: p.pass, phase: p.phase }] : [])),
+  const fitSamples = [
+    ...(result.brokerAlone ? [sampleOf('broker alone', result.brokerAlone)] : []),
+    ...(result.modelCheck ? [sampleOf('half fleet loaded', result.modelCheck)] : []),
+    ...(result.idle ? [sampleOf('half fleet idle', result.idle)] : []),
+    ...(result.capacity?.probes ?? []).flatMap((p) => (p.phase ? [sampleOf('capacity probe', p.phase, p.pass)] : [])),
   ];
-  result.model = {
-    inputs,
-    nodeCores: options.nodeCores,
-    rows: plan(inputs, PLANNED_FLEETS, o.rate, options.nodeCores, o.commandRate, o.steadyBroadcastHz),
-    checks: checks(inputs, measured),
-    assumptions: assumptions(inputs, options.nodeCores),
-  };
+  const otherSamples = result.phases.flatMap((p) => (p.broker === 'relaymesh' && p.phase ? [sampleOf(`${p.label} (own broker, drives)`, p.phase)] : []));
+  const workload = { ratePerVehicle: o.rate, commandsPerVehicleS: o.commandRate, broadcastHz: o.steadyBroadcastHz };
+  result.model = capacityPlan(fitSamples, otherSamples, forwardCost(CLUSTER_RESULTS), PLANNED_FLEETS, workload, options.nodeCores);
+  if (!result.model) result.notes.push(`no capacity model: it needs the capacity part with at least ${MIN_SIZES} fleet sizes measured (had ${new Set(fitSamples.map((s) => s.vehicles)).size})`);
+}
+
+function loadSummary(samples: number[]): NonNullable<VehicleResult['loadDuring']> {
+  return { everyS: LOAD_SAMPLE_S, mean: samples.reduce((a, b) => a + b, 0) / samples.length, min: Math.min(...samples), max: Math.max(...samples), samples };
 }
 
 function noteConditions(result: VehicleResult): void {

@@ -7,6 +7,13 @@ import type { VehiclePhase, VehicleResult } from './results.js';
 
 export function renderVehicleTables(r: VehicleResult): string {
   const out: string[] = [];
+  const load = r.loadDuring;
+  out.push(
+    `${r.startedAt}, ${r.durationS.toFixed(0)} s, ${r.machine.cpus} cores; load average (1 min) at start ${r.machine.loadAverage.atStart.toFixed(2)}, ` +
+      (load ? `during the run mean ${load.mean.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)} (every ${load.everyS} s), ` : '') +
+      `at end ${r.machine.loadAverage.atEnd.toFixed(2)}`,
+    '',
+  );
   const ran = r.phases.filter((p): p is VehiclePhase & { phase: PhaseResult } => p.phase !== undefined);
   if (ran.length > 0) {
     out.push('end to end, per flow (ms; loss counts only what was sent while the receiver was in session)', latencyTable(ran));
@@ -86,8 +93,9 @@ function networkShare(direct: PhaseResult, emulated: PhaseResult, network: strin
 }
 
 function modelText(m: CapacityPlan): string {
+  const f = m.fit;
   const plan = table(
-    ['vehicles', 'records/s each', 'msgs/s handled', 'broker cores', 'procs (CPU)', 'procs (files)', 'processes', `nodes (${m.nodeCores} cores)`, 'RSS GiB', 'forwards/s', '+cores if telemetry crosses'],
+    ['vehicles', 'records/s each', 'msgs/s handled', 'broker cores', 'procs (CPU)', 'procs (files)', 'processes', 'vehicles/proc', `nodes (${m.nodeCores} cores)`, 'RSS GiB', 'forwards/s', '+cores if telemetry crosses'],
     m.rows.map((r) => [
       r.vehicles.toLocaleString('en-US'),
       r.ratePerVehicle,
@@ -96,6 +104,7 @@ function modelText(m: CapacityPlan): string {
       r.processesByCpu,
       r.processesByFiles,
       r.processes,
+      r.vehiclesPerProcess,
       r.nodes,
       r.memoryGiB.toFixed(1),
       fmtRate(r.forwardsPerSecond),
@@ -103,15 +112,25 @@ function modelText(m: CapacityPlan): string {
     ]),
   );
   const check = table(
-    ['fleet measured', 'vehicles', 'criteria', 'msgs/s handled', 'measured cores', 'predicted cores', 'error %'],
-    m.checks.map((c) => [c.label, c.vehicles, c.pass ? 'pass' : 'FAIL', fmtRate(c.messagesPerSecond), c.measuredCores.toFixed(3), c.predictedCores.toFixed(3), Number.isFinite(c.errorPct) ? c.errorPct.toFixed(0) : '-']),
+    ['fleet measured', 'vehicles', 'criteria', 'msgs/s handled', 'measured cores', 'fitted (all sizes)', 'predicted (held out)', 'error %'],
+    m.checks.map((c) => [
+      c.label,
+      c.vehicles,
+      c.pass ? 'pass' : 'FAIL',
+      fmtRate(c.messagesPerSecond),
+      c.measuredCores.toFixed(3),
+      c.fittedCores.toFixed(3),
+      Number.isFinite(c.predictedCores) ? c.predictedCores.toFixed(3) : '-',
+      Number.isFinite(c.errorPct) ? c.errorPct.toFixed(0) : '-',
+    ]),
   );
   return [
-    'capacity model',
+    `capacity model: broker cores = ${f.fixedCores.toFixed(3)} + vehicles × ${f.usPerVehicleSecond.toFixed(2)} µs/s + msgs/s × ${f.usPerMessage.toFixed(2)} µs ` +
+      `(fitted at ${f.sizes.length} fleet sizes); RSS = ${(f.baseRssBytes / 2 ** 20).toFixed(0)} MB + ${(f.rssPerVehicleBytes / 1024).toFixed(1)} KB per vehicle`,
     plan,
     '',
-    'model check: predicted vs measured broker cores at the fleets measured here',
-    m.checks.length > 0 ? check : '  (no capacity probes ran)',
+    'model check, predicted vs measured broker cores: sizes in the fit predicted by a fit without that size; the fixed phases (own broker, drives) by the full fit',
+    check,
     '',
     'assumptions:',
     ...m.assumptions.map((a) => `  - ${a}`),

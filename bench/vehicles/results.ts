@@ -22,6 +22,8 @@ export interface VehicleResult {
   startedAt: string;
   durationS: number;
   machine: FleetResult['machine'];
+  /** The machine's 1-minute load average sampled through the run (it is shared with other work). */
+  loadDuring?: { everyS: number; mean: number; min: number; max: number; samples: number[] };
   source: FleetResult['source'];
   options: Record<string, unknown>;
   networks: { main: NetworkModel; mix: NetworkModel };
