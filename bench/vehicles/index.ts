@@ -20,9 +20,8 @@ import { vehiclePhase } from './scenarios.js';
 export { VEHICLES_USAGE };
 
 /**
- * Vehicle clients against relaymesh. 'mqtt' joins the list once relaymesh has an MQTT listener:
- * the fleet's MQTT devices (bench/fleet/device-mqtt.ts) already speak the vehicle workload, and
- * targets.ts would then start relaymesh with that listener as a target of protocol 'mqtt'.
+ * Vehicle clients of relaymesh's own protocol. MQTT vehicles reach relaymesh's MQTT listener as
+ * the peer 'relaymesh-mqtt', beside Mosquitto and Aedes with the same mqtt.js vehicles.
  */
 const RELAYMESH_CLIENTS: DeviceKind[] = ['raw', 'sdk'];
 const CLUSTER_RESULTS = 'bench/results/cluster-latest.json';
@@ -117,20 +116,23 @@ async function step(result: VehicleResult, log: ProgressLine, name: string, run:
 
 /**
  * On one broker through the main network, sessions held (a probe lasts seconds, a drive half an
- * hour): the broker alone (the model's fixed cost), a fleet of half the main size loaded (the
- * model's first check), then idle (its per-connection cost), then the search for the largest
- * fleet within the criteria.
+ * hour): the broker alone, a quarter and half of the main fleet loaded, half idle (the model's own
+ * sizes, so it has several even when every probe of the search fails), then the search for the
+ * largest fleet within the criteria, whose probes add their sizes to the model.
  */
 async function capacitySearch(ctx: RunContext, options: VehicleOptions, result: VehicleResult): Promise<void> {
   if (pastDeadline(ctx, 'capacity search')) return;
   const o = options.fleet;
   const searchCtx: RunContext = { ...ctx, link: { network: options.network, driveS: 0, redial: true } };
-  const half = Math.max(1, Math.round(options.vehicles / 2));
+  const sizes = [...new Set([Math.round(options.vehicles / 4), Math.round(options.vehicles / 2)].map((n) => Math.max(1, n)))];
   await withBroker(searchCtx, 'relaymesh', 'raw', async (attached) => {
     result.brokerAlone = await ctx.sim.runPhase(quietSpec('broker alone'));
-    await connectFleet(searchCtx, half, `model check ${half}`);
-    result.modelCheck = withMemory(await ctx.sim.runPhase({ ...steadySpec(o, o.probeSeconds), scenario: `model check ${half}` }), attached.baselineRss);
-    result.idle = withMemory(await ctx.sim.runPhase(quietSpec(`idle ${half}`)), attached.baselineRss);
+    result.modelFleets = [];
+    for (const size of sizes) {
+      await connectFleet(searchCtx, size, `model fleet ${size}`);
+      result.modelFleets.push(withMemory(await ctx.sim.runPhase({ ...steadySpec(o, o.probeSeconds), scenario: `model fleet ${size}` }), attached.baselineRss));
+    }
+    result.idle = withMemory(await ctx.sim.runPhase(quietSpec(`idle ${ctx.sim.size}`)), attached.baselineRss);
     if (!pastDeadline(ctx, 'capacity search')) result.capacity = await loadedSearch(searchCtx, attached, fleetCeiling(searchCtx, attached));
   });
 }
@@ -148,8 +150,8 @@ function buildModel(options: VehicleOptions, result: VehicleResult): void {
   const o = options.fleet;
   const fitSamples = [
     ...(result.brokerAlone ? [sampleOf('broker alone', result.brokerAlone)] : []),
-    ...(result.modelCheck ? [sampleOf('half fleet loaded', result.modelCheck)] : []),
-    ...(result.idle ? [sampleOf('half fleet idle', result.idle)] : []),
+    ...(result.modelFleets ?? []).map((p) => sampleOf('model fleet', p)),
+    ...(result.idle ? [sampleOf('model fleet idle', result.idle)] : []),
     ...(result.capacity?.probes ?? []).flatMap((p) => (p.phase ? [sampleOf('capacity probe', p.phase, p.pass)] : [])),
   ];
   const otherSamples = result.phases.flatMap((p) => (p.broker === 'relaymesh' && p.phase ? [sampleOf(`${p.label} (own broker, drives)`, p.phase)] : []));

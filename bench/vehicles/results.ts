@@ -32,8 +32,8 @@ export interface VehicleResult {
   phases: VehiclePhase[];
   /** The broker with the backend and no vehicle: a process's fixed cost. */
   brokerAlone?: PhaseResult;
-  /** Half the main fleet, sessions held, loaded: the capacity model's own check point. */
-  modelCheck?: PhaseResult;
+  /** A quarter and half of the main fleet, sessions held, loaded: the capacity model's own sizes. */
+  modelFleets?: PhaseResult[];
   /** The same fleet on heartbeats only: what a connection costs the broker without traffic. */
   idle?: PhaseResult;
   capacity?: CapacityResult;
