@@ -30,7 +30,7 @@ export function renderChart(r: VehicleResult): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
     '<rect width="100%" height="100%" fill="white"/>',
-    `<text x="10" y="20" font-size="14" font-weight="bold">relaymesh connected vehicles — ${esc(r.startedAt)} (${r.machine.cpus} cores, load ${r.machine.loadAverage.atStart.toFixed(1)})</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">relaymesh connected vehicles — ${esc(r.startedAt)} (${r.machine.cpus} cores, load average ${(r.loadDuring?.mean ?? r.machine.loadAverage.atStart).toFixed(1)})</text>`,
     `<text x="10" y="40" font-weight="bold">end to end latency, ms: p50 (light) and p99 (dark); red line: the ${goalMs} ms goal</text>`,
   ];
   bars.forEach((b, i) => {
