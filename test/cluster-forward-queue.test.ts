@@ -2,6 +2,7 @@ import t from 'tap';
 import { ClusterError } from '../src/cluster/index.js';
 import { ForwardQueue, type QueuedPayload, type TransferResult } from '../src/cluster/forward-queue.js';
 import { AckStatus } from '../src/cluster/wire.js';
+import { until } from './helpers/until.js';
 
 /** A queue whose transfers wait until the test answers them. */
 function harness(options: { maxQueued?: number; maxInflightPerDest?: number } = {}) {
@@ -139,3 +140,24 @@ t.test('a payload that gives up is still retried while its destination stays rea
   await sent;
   t.same(h.forwarded, ['m1']);
 });
+
+t.test('backlog: per destination, payloads held and the age of the oldest, in flight or retried; 0 once delivered', async (t) => {
+  const h = harness({ maxInflightPerDest: 1 });
+  t.same(h.queue.backlog(), [], 'nothing queued yet');
+  const first = h.push('m1');
+  const second = h.push('m2');
+  await until('the oldest payload to have an age', () => h.queue.backlog()[0]!.oldestMs > 0, 60_000);
+  const inFlight = h.queue.backlog()[0]!;
+  t.match(inFlight, { dest: 'd', held: 2 }, 'm1 in flight, m2 waiting');
+  h.attempts[0]!.answer(RETRY);
+  await until('the retry', () => h.attempts.length === 2, 60_000);
+  t.equal(h.attempts[1]!.item.id, 'm1', 'the retry goes first');
+  t.ok(h.queue.backlog()[0]!.oldestMs >= inFlight.oldestMs, 'a retried payload keeps its age');
+  h.attempts[1]!.answer(OK);
+  await first;
+  await until('m2 to go', () => h.attempts.length === 3, 60_000);
+  h.attempts[2]!.answer(OK);
+  await second;
+  t.same(h.queue.backlog(), [{ dest: 'd', held: 0, oldestMs: 0 }], 'the destination stays listed, with nothing held');
+});
+

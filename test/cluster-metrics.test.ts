@@ -1,4 +1,8 @@
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import t from 'tap';
+import { ClusterNode, LOCAL_TIMING } from '../src/cluster/index.js';
+import { registerClusterMetrics } from '../src/broker/ops/cluster-metrics.js';
 import { FrameKind } from '../src/index.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -35,6 +39,8 @@ t.test('/metrics shows links, routing and forwarding of the cluster, totals as c
   t.equal(value(text, 'relaymesh_cluster_nodes_live'), 2);
   t.equal(value(text, 'relaymesh_cluster_routes'), 1);
   t.equal(value(text, 'relaymesh_cluster_forward_queue'), 0);
+  t.equal(value(text, 'relaymesh_cluster_forward_queue_by_dest{dest="b"}'), 0, 'b was queued for once: its series stays, at 0');
+  t.equal(value(text, 'relaymesh_cluster_forward_queue_oldest_seconds{dest="b"}'), 0);
   t.ok(value(text, 'relaymesh_cluster_forwarded_total{next_hop="b"}')! >= 1, 'the SEND went to b as next hop');
   t.ok(value(text, 'relaymesh_cluster_lsa_originated_total')! >= 1);
   t.ok(value(text, 'relaymesh_cluster_lsa_flooded_total')! >= 1, "b's advertisement was accepted");
@@ -51,4 +57,31 @@ t.test('/metrics shows links, routing and forwarding of the cluster, totals as c
   t.equal(value(after, 'relaymesh_cluster_routes'), 0);
   t.ok(value(after, 'relaymesh_cluster_route_computations_total')! > computations, 'routes recomputed');
   t.equal(value(after, 'relaymesh_cluster_link_rtt_seconds{peer="b"}'), undefined, 'no RTT for a link that is down');
+});
+
+t.test('the forward queue shows, per destination, how many payloads wait and for how long; 0 once delivered', async (t) => {
+  const log = pino({ level: 'silent' });
+  const cPort = await freePort();
+  const a = await ClusterNode.start<string>({ ...LOCAL_TIMING, nodeId: 'a', host: '127.0.0.1', port: 0, secret: SECRET, log, seeds: [`c@127.0.0.1:${cPort}`] });
+  t.teardown(() => a.close());
+  const registry = new Registry();
+  registerClusterMetrics(registry, () => a.stats());
+  const scrape = () => registry.metrics();
+
+  // c is not running: the payload waits in a's forward queue for a route.
+  const delivered = a.sendTo('c', 'reading-1', { reliable: true });
+  await until('the payload for c to have waited a while', async () => (value(await scrape(), 'relaymesh_cluster_forward_queue_oldest_seconds{dest="c"}') ?? 0) > 0, 60_000);
+  t.equal(value(await scrape(), 'relaymesh_cluster_forward_queue_by_dest{dest="c"}'), 1);
+  const before = value(await scrape(), 'relaymesh_cluster_forward_queue_oldest_seconds{dest="c"}')!;
+  await until('the age to grow while c stays unreachable', async () => value(await scrape(), 'relaymesh_cluster_forward_queue_oldest_seconds{dest="c"}')! > before, 60_000);
+
+  const received: string[] = [];
+  const c = await ClusterNode.start<string>({ ...LOCAL_TIMING, nodeId: 'c', host: '127.0.0.1', port: cPort, secret: SECRET, log, onMessage: (m) => void received.push(m.payload) });
+  t.teardown(() => c.close());
+  await delivered;
+  t.same(received, ['reading-1']);
+  const after = await scrape();
+  t.equal(value(after, 'relaymesh_cluster_forward_queue_by_dest{dest="c"}'), 0);
+  t.equal(value(after, 'relaymesh_cluster_forward_queue_oldest_seconds{dest="c"}'), 0, 'nothing waits for c any more');
+  t.equal(value(after, 'relaymesh_cluster_forwarded_total{next_hop="c"}'), 1);
 });

@@ -34,6 +34,6 @@ t.test('across two cluster nodes: MQTT publisher → SDK subscriber, SDK publish
   }
   t.equal(mqttDevice.received[0]!.payload.toString(), 'calibrate', 'SDK on b → MQTT on a');
   await sdk.send('sensor-1', 'reboot', { qos: 1 });
-  await until(() => mqttDevice.received.some((m) => m.topic === '$inbox/sensor-1'), 'the inbox message across nodes');
+  await until(() => mqttDevice.received.some((m) => m.topic === '$inbox/sensor-1'), 'the inbox message across nodes', 60_000);
   t.equal(mqttDevice.received.find((m) => m.topic === '$inbox/sensor-1')!.payload.toString(), 'reboot');
 });

@@ -57,5 +57,7 @@ export type NodeCommands = {
   send: { args: SendPlan; reply: SendResult };
   rawServe: { args: null; reply: { port: number } };
   rawSend: { args: SendPlan & { port: number }; reply: SendResult };
+  /** The process's CPU time so far (user + system), µs. */
+  cpu: { args: null; reply: { us: number } };
   stop: { args: null; reply: null };
 };

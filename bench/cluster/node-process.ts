@@ -134,6 +134,10 @@ serveCommands<NodeCommands>({
     ws.close();
     return result;
   },
+  cpu: () => {
+    const { user, system } = process.cpuUsage();
+    return { us: user + system };
+  },
   stop: async () => {
     await node?.close();
     raw?.close();

@@ -26,6 +26,8 @@ export interface Throughput {
   lost: number;
   durationMs: number;
   perSec: number;
+  /** CPU time of every process in the run (nodes, or the two raw ws ends) per delivered message, µs. */
+  cpuUsPerMsg: number;
 }
 
 export interface P2pResult {
@@ -77,15 +79,23 @@ export async function stopNodes(nodes: Iterable<Node>): Promise<void> {
 
 type Send = (plan: Pick<SendPlan, 'messages' | 'reliable' | 'intervalMs'>) => Promise<SendResult>;
 
+/** Total CPU time so far of the processes of a run, µs. */
+async function cpuOf(processes: Iterable<Node>): Promise<number> {
+  const each = await Promise.all([...processes].map((n) => n.request('cpu', null, T)));
+  return each.reduce((sum, c) => sum + c.us, 0);
+}
+
 /** Best effort: paced one-way latency, then throughput when sending as fast as possible. */
-async function measureQos0(receiver: Node, send: Send, s: BenchSettings): Promise<{ path: string[]; qos0: P2pResult['qos0'] }> {
+async function measureQos0(processes: Node[], receiver: Node, send: Send, s: BenchSettings): Promise<{ path: string[]; qos0: P2pResult['qos0'] }> {
   await receiver.request('reset', { keepPerSeq: false }, T);
   await send({ messages: s.latencyMessages, reliable: false, intervalMs: s.intervalMs });
   const [lat] = await waitCounts([receiver], s.latencyMessages);
   await receiver.request('reset', { keepPerSeq: false }, T);
+  const cpuBefore = await cpuOf(processes);
   const sent = await send({ messages: s.throughputMessages, reliable: false, intervalMs: 0 });
   const [tp] = await waitCounts([receiver], s.throughputMessages);
-  return { path: lat!.hops, qos0: { oneWayUs: percentiles(lat!.latency), throughput: throughput(s.throughputMessages, tp!.count, sent.startUs, tp!.lastUs) } };
+  const cpuUs = (await cpuOf(processes)) - cpuBefore;
+  return { path: lat!.hops, qos0: { oneWayUs: percentiles(lat!.latency), throughput: throughput(s.throughputMessages, tp!.count, sent.startUs, tp!.lastUs, cpuUs) } };
 }
 
 export const lineLinks = (ids: string[]): [string, string][] => ids.slice(1).map((id, i) => [ids[i]!, id]);
@@ -99,13 +109,15 @@ export async function measureLine(hops: number, s: BenchSettings, ca?: TestCa): 
     const origin = nodes.get(ids[0]!)!;
     const dest = nodes.get(ids.at(-1)!)!;
     const send: Send = (plan) => origin.request('send', { ...plan, dest: ids.at(-1)!, payloadBytes: s.payloadBytes }, 120_000);
-    const { path, qos0 } = await measureQos0(dest, send, s);
+    const { path, qos0 } = await measureQos0([...nodes.values()], dest, send, s);
 
     await dest.request('reset', { keepPerSeq: false }, T);
     const lat1 = await send({ messages: s.latencyMessages, reliable: true, intervalMs: s.intervalMs });
     const oneWay1 = await waitCounts([dest], s.latencyMessages);
     await dest.request('reset', { keepPerSeq: false }, T);
+    const cpuBefore = await cpuOf(nodes.values());
     const tp1 = await send({ messages: s.throughputMessages, reliable: true, intervalMs: 0 });
+    const cpuUs = (await cpuOf(nodes.values())) - cpuBefore;
 
     return {
       name: `cluster ${hops} hop${hops > 1 ? 's' : ''}${ca ? ', TLS' : ''}`,
@@ -113,7 +125,7 @@ export async function measureLine(hops: number, s: BenchSettings, ca?: TestCa): 
       hops,
       path,
       qos0,
-      qos1: { ackUs: percentiles(lat1.ack!), oneWayUs: percentiles(oneWay1[0]!.latency), throughput: throughput(s.throughputMessages, s.throughputMessages, tp1.startUs, tp1.endUs) },
+      qos1: { ackUs: percentiles(lat1.ack!), oneWayUs: percentiles(oneWay1[0]!.latency), throughput: throughput(s.throughputMessages, s.throughputMessages, tp1.startUs, tp1.endUs, cpuUs) },
     };
   } finally {
     await stopNodes(nodes.values());
@@ -125,7 +137,7 @@ export async function measureRawWs(s: BenchSettings): Promise<P2pResult> {
   const [sender, receiver] = [forkChild<NodeCommands>('raw-sender', MODULE), forkChild<NodeCommands>('raw-receiver', MODULE)];
   try {
     const { port } = await receiver.request('rawServe', null, T);
-    const { qos0 } = await measureQos0(receiver, (plan) => sender.request('rawSend', { ...plan, port, payloadBytes: s.payloadBytes }, 120_000), s);
+    const { qos0 } = await measureQos0([sender, receiver], receiver, (plan) => sender.request('rawSend', { ...plan, port, payloadBytes: s.payloadBytes }, 120_000), s);
     return { name: 'raw ws (baseline)', hops: 1, path: [], qos0 };
   } finally {
     await stopNodes([sender, receiver]);
@@ -152,11 +164,13 @@ export async function measureBroadcast(name: string, ids: string[], links: [stri
     }
 
     await Promise.all(receivers.map((r) => r.request('reset', { keepPerSeq: false }, T)));
+    const cpuBefore = await cpuOf(nodes.values());
     const tp = await send({ messages: s.throughputMessages, intervalMs: 0 });
     const tps = await waitCounts(receivers, s.throughputMessages);
+    const cpuUs = (await cpuOf(nodes.values())) - cpuBefore;
     const delivered = tps.reduce((sum, st) => sum + st.count, 0);
     const expected = s.throughputMessages * receivers.length;
-    const t = throughput(expected, delivered, tp.startUs, Math.max(...tps.map((st) => st.lastUs)));
+    const t = throughput(expected, delivered, tp.startUs, Math.max(...tps.map((st) => st.lastUs)), cpuUs);
     return {
       name,
       nodes: ids.length,
@@ -183,9 +197,9 @@ async function waitCounts(receivers: Node[], expected: number): Promise<Receiver
   throw new Error(`receivers still short of ${expected} messages after 60 s`);
 }
 
-function throughput(sent: number, delivered: number, startUs: number, endUs: number): Throughput {
+function throughput(sent: number, delivered: number, startUs: number, endUs: number, cpuUs: number): Throughput {
   const durationMs = Math.max(0.001, (endUs - startUs) / 1000);
-  return { sent, delivered, lost: sent - delivered, durationMs, perSec: delivered / (durationMs / 1000) };
+  return { sent, delivered, lost: sent - delivered, durationMs, perSec: delivered / (durationMs / 1000), cpuUsPerMsg: cpuUs / Math.max(1, delivered) };
 }
 
 function percentiles(h: Histogram): Percentiles {

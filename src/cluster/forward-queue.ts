@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ReconnectDelay } from '../protocol/backoff.js';
 import { ClusterError } from './errors.js';
 import { AckStatus } from './wire.js';
@@ -10,6 +11,17 @@ export interface QueuedPayload {
   dest: string;
   channel: number;
   payload: Uint8Array;
+  /** When it was pushed (performance.now()); a retry keeps it, so age counts the whole wait. */
+  since: number;
+}
+
+/** What the queue holds for one destination: for monitoring, read when scraped. */
+export interface DestinationBacklog {
+  dest: string;
+  /** Payloads waiting or in flight. */
+  held: number;
+  /** Milliseconds since the oldest of them was pushed. */
+  oldestMs: number;
 }
 
 export interface TransferResult {
@@ -72,6 +84,11 @@ class WaitingList {
     return w;
   }
 
+  /** The longest-waiting payload: retried ones left before every fresh one. */
+  oldest(): Waiter | undefined {
+    return this.retried[0] ?? this.fresh[this.head];
+  }
+
   all(): Waiter[] {
     return [...this.retried, ...this.fresh.slice(this.head)];
   }
@@ -107,6 +124,8 @@ interface DestQueue {
 export class ForwardQueue {
   private readonly dests = new Map<string, DestQueue>();
   private readonly inflight = new Set<Waiter>();
+  /** Every destination ever pushed to (node ids, so few): monitoring keeps a series for each. */
+  private readonly known = new Set<string>();
   private total = 0;
   private nextSeq = 1;
   private closed = false;
@@ -120,6 +139,18 @@ export class ForwardQueue {
     return q ? q.waiting.length + q.inflight : 0;
   }
 
+  /** Per destination ever pushed to: payloads held now, and how long the oldest has waited. */
+  backlog(): DestinationBacklog[] {
+    const since = new Map<string, number>();
+    for (const [dest, q] of this.dests) since.set(dest, q.waiting.oldest()?.item.since ?? Infinity);
+    for (const { item } of this.inflight) since.set(item.dest, Math.min(item.since, since.get(item.dest) ?? Infinity));
+    const now = performance.now();
+    return [...this.known].map((dest) => {
+      const oldest = since.get(dest) ?? Infinity;
+      return { dest, held: this.size(dest), oldestMs: oldest === Infinity ? 0 : now - oldest };
+    });
+  }
+
   push(dest: string, id: string, channel: number, payload: Uint8Array, giveUpIfUnreachable = false): Promise<void> {
     if (this.closed) return Promise.reject(new ClusterError('CLOSED', 'cluster node closed'));
     if (this.total >= this.deps.maxQueued) {
@@ -129,7 +160,8 @@ export class ForwardQueue {
     return new Promise((resolve, reject) => {
       let q = this.dests.get(dest);
       if (!q) this.dests.set(dest, (q = { waiting: new WaitingList(), inflight: 0, failures: 0, timer: undefined }));
-      q.waiting.push({ item: { seq: this.nextSeq++, id, dest, channel, payload }, giveUpIfUnreachable, resolve, reject });
+      this.known.add(dest);
+      q.waiting.push({ item: { seq: this.nextSeq++, id, dest, channel, payload, since: performance.now() }, giveUpIfUnreachable, resolve, reject });
       this.total++;
       this.drain(dest);
     });

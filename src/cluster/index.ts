@@ -70,6 +70,7 @@ export { ClusterError, type ClusterErrorCode } from './errors.js';
 export { StaticDiscovery, type Discovery, type PeerAddress } from './discovery.js';
 export type { ClusterSnapshot } from './snapshot.js';
 export type { ClusterStats, PeerTraffic, RoutingCounters } from './stats.js';
+export type { DestinationBacklog } from './forward-queue.js';
 export { HashRing } from './hash-ring.js';
 export { LocalCluster, LOCAL_TIMING, waitFor, type LocalClusterSpec, type LocalClusterOptions } from './local-cluster.js';
 export { shortestPaths, nextHops, treeChildren, treeEdges, pathTo, type Graph, type ShortestPaths } from './graph.js';

@@ -201,7 +201,7 @@ export class ClusterNode<T = unknown> extends EventEmitter<ClusterEvents> {
       const link = this.links.get(nodeId);
       return { nodeId, ...traffic, up: link !== undefined, rttMs: link?.cost.rttMs, cost: link?.cost.ready ? link.cost.value : undefined, lossRate: link?.cost.lossRate };
     });
-    return { liveNodes: this.topology.liveNodes().length, routes: Object.keys(this.topology.routes()).length, queued: this.router.queue.size(), routing: this.topology.counters, peers };
+    return { liveNodes: this.topology.liveNodes().length, routes: Object.keys(this.topology.routes()).length, queued: this.router.queue.size(), backlog: this.router.queue.backlog(), routing: this.topology.counters, peers };
   }
 
   /** Test/link-layer knob: delay every frame this node sends to `peerId` by `delayMs`. */

@@ -1,3 +1,5 @@
+import type { DestinationBacklog } from './forward-queue.js';
+
 /** What a node counts about one peer, kept across that peer's links (a link is replaced, the counts stay). */
 export interface PeerTraffic {
   /** Links to the peer that became active. */
@@ -27,6 +29,8 @@ export interface ClusterStats {
   routes: number;
   /** Reliable payloads held in the forward queue. */
   queued: number;
+  /** The forward queue per destination ever queued for. */
+  backlog: DestinationBacklog[];
   routing: Readonly<RoutingCounters>;
   /** Every peer ever linked, with its current link's measurements when it is up. */
   peers: (PeerTraffic & { nodeId: string; up: boolean; rttMs: number | undefined; cost: number | undefined; lossRate: number | undefined })[];

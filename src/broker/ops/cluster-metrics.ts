@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ClusterStats } from '../../cluster/index.js';
+import type { ClusterStats, DestinationBacklog } from '../../cluster/index.js';
 
 type Peer = ClusterStats['peers'][number];
 
@@ -37,6 +37,8 @@ export function registerClusterMetrics(registry: Registry, read: () => ClusterSt
   gauge('relaymesh_cluster_nodes_live', 'Cluster nodes reachable from this one, itself included', (s) => s.liveNodes);
   gauge('relaymesh_cluster_routes', 'Destinations in the routing table (nodes with a next hop)', (s) => s.routes);
   gauge('relaymesh_cluster_forward_queue', 'Reliable payloads held in the forward queue (waiting for a route or an ack)', (s) => s.queued);
+  perDestinationGauge(registry, read, 'relaymesh_cluster_forward_queue_by_dest', 'Reliable payloads held in the forward queue for the destination node (waiting or awaiting an ack)', (b) => b.held);
+  perDestinationGauge(registry, read, 'relaymesh_cluster_forward_queue_oldest_seconds', 'Age of the oldest payload held in the forward queue for the destination node (0 when none)', (b) => b.oldestMs / 1000);
   counter('relaymesh_cluster_route_computations_total', 'Shortest-path computations', (s) => s.routing.computations);
   counter('relaymesh_cluster_route_changes_total', 'Computations that changed a next hop or the set of live nodes', (s) => s.routing.changes);
   counter('relaymesh_cluster_lsa_originated_total', "This node's link-state advertisements flooded to its links", (s) => s.routing.lsaOriginated);
@@ -48,4 +50,22 @@ export function registerClusterMetrics(registry: Registry, read: () => ClusterSt
   perPeerCounter('relaymesh_cluster_link_ups_total', 'Links to the peer that came up', 'peer', (p) => p.ups);
   perPeerCounter('relaymesh_cluster_link_downs_total', 'Links to the peer that went down', 'peer', (p) => p.downs);
   perPeerCounter('relaymesh_cluster_forwarded_total', 'Routed payloads handed to the peer as next hop (originated here or relayed)', 'next_hop', (p) => p.forwarded);
+}
+
+/**
+ * A gauge per destination node of the forward queue (every destination ever queued for keeps its
+ * series, 0 when drained); each label child is resolved once, at its destination's first scrape.
+ */
+function perDestinationGauge(registry: Registry, read: () => ClusterStats, name: string, help: string, value: (b: DestinationBacklog) => number): void {
+  const children = new Map<string, Gauge.Internal<'dest'>>();
+  new Gauge({
+    name, help, labelNames: ['dest'], registers: [registry],
+    collect() {
+      for (const b of read().backlog) {
+        let child = children.get(b.dest);
+        if (!child) children.set(b.dest, (child = this.labels({ dest: b.dest })));
+        child.set(value(b));
+      }
+    },
+  });
 }

@@ -1,19 +1,17 @@
 /**
- * Membership through etcd: `npm run bench:etcd-membership`. Starts a real etcd (temp data dir),
- * three cluster nodes in this process that find each other only through it, and one broker
- * process (`relaymesh start --discovery etcd`). Measures how long each node takes to join every
- * graph, then how a failure is detected: the process frozen (SIGSTOP: its sockets stay open, so
- * only the link timeout or the lease can tell) and killed (SIGKILL: the kernel closes its
- * sockets). Default timing: heartbeat 1 s, link timeout 3 s, lease TTL 5 s. Prints a table and
- * writes bench/results/etcd-membership-latest.json.
+ * Membership through etcd, for `npm run bench:cluster`: starts a real etcd (temp data dir), three
+ * cluster nodes in this process that find each other only through it, and broker processes
+ * (`relaymesh start --discovery etcd`, from dist/). Measures how long each node takes to join
+ * every graph, then how a failure is detected: the process frozen (SIGSTOP: its sockets stay
+ * open, so only the link timeout or the lease can tell) and killed (SIGKILL: the kernel closes
+ * its sockets). Default timing: heartbeat 1 s, link timeout 3 s, lease TTL 5 s.
  */
 import { Etcd3 } from 'etcd3';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ClusterNode, waitFor } from '../../src/cluster/index.js';
 import { ETCD_DEFAULTS, EtcdDiscovery } from '../../src/cluster/etcd-discovery.js';
@@ -24,7 +22,7 @@ const PREFIX = '/relaymesh-bench-membership';
 const TTL_SECONDS = 5;
 const T = 120_000;
 
-interface Detection {
+export interface Detection {
   failure: string;
   /** Until every survivor's graph dropped the node. */
   graphMs: number;
@@ -67,14 +65,27 @@ async function detect(failure: string, child: ChildProcess, signal: NodeJS.Signa
   return { failure, graphMs, etcdKeyMs };
 }
 
-async function main(): Promise<void> {
+export interface Join {
+  nodeId: string;
+  /** From the node's start (in-process) or its process's spawn, until every graph has it. */
+  joinMs: number;
+}
+
+export interface MembershipResult {
+  timing: { heartbeatMs: number; linkTimeoutMs: number; leaseTtlSeconds: number };
+  joins: Join[];
+  detections: Detection[];
+}
+
+export async function measureMembership(): Promise<MembershipResult> {
+  if (!existsSync('bin/relaymesh.js') || !existsSync('dist/src/cli/main.js')) throw new Error('membership: run from the repository root after `npm run build` (it starts bin/relaymesh.js)');
   const etcd = await EtcdServer.start();
   const client = new Etcd3({ hosts: etcd.endpoint });
   const nodes: ClusterNode[] = [];
   const dataDirs: string[] = [];
   const children: ChildProcess[] = [];
   try {
-    const joins: { nodeId: string; joinMs: number }[] = [];
+    const joins: Join[] = [];
     for (const nodeId of ['a', 'b', 'c']) {
       const started = performance.now();
       nodes.push(await startNode(nodeId, etcd.endpoint));
@@ -82,7 +93,7 @@ async function main(): Promise<void> {
       joins.push({ nodeId, joinMs: performance.now() - started });
     }
     const detections: Detection[] = [];
-    for (const [failure, signal] of [['frozen (SIGSTOP)', 'SIGSTOP'], ['killed (SIGKILL)', 'SIGKILL']] as const) {
+    for (const [failure, signal] of [['frozen (SIGSTOP): link timeout', 'SIGSTOP'], ['killed (SIGKILL): sockets closed', 'SIGKILL']] as const) {
       const nodeId = signal === 'SIGSTOP' ? 'p1' : 'p2';
       const dir = mkdtempSync(join(tmpdir(), 'relaymesh-bench-membership-'));
       dataDirs.push(dir);
@@ -94,19 +105,8 @@ async function main(): Promise<void> {
       detections.push(await detect(failure, child, signal, nodes, client, nodeId));
       child.kill('SIGKILL');
     }
-    const rows = [
-      ['join', 'ms until in every graph'],
-      ...joins.map((j) => [j.nodeId, j.joinMs.toFixed(0)]),
-      ['', ''],
-      ['failure', 'ms until out of every graph', 'ms until etcd key gone'],
-      ...detections.map((d) => [d.failure, d.graphMs.toFixed(0), d.etcdKeyMs.toFixed(0)]),
-    ];
-    const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-    console.log(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n'));
-    console.log(`\nheartbeat 1 s, link timeout 3 s, lease TTL ${TTL_SECONDS} s; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
-    const dir = fileURLToPath(new URL('../results/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}etcd-membership-latest.json`, JSON.stringify({ at: new Date().toISOString(), ttlSeconds: TTL_SECONDS, joins, detections, loadavg: loadavg()[0], cores: cpus().length }, null, 2));
+    const { heartbeatMs, linkTimeoutMs } = nodes[0]!.options;
+    return { timing: { heartbeatMs, linkTimeoutMs, leaseTtlSeconds: TTL_SECONDS }, joins, detections };
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.close()));
@@ -115,8 +115,3 @@ async function main(): Promise<void> {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
