@@ -5,11 +5,12 @@
  * graph, then how a failure is detected: the process frozen (SIGSTOP: its sockets stay open, so
  * only the link timeout or the lease can tell) and killed (SIGKILL: the kernel closes its
  * sockets). Default timing: heartbeat 1 s, link timeout 3 s, lease TTL 5 s. Prints a table and
- * writes bench/results/etcd-membership-latest.json.
+ * writes bench/results/etcd-membership-latest.json (and with `--html` its report).
  */
 import { Etcd3 } from 'etcd3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeHtmlReport } from '../harness/html-report.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}etcd-membership-latest.json`, JSON.stringify({ at: new Date().toISOString(), ttlSeconds: TTL_SECONDS, joins, detections, loadavg: loadavg()[0], cores: cpus().length }, null, 2));
+    if (process.argv.includes('--html')) console.log(`wrote ${writeHtmlReport(`${dir}etcd-membership-latest.json`, { title: 'relaymesh: membership through etcd' })}`);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.close()));
