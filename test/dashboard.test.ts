@@ -6,8 +6,9 @@ import t, { type Test } from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FrameKind, type Broker } from '../src/index.js';
+import { consoleErrorsOf, launchChromium } from './helpers/browser.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
@@ -16,7 +17,6 @@ const SECRET = 'dashboard-cluster-secret-0123456789';
 const SUBSCRIBERS = 2000;
 /** Longest wait for the page to show something: the stream updates once a second. */
 const WAIT_MS = 60_000;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Three brokers, 2,000 sockets and a browser in one process: slow on a loaded machine, and no step's speed is asserted.
 t.setTimeout(600_000);
 
@@ -53,19 +53,11 @@ const inPage = <R>(page: Page, fn: () => R) => page.evaluate(fn);
 
 t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and follows a node going down', async (t) => {
   const { a, c } = await startCluster(t);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const shots = mkdtempSync(join(tmpdir(), 'relaymesh-dashboard-'));
   t.comment(`screenshots in ${shots}`);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
+  const consoleErrors = consoleErrorsOf(page);
 
   await page.goto(`http://127.0.0.1:${a.port}/dashboard`);
   await page.waitForSelector('#login:not([hidden])', { timeout: WAIT_MS });

@@ -21,6 +21,8 @@ export interface OpsDeps {
   /** The cluster view (nodes, links with costs, routes, spanning tree), when clustered. */
   cluster?: () => ClusterSnapshot;
   adminToken?: string;
+  /** Directory of benchmark HTML reports the dashboard lists (resolved; none: no reports). */
+  benchReportsDir?: string;
 }
 
 /** HTTP endpoints for operators: health, readiness, Prometheus metrics, and the admin API. */
