@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consoleErrorsOf, launchChromium } from './helpers/browser.js';
+import { consoleErrorsOf, launchChromium } from '../kit/chromium.js';
 import { startTestBroker } from './helpers/broker.js';
 
 const ADMIN = 'bench-report-admin-token-0123456789';
@@ -44,7 +44,8 @@ t.test('a run JSON becomes a self-contained HTML report that opens without conso
   const text = readFileSync(html, 'utf8');
   t.notMatch(text, /<script|<link|https?:\/\//i, 'no script, no stylesheet link, nothing fetched');
   t.notMatch(text, /<script>alert/, 'text from the JSON is escaped');
-  const browser = await launchChromium(t);
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = consoleErrorsOf(page);
   await page.goto(`file://${html}`);
@@ -77,7 +78,8 @@ t.test('the dashboard lists the reports and opens the newest, behind the admin t
     t.ok([400, 404].includes(reply.status) && !reply.body.includes('outside the report directory'), `${path} is refused (${reply.status})`);
   }
 
-  const browser = await launchChromium(t);
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = consoleErrorsOf(page);
   await page.goto(`${base}/dashboard`);

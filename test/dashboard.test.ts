@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { FrameKind, type Broker } from '../src/index.js';
-import { consoleErrorsOf, launchChromium } from './helpers/browser.js';
+import { consoleErrorsOf, launchChromium } from '../kit/chromium.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
@@ -53,7 +53,8 @@ const inPage = <R>(page: Page, fn: () => R) => page.evaluate(fn);
 
 t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and follows a node going down', async (t) => {
   const { a, c } = await startCluster(t);
-  const browser = await launchChromium(t);
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
   const shots = mkdtempSync(join(tmpdir(), 'relaymesh-dashboard-'));
   t.comment(`screenshots in ${shots}`);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -1,16 +1,14 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's chromium (installed by .ci/run), or the one CHROMIUM_PATH names. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** A headless Chromium, closed when the test ends. */
-export async function launchChromium(t: { teardown(fn: () => unknown): void }): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+/** A headless Chromium driven by playwright-core; the caller closes it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.teardown(() => browser.close());
-  return browser;
 }
 
 /** The page's console errors and uncaught exceptions, as they happen (clear it with `length = 0`). */
