@@ -105,9 +105,13 @@ async function run(o: Options): Promise<number> {
   const machine = describeMachine(loadavg()[0]!);
   log.line(`dashboard bench: ${o.devices.toLocaleString('en-US')} devices on ${o.brokerWorkers} broker process(es), ${o.workers} device workers, ${o.windowS} s windows`);
   if (machine.loadAverage.atStart > cpus().length * 0.5) log.line(`warning: load average ${machine.loadAverage.atStart.toFixed(1)} on ${cpus().length} cores: other work will skew the figures`);
-  const target = await startTarget('relaymesh', { heartbeatMs: 30_000, lifetimeS: 3600, relaymeshMode: 'cli', brokerWorkers: o.brokerWorkers });
-  const baseUrl = target.url.replace(/^ws/, 'http').replace(/\/$/, '');
+  // The device workers load while the broker starts (on a loaded machine both take a while).
   const sim = Simulator.start({ workload: 'fleet', workers: o.workers, partitions: 1, payloadBytes: 64, qos: 0, heartbeatMs: 30_000, connectConcurrency: 64, connectTimeoutMs: 30_000 }, log);
+  const target = await startTarget('relaymesh', { heartbeatMs: 30_000, lifetimeS: 3600, relaymeshMode: 'cli', brokerWorkers: o.brokerWorkers }).catch(async (err: Error) => {
+    await sim.stop();
+    throw err;
+  });
+  const baseUrl = target.url.replace(/^ws/, 'http').replace(/\/$/, '');
   const browser = await launchChromium();
   try {
     await sim.attach(target, 'raw');

@@ -11,7 +11,7 @@ type JsonObject = { [key: string]: Json };
 
 /** Keys that say when, on what and under which load a run was made. */
 const ENVIRONMENT_KEYS = new Set(['startedAt', 'at', 'date', 'durationS', 'machine', 'source', 'node', 'cores', 'cpus', 'loadavg', 'loadAverage']);
-/** Columns that make a list of records a series over time. */
+/** Columns that make a list of records a series over time (when they increase from record to record). */
 const TIME_KEYS = ['t', 'tS', 'atS', 'timeS', 'second', 'seconds', 'elapsedS'];
 /** Columns that name a record (used to label nested tables). */
 const LABEL_KEYS = ['name', 'label', 'scenario', 'topology', 'view', 'broker', 'phase', 'pattern'];
@@ -89,7 +89,7 @@ function recordsContent(heading: string, records: JsonObject[]): Partial<ReportS
 
 /** Records with a time column and at least three points: every other numeric column against it. */
 function timeChart(heading: string, records: JsonObject[]): ReportChart | undefined {
-  const timeKey = TIME_KEYS.find((k) => records.every((r) => typeof r[k] === 'number'));
+  const timeKey = TIME_KEYS.find((k) => records.every((r, i) => typeof r[k] === 'number' && (i === 0 || (r[k] as number) > (records[i - 1]![k] as number))));
   if (!timeKey || records.length < 3) return undefined;
   const numeric = Object.keys(records[0]!).filter((k) => k !== timeKey && records.every((r) => typeof r[k] === 'number' || r[k] === null));
   if (numeric.length === 0) return undefined;
