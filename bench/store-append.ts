@@ -172,7 +172,7 @@ try {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'store-append.json'), JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`wrote ${join(outDir, 'store-append.json')}\n`);
-  if (html) process.stdout.write(`wrote ${writeHtmlReport(join(outDir, 'store-append.json'), { title: 'relaymesh LMDB store appends' })}\n`);
+  if (html) process.stdout.write(`wrote ${writeHtmlReport(join(outDir, 'store-append.json'))}\n`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -49,7 +49,7 @@ t.test('a run JSON becomes a self-contained HTML report that opens without conso
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = consoleErrorsOf(page);
   await page.goto(`file://${html}`);
-  t.equal(await page.textContent('h1'), 'relaymesh benchmark: bench-run');
+  t.equal(await page.textContent('h1'), 'relaymesh benchmark: bench-run', 'titled by the file name');
   const captions = await page.locator('caption').allTextContents();
   t.ok(captions.includes('views'), 'a table per list of records');
   t.match(await page.locator('table', { hasText: 'first paint ms' }).textContent(), /cluster\s*412\.5/, 'with its rows');

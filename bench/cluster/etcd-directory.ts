@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}etcd-directory-latest.json`, JSON.stringify({ ...results, at: new Date().toISOString(), loadavg: loadavg()[0], cores: cpus().length }, null, 2));
-    if (html) console.log(`wrote ${writeHtmlReport(`${dir}etcd-directory-latest.json`, { title: 'relaymesh: device directory in etcd or on home nodes' })}`);
+    if (html) console.log(`wrote ${writeHtmlReport(`${dir}etcd-directory-latest.json`)}`);
   } finally {
     client.close();
     await etcd.destroy();

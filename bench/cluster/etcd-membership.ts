@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}etcd-membership-latest.json`, JSON.stringify({ at: new Date().toISOString(), ttlSeconds: TTL_SECONDS, joins, detections, loadavg: loadavg()[0], cores: cpus().length }, null, 2));
-    if (process.argv.includes('--html')) console.log(`wrote ${writeHtmlReport(`${dir}etcd-membership-latest.json`, { title: 'relaymesh: membership through etcd' })}`);
+    if (process.argv.includes('--html')) console.log(`wrote ${writeHtmlReport(`${dir}etcd-membership-latest.json`)}`);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.close()));

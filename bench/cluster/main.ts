@@ -120,7 +120,7 @@ async function main(args: string[]): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}cluster-latest.json`, JSON.stringify(result, null, 2) + '\n');
-    const report = html ? `, ${writeHtmlReport(`${dir}cluster-latest.json`, { title: 'relaymesh cluster benchmark' })}` : '';
+    const report = html ? `, ${writeHtmlReport(`${dir}cluster-latest.json`)}` : '';
     process.stdout.write(`\ndone in ${result.durationS.toFixed(0)} s; wrote bench/results/cluster-latest.json${report}\n`);
   } finally {
     killAllChildren();

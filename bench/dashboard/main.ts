@@ -155,7 +155,7 @@ async function run(o: Options): Promise<number> {
     };
     process.stdout.write('\n' + tables(result).map(formatTextTable).join('\n\n') + '\n\n');
     const file = writeLatest(o.outDir, 'dashboard-latest.json', result);
-    const html = o.html ? [writeHtmlReport(file, { title: `relaymesh dashboard with ${o.devices.toLocaleString('en-US')} devices` })] : [];
+    const html = o.html ? [writeHtmlReport(file)] : [];
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${[file, ...html].join(', ')}`);
     return page.consoleErrors.length > 0 ? 1 : 0;
   } finally {

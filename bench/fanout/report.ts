@@ -81,6 +81,6 @@ export function writeResults(outDir: string, result: BenchResult, svg: string, h
   writeFileSync(files[0]!, json);
   writeFileSync(files[1]!, json);
   writeFileSync(files[2]!, svg);
-  if (html) files.push(writeHtmlReport(files[0]!, { title: 'relaymesh fan-out benchmark', svgPath: files[2]! }), writeHtmlReport(files[1]!, { title: 'relaymesh fan-out benchmark' }));
+  if (html) files.push(writeHtmlReport(files[0]!, { svgPath: files[2]! }), writeHtmlReport(files[1]!));
   return files;
 }

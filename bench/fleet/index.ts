@@ -87,7 +87,7 @@ export async function runFleetBench(args: string[]): Promise<number> {
     noteOtherLoad(result);
     process.stdout.write('\n' + renderTables(result) + '\n\n');
     const file = writeResults(options.outDir, result);
-    const html = options.html ? [writeHtmlReport(file, { title: 'relaymesh fleet benchmark' })] : [];
+    const html = options.html ? [writeHtmlReport(file)] : [];
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${[file, ...html].join(', ')}`);
     return result.errors.length > 0 ? 1 : 0;
   } finally {

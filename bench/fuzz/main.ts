@@ -64,7 +64,7 @@ if (args.includes('--help') || args.includes('-h')) {
     const result = await runCampaign(options, (line) => process.stderr.write(`fuzz: ${line}\n`));
     process.stdout.write(renderReport(result) + '\n');
     const file = writeResult(outDir, result);
-    process.stderr.write(`fuzz: wrote ${file}${html ? `, ${writeHtmlReport(file, { title: 'relaymesh fuzz campaign' })}` : ''}\n`);
+    process.stderr.write(`fuzz: wrote ${file}${html ? `, ${writeHtmlReport(file)}` : ''}\n`);
     process.exitCode = findings(result).length === 0 ? 0 : 1;
   } catch (err) {
     process.stderr.write(`fuzz: ${(err as Error).stack ?? String(err)}\n`);

@@ -21,6 +21,8 @@ nav ol { columns: 2 14rem; padding-left: 1.2rem; }
 .scroll { overflow-x: auto; max-width: 100%; margin: .6rem 0; }
 table { border-collapse: collapse; font-size: .9rem; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
+/* A caption that repeats its section's heading is kept for screen readers only. */
+.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 th, td { border-bottom: 1px solid #eee; padding: .2rem .6rem; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #f6f8fa; position: sticky; top: 0; }
@@ -65,9 +67,8 @@ ${sections.map(({ id, section }) => renderSection(id, section)).join('\n')}
  * Writes the report of the run in `jsonPath` next to it (same name, `.html`), with the SVG
  * chart the benchmark wrote beside it when there is one; returns the HTML file's path.
  */
-export function writeHtmlReport(jsonPath: string, options: { title?: string; svgPath?: string } = {}): string {
-  const name = basename(jsonPath).replace(/\.json$/, '');
-  const doc = jsonReportDoc(options.title ?? `relaymesh benchmark: ${name}`, JSON.parse(readFileSync(jsonPath, 'utf8')), basename(jsonPath));
+export function writeHtmlReport(jsonPath: string, options: { svgPath?: string } = {}): string {
+  const doc = jsonReportDoc(titleOf(basename(jsonPath).replace(/\.json$/, '')), JSON.parse(readFileSync(jsonPath, 'utf8')), basename(jsonPath));
   const svgPath = options.svgPath ?? jsonPath.replace(/\.json$/, '.svg');
   if (existsSync(svgPath)) doc.figures.push({ caption: `chart (${basename(svgPath)})`, svg: readFileSync(svgPath, 'utf8').replace(/<\?xml[^>]*>/, '') });
   const htmlPath = jsonPath.replace(/\.json$/, '') + '.html';
@@ -75,20 +76,39 @@ export function writeHtmlReport(jsonPath: string, options: { title?: string; svg
   return htmlPath;
 }
 
+/** What each benchmark's files are called (`fanout-latest.json`, `fanout-<time>.json`...) → the report's title. */
+const TITLES: Record<string, string> = {
+  fanout: 'relaymesh fan-out benchmark',
+  fleet: 'relaymesh fleet benchmark',
+  vehicles: 'relaymesh connected-vehicles benchmark',
+  cluster: 'relaymesh cluster benchmark',
+  dashboard: 'relaymesh dashboard with a large fleet connected',
+  'etcd-directory': 'relaymesh: device directory in etcd or on home nodes',
+  'etcd-membership': 'relaymesh: membership through etcd',
+  startup: 'relaymesh CLI start-up',
+  'store-append': 'relaymesh LMDB store appends',
+  fuzz: 'relaymesh fuzz campaign',
+};
+
+function titleOf(name: string): string {
+  const bench = Object.keys(TITLES).find((b) => name === b || name.startsWith(`${b}-`));
+  return bench ? `${TITLES[bench]} (${name})` : `relaymesh benchmark: ${name}`;
+}
+
 function renderSection(id: string, section: ReportSection): string {
   return [
     `<section aria-labelledby="${id}"><h2 id="${id}">${esc(section.heading)}</h2>`,
     ...section.paragraphs.map((p) => `<p>${esc(p)}</p>`),
     ...section.charts.map(renderChart),
-    ...section.tables.map(renderTable),
+    ...section.tables.map((table) => renderTable(table, table.caption === section.heading)),
     '</section>',
   ].join('\n');
 }
 
-function renderTable(table: ReportTable): string {
+function renderTable(table: ReportTable, captionRepeatsHeading: boolean): string {
   const head = `<thead><tr>${table.header.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead>`;
   const body = table.rows.map((row) => `<tr>${row.map((cell) => `<td${typeof cell === 'number' ? ' class="n"' : ''}>${esc(formatCell(cell))}</td>`).join('')}</tr>`).join('\n');
-  return `<div class="scroll"><table><caption>${esc(table.caption)}</caption>${head}<tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll"><table><caption${captionRepeatsHeading ? ' class="sr"' : ''}>${esc(table.caption)}</caption>${head}<tbody>${body}</tbody></table></div>`;
 }
 
 const CHART = { width: 720, height: 260, left: 64, right: 16, top: 12, bottom: 36 };

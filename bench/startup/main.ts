@@ -151,4 +151,4 @@ process.stdout.write(`start-up, ${runs} runs each (load average ${loadavg()[0]!.
 const dir = join(REPO, 'bench/results');
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, 'startup-latest.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, loadAverage: loadavg()[0], runs, results }, null, 2) + '\n');
-if (html) process.stdout.write(`wrote ${writeHtmlReport(join(dir, 'startup-latest.json'), { title: 'relaymesh CLI start-up' })}\n`);
+if (html) process.stdout.write(`wrote ${writeHtmlReport(join(dir, 'startup-latest.json'))}\n`);

@@ -89,7 +89,7 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     process.stdout.write('\n' + renderVehicleTables(result) + '\n\n');
     const json = writeLatest(o.outDir, 'vehicles-latest.json', result);
     const svg = writeLatest(o.outDir, 'vehicles-latest.svg', renderChart(result));
-    const html = o.html ? [writeHtmlReport(json, { title: 'relaymesh vehicles benchmark' })] : [];
+    const html = o.html ? [writeHtmlReport(json)] : [];
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${[json, svg, ...html].join(', ')}`);
     return result.errors.length > 0 ? 1 : 0;
   } finally {
