@@ -52,7 +52,7 @@ async function startCluster(t: Test): Promise<Record<'a' | 'b' | 'c', TestBroker
 const inPage = <R>(page: Page, fn: () => R) => page.evaluate(fn);
 
 t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and follows a node going down', async (t) => {
-  const { a, c } = await startCluster(t);
+  const { a, b, c } = await startCluster(t);
   const browser = await launchChromium();
   t.teardown(() => browser.close());
   const shots = mkdtempSync(join(tmpdir(), 'relaymesh-dashboard-'));
@@ -142,4 +142,14 @@ t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and 
   t.pass('nothing wider than a phone screen');
   await page.screenshot({ path: join(shots, 'dashboard-phone.png'), fullPage: true });
   t.same(consoleErrors, [], 'no console errors');
+
+  // A device on another node: the page says which node holds it.
+  const elsewhere = await RawClient.connect(b.url, 'on-b');
+  t.teardown(() => elsewhere.close());
+  await until('node a to know where on-b is', async () => JSON.stringify(await api(a, '/dashboard/devices/on-b')).includes('node b'));
+  await page.fill('#device-id', 'on-b');
+  await page.press('#device-id', 'Enter');
+  await page.waitForFunction(() => /connected to node b/.test(document.getElementById('device-error')?.textContent ?? ''), undefined, { timeout: WAIT_MS });
+  t.pass('a device connected elsewhere is reported with its node');
+  t.ok(consoleErrors.every((e) => /status of 404/.test(e)), 'the only console error is the 404 Chromium logs for it');
 });

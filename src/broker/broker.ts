@@ -234,7 +234,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     nodeId: options.nodeId,
     kick,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
-    ...(cluster ? { cluster: () => cluster.snapshot() } : {}),
+    ...(cluster ? { cluster: () => cluster.snapshot(), whereIs: (deviceId: string) => cluster.whereIs(deviceId) } : {}),
     benchReportsDir: benchReportsDir(options.ops.benchReportsDir),
     ready: () => {
       const checks = {

@@ -83,11 +83,19 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
     {
       method: 'get',
       path: '/dashboard/devices/:id',
-      handle: guard(({ params }) => {
+      handle: guard(async ({ params }) => {
         const deviceId = decodeURIComponent(params[0] ?? '');
         const live = deps.devices.get(deviceId);
         const session = deps.store.loadSession(deviceId);
-        if (!live && !session) return json({ error: `${deviceId} has no session on ${deps.nodeId}` }, '404 Not Found');
+        if (!live && !session) {
+          // Each node shows its own devices: say which node holds this one, when the cluster knows.
+          const node = await deps.whereIs?.(deviceId);
+          const elsewhere = node !== undefined && node !== deps.nodeId;
+          return json(
+            elsewhere ? { error: `${deviceId} is connected to node ${node}, not ${deps.nodeId}: open that node's dashboard`, node } : { error: `${deviceId} has no session on ${deps.nodeId}` },
+            '404 Not Found',
+          );
+        }
         return json({
           deviceId,
           node: deps.nodeId,
