@@ -1,16 +1,18 @@
 /**
- * `node --import tsx bench/store-append.ts [appends]`: append throughput of the LMDB store
+ * `node --import tsx bench/store-append.ts [appends] [--html]`: append throughput of the LMDB store
  * (200 B payloads, Promise.all per batch), against raw lmdb puts measured in the same run,
  * plus single-append latency, replay reads and pruning. Prints a table and writes
- * bench/results/store-append.json.
+ * bench/results/store-append.json (and with `--html` its report, store-append.html).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { openLmdbStore, type MessageStore } from '../src/store/index.js';
+import { takeHtmlFlag, writeHtmlReport } from './harness/html-report.js';
 
-const APPENDS = Number(process.argv[2] ?? 100_000);
+const { html, rest: ARGS } = takeHtmlFlag(process.argv.slice(2));
+const APPENDS = Number(ARGS[0] ?? 100_000);
 const PAYLOAD = new Uint8Array(200).fill(7);
 const RUNS = 3;
 const LATENCY_SAMPLES = 1000;
@@ -170,6 +172,7 @@ try {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'store-append.json'), JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`wrote ${join(outDir, 'store-append.json')}\n`);
+  if (html) process.stdout.write(`wrote ${writeHtmlReport(join(outDir, 'store-append.json'))}\n`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -6,8 +6,9 @@ import t, { type Test } from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FrameKind, type Broker } from '../src/index.js';
+import { consoleErrorsOf, launchChromium } from '../kit/chromium.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 
@@ -16,7 +17,6 @@ const SECRET = 'dashboard-cluster-secret-0123456789';
 const SUBSCRIBERS = 2000;
 /** Longest wait for the page to show something: the stream updates once a second. */
 const WAIT_MS = 60_000;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Three brokers, 2,000 sockets and a browser in one process: slow on a loaded machine, and no step's speed is asserted.
 t.setTimeout(600_000);
 
@@ -52,20 +52,13 @@ async function startCluster(t: Test): Promise<Record<'a' | 'b' | 'c', TestBroker
 const inPage = <R>(page: Page, fn: () => R) => page.evaluate(fn);
 
 t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and follows a node going down', async (t) => {
-  const { a, c } = await startCluster(t);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { a, b, c } = await startCluster(t);
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const shots = mkdtempSync(join(tmpdir(), 'relaymesh-dashboard-'));
   t.comment(`screenshots in ${shots}`);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
+  const consoleErrors = consoleErrorsOf(page);
 
   await page.goto(`http://127.0.0.1:${a.port}/dashboard`);
   await page.waitForSelector('#login:not([hidden])', { timeout: WAIT_MS });
@@ -149,4 +142,14 @@ t.test('the dashboard shows the cluster, routes, fan-out trees and traffic, and 
   t.pass('nothing wider than a phone screen');
   await page.screenshot({ path: join(shots, 'dashboard-phone.png'), fullPage: true });
   t.same(consoleErrors, [], 'no console errors');
+
+  // A device on another node: the page says which node holds it.
+  const elsewhere = await RawClient.connect(b.url, 'on-b');
+  t.teardown(() => elsewhere.close());
+  await until('node a to know where on-b is', async () => JSON.stringify(await api(a, '/dashboard/devices/on-b')).includes('node b'));
+  await page.fill('#device-id', 'on-b');
+  await page.press('#device-id', 'Enter');
+  await page.waitForFunction(() => /connected to node b/.test(document.getElementById('device-error')?.textContent ?? ''), undefined, { timeout: WAIT_MS });
+  t.pass('a device connected elsewhere is reported with its node');
+  t.ok(consoleErrors.every((e) => /status of 404/.test(e)), 'the only console error is the 404 Chromium logs for it');
 });

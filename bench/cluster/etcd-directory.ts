@@ -9,6 +9,7 @@
  */
 import { Etcd3 } from 'etcd3';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { takeHtmlFlag, writeHtmlReport } from '../harness/html-report.js';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { pino } from 'pino';
 import { ClusterNode, LOCAL_TIMING, waitFor } from '../../src/cluster/index.js';
 import { EtcdServer } from '../../kit/etcd-server.js';
 
-const USAGE = 'usage: npm run bench:etcd-directory [-- --quick] [--devices N]';
+const USAGE = 'usage: npm run bench:etcd-directory [-- --quick] [--devices N] [--html]';
 const PREFIX = '/relaymesh-bench/devices/';
 /** etcd's default --max-txn-ops. */
 const TXN_OPS = 128;
@@ -181,7 +182,8 @@ function render(r: Results): string {
 }
 
 async function main(): Promise<void> {
-  const { devices } = parseArgs(process.argv.slice(2));
+  const { html, rest } = takeHtmlFlag(process.argv.slice(2));
+  const { devices } = parseArgs(rest);
   const etcd = await EtcdServer.start();
   const client = new Etcd3({ hosts: etcd.endpoint });
   try {
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}etcd-directory-latest.json`, JSON.stringify({ ...results, at: new Date().toISOString(), loadavg: loadavg()[0], cores: cpus().length }, null, 2));
+    if (html) console.log(`wrote ${writeHtmlReport(`${dir}etcd-directory-latest.json`)}`);
   } finally {
     client.close();
     await etcd.destroy();

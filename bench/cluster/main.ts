@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { takeHtmlFlag, writeHtmlReport } from '../harness/html-report.js';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatCount, formatUs } from '../fanout/coordinator.js';
@@ -20,7 +21,8 @@ import { lineLinks, measureBroadcast, measureLine, measureRawWs, meshLinks, type
 const USAGE = `usage: npm run bench:cluster [-- --quick] [--messages N] [--payload BYTES]
   --quick        fewer messages (a smoke run)
   --messages N   messages per throughput run (default 50000; latency runs send 1000 paced at 1 ms)
-  --payload B    payload bytes (default 256)`;
+  --payload B    payload bytes (default 256)
+  --html         also write bench/results/cluster-latest.html (a self-contained report)`;
 
 function parseArgs(args: string[]): BenchSettings {
   const s: BenchSettings = { latencyMessages: 1000, intervalMs: 1, throughputMessages: 50_000, payloadBytes: 256, heartbeatMs: 500 };
@@ -130,7 +132,8 @@ function etcdInstalled(): boolean {
 
 async function main(args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) return void process.stdout.write(USAGE + '\n');
-  const s = parseArgs(args);
+  const { html, rest } = takeHtmlFlag(args);
+  const s = parseArgs(rest);
   const uninstall = killChildrenOnExit();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0]!;
@@ -168,7 +171,8 @@ async function main(args: string[]): Promise<void> {
     const dir = fileURLToPath(new URL('../results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}cluster-latest.json`, JSON.stringify(result, null, 2) + '\n');
-    process.stdout.write(`\ndone in ${result.durationS.toFixed(0)} s; wrote bench/results/cluster-latest.json\n`);
+    const report = html ? `, ${writeHtmlReport(`${dir}cluster-latest.json`)}` : '';
+    process.stdout.write(`\ndone in ${result.durationS.toFixed(0)} s; wrote bench/results/cluster-latest.json${report}\n`);
   } finally {
     killAllChildren();
     uninstall();

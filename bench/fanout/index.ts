@@ -48,7 +48,7 @@ export async function runFanoutBench(args: string[]): Promise<number> {
       cells,
     };
     process.stdout.write(renderTables(result) + '\n\n');
-    const files = writeResults(options.outDir, result, renderChart(result));
+    const files = writeResults(options.outDir, result, renderChart(result), options.html);
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${files.join(', ')}`);
     return cells.some((c) => c.error) ? 1 : 0;
   } finally {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import { PATTERNS, PUBLISHERS, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
 
@@ -30,6 +31,7 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
   --timeout <s>           longest wait for one measurement's deliveries (default 30)
   --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
   --out <dir>             results directory (default bench/results)
+${HTML_USAGE}
   --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
                           ${QUICK_TOPOLOGIES.join(',')} (a few minutes)`;
 
@@ -50,6 +52,8 @@ export interface BenchOptions {
   timeoutS: number;
   cpuProf: boolean;
   outDir: string;
+  /** Also write the HTML report next to the JSON. */
+  html: boolean;
   quick: boolean;
 }
 
@@ -77,6 +81,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       'cpu-prof': { type: 'boolean' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      ...HTML_FLAG,
     },
   });
   const quick = values.quick ?? false;
@@ -115,6 +120,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     timeoutS: int('timeout', values.timeout, quick ? 15 : 30, 1, 3600),
     cpuProf: values['cpu-prof'] ?? false,
     outDir: values.out ?? 'bench/results',
+    html: values.html ?? false,
     quick,
   };
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeHtmlReport } from '../harness/html-report.js';
 import { formatCount, formatUs } from './coordinator.js';
 import type { BenchResult, Cell, Measurement } from './results.js';
 
@@ -71,8 +72,8 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-/** Writes fanout-<timestamp>.json, fanout-latest.json and fanout-latest.svg; returns their paths. */
-export function writeResults(outDir: string, result: BenchResult, svg: string): string[] {
+/** Writes fanout-<timestamp>.json, fanout-latest.json and fanout-latest.svg (and with `html` their reports); returns their paths. */
+export function writeResults(outDir: string, result: BenchResult, svg: string, html: boolean): string[] {
   mkdirSync(outDir, { recursive: true });
   const stamp = result.startedAt.replace(/[:.]/g, '-');
   const json = JSON.stringify(result, null, 2) + '\n';
@@ -80,5 +81,6 @@ export function writeResults(outDir: string, result: BenchResult, svg: string): 
   writeFileSync(files[0]!, json);
   writeFileSync(files[1]!, json);
   writeFileSync(files[2]!, svg);
+  if (html) files.push(writeHtmlReport(files[0]!, { svgPath: files[2]! }), writeHtmlReport(files[1]!));
   return files;
 }

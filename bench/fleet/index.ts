@@ -5,6 +5,7 @@ import { killAllChildren, killChildrenOnExit } from '../fanout/ipc.js';
 import { capacityScenarios } from './capacity.js';
 import { FLEET_USAGE, parseFleetArgs, type FleetOptions } from './options.js';
 import { ProgressLine } from './progress.js';
+import { writeHtmlReport } from '../harness/html-report.js';
 import { renderTables, writeResults } from './report.js';
 import type { FleetResult } from './results.js';
 import { peerComparison, reconnectStorm, relaymeshScenarios, type RunContext } from './scenarios.js';
@@ -86,7 +87,8 @@ export async function runFleetBench(args: string[]): Promise<number> {
     noteOtherLoad(result);
     process.stdout.write('\n' + renderTables(result) + '\n\n');
     const file = writeResults(options.outDir, result);
-    log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${file}`);
+    const html = options.html ? [writeHtmlReport(file)] : [];
+    log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${[file, ...html].join(', ')}`);
     return result.errors.length > 0 ? 1 : 0;
   } finally {
     await sim.stop();

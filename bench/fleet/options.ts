@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import { PEERS, type BrokerName } from './targets.js';
 
 export const SCENARIOS = ['connect', 'steady', 'broadcast', 'soak', 'reconnect', 'capacity', 'idle'] as const;
@@ -47,6 +48,7 @@ scenarios (--scenario, default all; --quick: the first five):
   --broker-workers <n>   run every relaymesh scenario on \`relaymesh start --workers n\` (default 1: one process)
   --max-minutes <m>      hard bound on the whole run; later scenarios are skipped past it (default 20)
   --out <dir>            results directory (default bench/results)
+${HTML_USAGE}
   --quick                smoke run, about a minute`;
 
 export interface FleetOptions {
@@ -75,6 +77,8 @@ export interface FleetOptions {
   brokerWorkers: number;
   maxMinutes: number;
   outDir: string;
+  /** Also write the HTML report next to the JSON. */
+  html: boolean;
   quick: boolean;
   warmupS: number;
 }
@@ -94,6 +98,7 @@ export const SHARED_FLAGS = {
   'max-minutes': { type: 'string' },
   out: { type: 'string' },
   quick: { type: 'boolean' },
+  ...HTML_FLAG,
 } as const;
 
 export function parseFleetArgs(args: string[]): FleetOptions {
@@ -151,6 +156,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     brokerWorkers: num('broker-workers', values['broker-workers'], 1, 1, 64),
     maxMinutes: num('max-minutes', values['max-minutes'], 20, 1, 24 * 60, false),
     outDir: values.out ?? 'bench/results',
+    html: values.html ?? false,
     quick,
     warmupS: quick ? 1 : 2,
   };

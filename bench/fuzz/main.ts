@@ -1,5 +1,6 @@
 /** `node --import tsx bench/fuzz/main.ts [options]`: see FUZZ_USAGE. */
 import { parseArgs } from 'node:util';
+import { HTML_FLAG, HTML_USAGE, writeHtmlReport } from '../harness/html-report.js';
 import { runCampaign, type CampaignOptions } from './campaign.js';
 import { findings, renderReport, writeResult } from './report.js';
 
@@ -18,9 +19,10 @@ an oversized reason.
   --max-frame-bytes <n>   broker maxFrameBytes (default 65536; the transport closes at 4x)
   --stall-ms <n>          an answer missing this long on an open socket is a stall (default 10000)
   --max-seconds <n>       stop sending after this long, frames left or not (default 900)
-  --out <dir>             results directory (default bench/results; writes fuzz-latest.json)`;
+  --out <dir>             results directory (default bench/results; writes fuzz-latest.json)
+${HTML_USAGE}`;
 
-function parseFuzzArgs(args: string[]): CampaignOptions & { outDir: string } {
+function parseFuzzArgs(args: string[]): CampaignOptions & { outDir: string; html: boolean } {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -32,6 +34,7 @@ function parseFuzzArgs(args: string[]): CampaignOptions & { outDir: string } {
       'stall-ms': { type: 'string' },
       'max-seconds': { type: 'string' },
       out: { type: 'string' },
+      ...HTML_FLAG,
     },
   });
   const int = (flag: string, value: string | undefined, fallback: number, min: number): number => {
@@ -48,6 +51,7 @@ function parseFuzzArgs(args: string[]): CampaignOptions & { outDir: string } {
     stallMs: int('stall-ms', values['stall-ms'], 10_000, 100),
     maxSeconds: int('max-seconds', values['max-seconds'], 900, 1),
     outDir: values.out ?? 'bench/results',
+    html: values.html ?? false,
   };
 }
 
@@ -56,10 +60,11 @@ if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(FUZZ_USAGE + '\n');
 } else {
   try {
-    const { outDir, ...options } = parseFuzzArgs(args);
+    const { outDir, html, ...options } = parseFuzzArgs(args);
     const result = await runCampaign(options, (line) => process.stderr.write(`fuzz: ${line}\n`));
     process.stdout.write(renderReport(result) + '\n');
-    process.stderr.write(`fuzz: wrote ${writeResult(outDir, result)}\n`);
+    const file = writeResult(outDir, result);
+    process.stderr.write(`fuzz: wrote ${file}${html ? `, ${writeHtmlReport(file)}` : ''}\n`);
     process.exitCode = findings(result).length === 0 ? 0 : 1;
   } catch (err) {
     process.stderr.write(`fuzz: ${(err as Error).stack ?? String(err)}\n`);

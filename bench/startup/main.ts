@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { takeHtmlFlag, writeHtmlReport } from '../harness/html-report.js';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ const READY_DEADLINE_MS = 60_000;
 
 const USAGE = `usage: npm run bench:startup [-- --quick] [--runs N]
   --quick    3 runs of each case (default 7)
+  --html     also write bench/results/startup-latest.html (a self-contained report)
   --runs N   runs of each case`;
 
 interface CaseResult {
@@ -134,7 +136,8 @@ function table(results: CaseResult[]): string {
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n');
 }
 
-const runs = parseRuns(process.argv.slice(2));
+const { html, rest } = takeHtmlFlag(process.argv.slice(2));
+const runs = parseRuns(rest);
 const results = [
   await measure('node -e 0 (floor)', runs, () => timeToExit(['-e', '0'])),
   await measure('relaymesh --help', runs, () => timeToExit([BIN, '--help']), 500),
@@ -148,3 +151,4 @@ process.stdout.write(`start-up, ${runs} runs each (load average ${loadavg()[0]!.
 const dir = join(REPO, 'bench/results');
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, 'startup-latest.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, loadAverage: loadavg()[0], runs, results }, null, 2) + '\n');
+if (html) process.stdout.write(`wrote ${writeHtmlReport(join(dir, 'startup-latest.json'))}\n`);

@@ -6,6 +6,7 @@ import { describeMachine, sourceState } from '../fleet/index.js';
 import type { DeviceKind } from '../fleet/messages.js';
 import { ProgressLine } from '../fleet/progress.js';
 import { writeLatest } from '../fleet/report.js';
+import { writeHtmlReport } from '../harness/html-report.js';
 import type { FleetResult } from '../fleet/results.js';
 import { connectFleet, pastDeadline, steadySpec, withBroker, withMemory, type RunContext } from '../fleet/scenarios.js';
 import { Simulator, type DeviceLink, type PhaseSpec } from '../fleet/simulator.js';
@@ -93,7 +94,8 @@ export async function runVehicleBench(args: string[]): Promise<number> {
     process.stdout.write('\n' + renderVehicleTables(result) + '\n\n');
     const json = writeLatest(o.outDir, 'vehicles-latest.json', result);
     const svg = writeLatest(o.outDir, 'vehicles-latest.svg', renderChart(result));
-    log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${json} and ${svg}`);
+    const html = o.html ? [writeHtmlReport(json)] : [];
+    log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${[json, svg, ...html].join(', ')}`);
     return result.errors.length > 0 ? 1 : 0;
   } finally {
     clearInterval(loadSampler);

@@ -1,6 +1,7 @@
 /** `relaymesh bench vehicles` options: parsed and checked once, with one-line errors naming the flag. */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { HTML_USAGE } from '../harness/html-report.js';
 import { NETWORK_USAGE, parseNetwork, type NetworkModel } from '../harness/network-model.js';
 import { SHARED_FLAGS, numberFlag, peersFlag, type FleetOptions } from '../fleet/options.js';
 
@@ -38,6 +39,7 @@ Mosquitto and Aedes (MQTT over WebSocket). Writes bench/results/vehicles-latest.
   --node-cores <n>        cores per node in the capacity model (default 16)
   --max-minutes <m>       hard bound on the whole run (default 30; --quick 4)
   --out <dir>             results directory (default bench/results)
+${HTML_USAGE}
   --quick                 a few minutes on small fleets`;
 
 export const PARTS = ['relaymesh', 'capacity', 'peers'] as const;
@@ -110,6 +112,7 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     brokerWorkers: 1,
     maxMinutes: num('max-minutes', values['max-minutes'], quick ? 4 : 30, 1, 24 * 60, false),
     outDir: values.out ?? 'bench/results',
+    html: values.html ?? false,
     quick,
     warmupS: quick ? 1 : 3,
   };

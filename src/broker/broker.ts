@@ -23,6 +23,7 @@ import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
+import { benchReportsDir } from './ops/bench-reports.js';
 import { lockDataDir } from './ops/data-dir-lock.js';
 import { refuseServedPort } from './ops/port-check.js';
 import { ClusterBridge } from './cluster-bridge.js';
@@ -233,7 +234,8 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     nodeId: options.nodeId,
     kick,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
-    ...(cluster ? { cluster: () => cluster.snapshot() } : {}),
+    ...(cluster ? { cluster: () => cluster.snapshot(), whereIs: (deviceId: string) => cluster.whereIs(deviceId) } : {}),
+    benchReportsDir: benchReportsDir(options.ops.benchReportsDir),
     ready: () => {
       const checks = {
         listening: server !== undefined && closing === undefined,

@@ -58,6 +58,11 @@ export const optionsSchema = z
     softBackpressureBytes: z.number().int().min(1024).default(512 * 1024),
     /** This broker's name in logs, the admin API and (later) the cluster. */
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').default('node-1'),
+    /**
+     * Operator tools. `benchReportsDir`: where the dashboard finds the HTML reports of
+     * `relaymesh bench … --html` (default: ./bench/results when that directory exists).
+     */
+    ops: z.object({ benchReportsDir: z.string().min(1).optional() }).strict().default({}),
     /** Bearer token for the admin HTTP API (/admin/...); the API is off without one. */
     adminToken: z.string().min(16, 'use an admin token of at least 16 characters').optional(),
     /** Join a cluster of brokers (nodeId names this node in it). */

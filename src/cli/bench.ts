@@ -5,13 +5,17 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 
 benchmarks:
-  fanout    fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
-  fleet     device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
-  vehicles  connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)
+  fanout     fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
+  fleet      device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
+  vehicles   connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)
+  cluster    hops, TLS links and cluster broadcast between broker processes (relaymesh bench cluster --help)
+  dashboard  the dashboard with a large fleet connected: paint times, stream rate, sampling CPU (relaymesh bench dashboard --help)
 
+Every benchmark prints tables and writes JSON to bench/results/; with --html also a
+self-contained HTML report next to the JSON (same name, .html), which the dashboard lists.
 Benchmarks run from a source checkout (they are not part of the npm package).`;
 
-const BENCHMARKS = ['fanout', 'fleet', 'vehicles'];
+const BENCHMARKS = ['fanout', 'fleet', 'vehicles', 'cluster', 'dashboard'];
 
 /**
  * `relaymesh bench <name>`: runs one of the product's benchmarks as its own process (its

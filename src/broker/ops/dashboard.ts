@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { HttpReply, HttpRoute, HttpStreamReply } from '../../transport/index.js';
 import type { Qos } from '../../protocol/index.js';
 import { json, tokenIfSet } from './access.js';
+import { BenchReports, isReportName } from './bench-reports.js';
 import { DashboardFeed } from './dashboard-feed.js';
 import { liveDeviceView } from './device-view.js';
 import type { OpsDeps } from './routes.js';
@@ -36,6 +37,7 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
     topics: () => deps.fanout.stats(),
     ...(deps.cluster ? { cluster: deps.cluster } : {}),
   });
+  const reports = new BenchReports(deps.benchReportsDir);
   const guard = <R>(handle: (request: { params: string[] }) => R) => tokenIfSet(deps.adminToken, handle);
   return [
     { method: 'get', path: '/dashboard', handle: () => ({ status: '200 OK', contentType: 'text/html; charset=utf-8', body: read(here('index.html')) }) },
@@ -67,14 +69,33 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
         return tree ? json({ filter, qos: Number(params[0]), tree }) : json({ error: `no fan-out tree for ${filter}` }, '404 Not Found');
       }),
     },
+    { method: 'get', path: '/dashboard/reports', handle: guard(async () => json({ dir: reports.dir ?? null, reports: await reports.list() })) },
+    {
+      method: 'get',
+      path: '/dashboard/reports/:name',
+      handle: guard(async ({ params }): Promise<HttpReply> => {
+        const name = decodedOrUndefined(params[0] ?? '');
+        if (name === undefined || !isReportName(name)) return json({ error: 'not a report name: a plain file name ending in .html' }, '400 Bad Request');
+        const html = await reports.read(name);
+        return html === undefined ? json({ error: `no report ${name}` }, '404 Not Found') : { status: '200 OK', contentType: 'text/html; charset=utf-8', body: html };
+      }),
+    },
     {
       method: 'get',
       path: '/dashboard/devices/:id',
-      handle: guard(({ params }) => {
+      handle: guard(async ({ params }) => {
         const deviceId = decodeURIComponent(params[0] ?? '');
         const live = deps.devices.get(deviceId);
         const session = deps.store.loadSession(deviceId);
-        if (!live && !session) return json({ error: `${deviceId} has no session on ${deps.nodeId}` }, '404 Not Found');
+        if (!live && !session) {
+          // Each node shows its own devices: say which node holds this one, when the cluster knows.
+          const node = await deps.whereIs?.(deviceId);
+          const elsewhere = node !== undefined && node !== deps.nodeId;
+          return json(
+            elsewhere ? { error: `${deviceId} is connected to node ${node}, not ${deps.nodeId}: open that node's dashboard`, node } : { error: `${deviceId} has no session on ${deps.nodeId}` },
+            '404 Not Found',
+          );
+        }
         return json({
           deviceId,
           node: deps.nodeId,
@@ -86,4 +107,13 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
       }),
     },
   ];
+}
+
+/** A URL path parameter decoded, or undefined when its %-escapes are malformed. */
+function decodedOrUndefined(param: string): string | undefined {
+  try {
+    return decodeURIComponent(param);
+  } catch {
+    return undefined;
+  }
 }

@@ -20,7 +20,11 @@ export interface OpsDeps {
   kick: (deviceId: string, reason: string) => boolean;
   /** The cluster view (nodes, links with costs, routes, spanning tree), when clustered. */
   cluster?: () => ClusterSnapshot;
+  /** The node a device is connected to, as its home node knows it (clustered brokers). */
+  whereIs?: (deviceId: string) => Promise<string | undefined>;
   adminToken?: string;
+  /** Directory of benchmark HTML reports the dashboard lists (resolved; none: no reports). */
+  benchReportsDir?: string;
 }
 
 /** HTTP endpoints for operators: health, readiness, Prometheus metrics, and the admin API. */

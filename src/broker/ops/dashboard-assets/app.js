@@ -13,6 +13,9 @@ const view = {
   charts: [],
   traffic: [],
   device: null,
+  /** The benchmark report shown, and whether the list was fetched. */
+  report: '',
+  reportsListed: false,
   topicKey: '',
   treeRefreshAt: 0,
 };
@@ -60,6 +63,10 @@ async function stream() {
       $('main').hidden = false;
       $('forget').hidden = !token();
       setStatus('live');
+      if (!view.reportsListed) {
+        view.reportsListed = true;
+        void listReports(true);
+      }
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       let buffer = '';
@@ -356,6 +363,53 @@ async function kick() {
   if (ok) await lookUpDevice(view.device);
 }
 
+// ---- benchmarks ------------------------------------------------------------------------------
+
+/** Lists the reports of `relaymesh bench … --html` in the broker's report directory; opens the newest when asked. */
+async function listReports(openNewest) {
+  const { ok, body } = await getJson('/dashboard/reports');
+  if (!ok) {
+    $('reports-status').textContent = body.error ?? 'the reports cannot be listed';
+    return;
+  }
+  const list = body.reports;
+  $('reports-status').textContent =
+    body.dir === null
+      ? 'No report directory: start the broker with --ops-bench-reports-dir <dir>.'
+      : list.length === 0
+        ? `No reports in ${body.dir} yet: run a benchmark with --html.`
+        : `${list.length} report${list.length === 1 ? '' : 's'} in ${body.dir}.`;
+  $('reports').tBodies[0].innerHTML = list
+    .map((r) => `<tr><td><button type="button" data-report="${escapeHtml(r.name)}">${escapeHtml(r.name)}</button></td><td>${escapeHtml(new Date(r.modifiedAt).toLocaleString())}</td><td>${(r.bytes / 1024).toFixed(0)} KB</td></tr>`)
+    .join('');
+  markShownReport();
+  if (openNewest && list.length > 0) await openReport(list[0].name);
+}
+
+/** Shows a report in a sandboxed frame (no script, no access to this page or its token). */
+async function openReport(name) {
+  const res = await fetch(`/dashboard/reports/${encodeURIComponent(name)}`, { headers: authHeaders() });
+  if (res.status === 401) return showLogin('The admin token was refused.');
+  if (!res.ok) {
+    $('reports-status').textContent = `${name}: ${(await res.json().catch(() => ({}))).error ?? res.status}`;
+    return;
+  }
+  const html = await res.text();
+  $('report-frame').srcdoc = html;
+  $('report-frame').hidden = false;
+  view.report = name;
+  markShownReport();
+  const download = $('download-report');
+  if (download.href.startsWith('blob:')) URL.revokeObjectURL(download.href);
+  download.href = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+  download.download = name;
+  download.hidden = false;
+}
+
+function markShownReport() {
+  for (const button of $('reports').querySelectorAll('button[data-report]')) button.setAttribute('aria-current', String(button.dataset.report === view.report));
+}
+
 // ---- DOM helpers -----------------------------------------------------------------------------
 
 function fillRows(table, rows) {
@@ -402,6 +456,11 @@ $('device-search').addEventListener('submit', (e) => {
   void lookUpDevice($('device-id').value.trim());
 });
 $('kick').addEventListener('click', () => void kick());
+$('refresh-reports').addEventListener('click', () => void listReports(false));
+$('reports').addEventListener('click', (e) => {
+  const name = e.target.closest('button[data-report]')?.dataset.report;
+  if (name) void openReport(name);
+});
 window.addEventListener('resize', () => {
   for (const chart of view.charts) chart.setSize({ width: chartWidth(), height: 200 });
   for (const cy of [view.cy, view.treeCy]) {
