@@ -8,7 +8,7 @@ benchmarks:
   fanout     fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
   fleet      device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
   vehicles   connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)
-  cluster    hops, TLS links and cluster broadcast between broker processes (relaymesh bench cluster --help)
+  cluster    hops, TLS links, cluster broadcast and membership through etcd (relaymesh bench cluster --help)
   dashboard  the dashboard with a large fleet connected: paint times, stream rate, sampling CPU (relaymesh bench dashboard --help)
 
 Every benchmark prints tables and writes JSON to bench/results/; with --html also a
