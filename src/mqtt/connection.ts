@@ -1,7 +1,7 @@
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, decodeFrame, type Frame } from '../protocol/index.js';
+import { CloseCode, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
 import type { ChannelEffect, MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
@@ -61,6 +61,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
     private readonly link: MqttLink,
     private readonly owner: ConnectionOwner,
     maxPacketBytes: number,
+    readonly tally: MessageTally,
   ) {
     this.framer = new PacketFramer(maxPacketBytes);
     this.parser.on('packet', (packet: Packet) => this.parsed.push(packet));
