@@ -1,7 +1,7 @@
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
+import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
 import type { ChannelEffect, MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
@@ -171,7 +171,13 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       frame = decoded.frame;
       decodedFrames.set(bytes, frame);
     }
-    this.apply(live.channel.onFrame(frame, droppable), droppable ? bytes : undefined);
+    if (frame.kind === FrameKind.MSG) {
+      // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
+      const packet = live.channel.deliver(frame);
+      this.send(packet, droppable, droppable && packet.qos === 0 ? bytes : undefined);
+      return;
+    }
+    this.apply(live.channel.onFrame(frame));
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */
@@ -227,11 +233,11 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
     }
   }
 
-  private apply(effects: ChannelEffect[], cacheKey?: Uint8Array): void {
+  private apply(effects: ChannelEffect[]): void {
     for (const effect of effects) {
       switch (effect.type) {
         case 'packet':
-          this.send(effect.packet, effect.droppable, effect.droppable ? cacheKey : undefined);
+          this.send(effect.packet);
           break;
         case 'frame': {
           const live = this.live;
