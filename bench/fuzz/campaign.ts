@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind, encodeFrame, type MsgFrame } from '../../src/protocol/index.js';
 import { freePort } from '../../kit/free-port.js';
-import { startBrokerProcess, type BrokerProcess } from '../../test/helpers/broker-process.js';
+import { startBrokerProcess, type BrokerProcess } from '../../kit/broker-process.js';
 import { CampaignStats } from './campaign-stats.js';
 import { ClusterPortFuzzer, type ClusterPortStats } from './cluster-port.js';
-import { limitsFor } from './expected-reply.js';
+import { limitsFor } from '../../kit/fuzz/expected-reply.js';
 import { FrameMix, Prng } from './frame-mix.js';
 import { FrameBudget, FuzzConnection } from './fuzz-connection.js';
-import { ProbeSocket } from './probe-socket.js';
+import { ProbeSocket } from '../../kit/fuzz/probe-socket.js';
 
 export interface CampaignOptions {
   frames: number;
