@@ -130,6 +130,10 @@ export class MqttChannel {
         this.topicAliases.set(alias, topic);
       }
     }
+    // A topic name with a wildcard or NUL is a malformed PUBLISH (spec 3.3.2-2, 1.5.4-2): the connection ends.
+    if (topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) {
+      return [{ type: 'close', reason: Reason.TOPIC_NAME_INVALID, message: 'a topic name may not hold wildcards or NUL' }];
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
     const seq = this.nextSeq();

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
@@ -113,6 +114,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
         if (verdict === 'abusive') return this.refuse(Reason.MESSAGE_RATE_TOO_HIGH, 'repeatedly over the rate limit');
         if (verdict === 'limited') continue;
       }
+      // mqtt-packet decodes strings leniently: invalid UTF-8 in a topic name is malformed (spec 1.5.4-1).
+      if (!publishTopicIsUtf8(bytes)) return this.refuse(Reason.MALFORMED_PACKET, 'topic name is not valid UTF-8');
       this.parser.parse(bytes);
       if (this.parseError !== undefined) return this.refuse(Reason.MALFORMED_PACKET, this.parseError);
       const packets = this.parsed;
@@ -252,4 +255,15 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       }
     }
   }
+}
+
+/** Whether `packet` (one whole packet) is not a PUBLISH, or one whose topic name bytes are valid UTF-8. */
+function publishTopicIsUtf8(packet: Buffer): boolean {
+  if (packet[0]! >> 4 !== 3) return true;
+  let at = 1;
+  while (at < 5 && at < packet.length && packet[at]! & 0x80) at++;
+  const start = at + 3;
+  if (start > packet.length) return true; // too short to hold a topic: the parser refuses it
+  const end = start + packet.readUInt16BE(start - 2);
+  return end > packet.length || isUtf8(packet.subarray(start, end));
 }
