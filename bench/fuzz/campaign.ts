@@ -171,7 +171,7 @@ function directoryBytes(dir: string): number {
 }
 
 /** QoS 1 SENDs to an offline device, each confirmed by OK before the next. */
-async function storeMessages(url: string, owner: string, timeoutMs: number): Promise<Uint8Array[]> {
+export async function storeMessages(url: string, owner: string, timeoutMs: number): Promise<Uint8Array[]> {
   const seeder = await ProbeSocket.connect(url, `${owner}-seeder`, timeoutMs);
   const payloads: Uint8Array[] = [];
   for (let i = 0; i < STORED; i++) {
@@ -184,7 +184,7 @@ async function storeMessages(url: string, owner: string, timeoutMs: number): Pro
   return payloads;
 }
 
-async function checkStored(url: string, owner: string, stored: Uint8Array[], timeoutMs: number): Promise<CampaignResult['storedMessages']> {
+export async function checkStored(url: string, owner: string, stored: Uint8Array[], timeoutMs: number): Promise<CampaignResult['storedMessages']> {
   const socket = await ProbeSocket.connect(url, owner, timeoutMs);
   try {
     const got: MsgFrame[] = [];
@@ -221,7 +221,7 @@ async function answers(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 /** SIGTERM, then the time the broker takes to shut down cleanly (SIGKILL after 15 s). */
-async function shutdown(broker: BrokerProcess): Promise<CampaignResult['gracefulShutdown']> {
+export async function shutdown(broker: Pick<BrokerProcess, 'child' | 'exited'>): Promise<CampaignResult['gracefulShutdown']> {
   const start = Date.now();
   broker.child.kill('SIGTERM');
   const timer = setTimeout(() => broker.child.kill('SIGKILL'), 15_000);
