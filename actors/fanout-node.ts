@@ -70,7 +70,10 @@ export class FanoutNode {
           b.served.add(member);
         }
         if (b.durable) member.outbox.offer(b.durable.stream, b.durable.epoch, b.durable.offset, b.durable.bytes);
-        else member.conn.write(b.bytes, true);
+        else {
+          member.conn.write(b.bytes, true);
+          member.conn.tally.messagesOut++;
+        }
         this.delivered++;
       }
     }

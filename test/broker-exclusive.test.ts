@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createBroker, DataDirLockedError, PortInUseError } from '../src/index.js';
 import { LOCK_FILE } from '../src/broker/ops/data-dir-lock.js';
 import { freePort } from './helpers/broker.js';
-import { startArgs, startBrokerProcess, watchProcess } from './helpers/broker-process.js';
+import { startArgs, startBrokerProcess, watchProcess } from '../kit/broker-process.js';
 import { RawClient } from './helpers/raw-client.js';
 
 // Spawns broker processes: a generous bound for a shared, loaded 2-core machine.

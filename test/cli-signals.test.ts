@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from './helpers/broker.js';
-import { canConnect, startArgs, untilListening, watchProcess } from './helpers/broker-process.js';
+import { canConnect, startArgs, untilListening, watchProcess } from '../kit/broker-process.js';
 
 // Spawns broker processes: a generous bound for a shared, loaded 2-core machine.
 t.setTimeout(600_000);

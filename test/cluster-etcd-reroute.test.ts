@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { FrameKind, type Frame } from '../src/index.js';
 import { EtcdServer } from '../kit/etcd-server.js';
-import { startBrokerProcess, type BrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess, type BrokerProcess } from '../kit/broker-process.js';
 import { freePort } from './helpers/broker.js';
 import { sendQos1, until } from './helpers/frozen-home.js';
 import { deviceHomedOn } from './helpers/homes.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { FrameKind, type Broker } from '../src/index.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess } from '../kit/broker-process.js';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { EtcdServer } from '../kit/etcd-server.js';
 import { RawClient } from './helpers/raw-client.js';

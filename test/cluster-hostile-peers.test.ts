@@ -17,7 +17,7 @@ import { ClusterNode, LOCAL_TIMING, waitFor, type ClusterMessage } from '../src/
 import { proofOf } from '../src/cluster/handshake.js';
 import { CLUSTER_PROTOCOL_VERSION, Kind, decodeFrame, encodeFrame, type Frame } from '../src/cluster/wire.js';
 import { MAX_CLOSE_REASON_BYTES, closeReason } from '../src/protocol/index.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess } from '../kit/broker-process.js';
 import { freePort } from './helpers/broker.js';
 
 const SECRET = 'hostile-peers-cluster-secret';

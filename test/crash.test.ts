@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind, type MsgFrame } from '../src/index.js';
 import { freePort } from './helpers/broker.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess } from '../kit/broker-process.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const DEVICES = 100;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { DurableOutbox, type OutboxLimits } from '../src/broker/durable/outbox.js';
-import { FrameKind, decodeFrame, type CloseCode, type MsgFrame, type Outbound } from '../src/protocol/index.js';
+import { FrameKind, decodeFrame, newMessageTally, type CloseCode, type MsgFrame, type Outbound } from '../src/protocol/index.js';
 import { openLmdbStore, type MessageStore } from '../src/store/index.js';
 
 /**
@@ -12,6 +12,7 @@ import { openLmdbStore, type MessageStore } from '../src/store/index.js';
 class FrameSink implements Outbound {
   readonly msgs: MsgFrame[] = [];
   closed = false;
+  readonly tally = newMessageTally();
 
   write(bytes: Uint8Array): void {
     const decoded = decodeFrame(bytes);

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { ErrorCode, FrameKind, encodeFrame, type ErrorFrame, type Frame, type MsgFrame } from '../src/index.js';
-import * as arb from '../bench/fuzz/arbitraries.js';
-import { DEEP_NESTING, expectedReply, isAllowedCloseCode, limitsFor, type Expected } from '../bench/fuzz/expected-reply.js';
-import { ProbeSocket } from '../bench/fuzz/probe-socket.js';
+import * as arb from '../kit/fuzz/arbitraries.js';
+import { DEEP_NESTING, expectedReply, isAllowedCloseCode, limitsFor, type Expected } from '../kit/fuzz/expected-reply.js';
+import { ProbeSocket } from '../kit/fuzz/probe-socket.js';
 import { startTestBroker } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 

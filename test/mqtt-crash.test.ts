@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers/broker.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess } from '../kit/broker-process.js';
 import { mqttClient, until } from './helpers/mqtt.js';
 
 t.test('kill -9: a persistent MQTT session loses no acknowledged QoS 1 message', async (t) => {

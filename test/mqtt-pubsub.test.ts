@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { RelaymeshClient } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
+import { RawClient } from './helpers/raw-client.js';
+import { FrameKind } from '../src/protocol/index.js';
 
 const transports = [
   { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
@@ -112,10 +114,29 @@ t.test('$share/<group>/<filter>: each message goes to one member of the group, i
   t.equal(workers[0]!.received.length, 5, 'the member that left gets nothing more');
 });
 
-t.test('/metrics counts open MQTT connections', async (t) => {
+t.test('/metrics counts connections and messages per protocol (relaymesh, mqtt)', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
-  await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'm1' });
-  await mqttClient(t, `ws://127.0.0.1:${broker.port}/mqtt`, { clientId: 'm2' });
+  const tcp = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'm1' });
+  const ws = await mqttClient(t, `ws://127.0.0.1:${broker.port}/mqtt`, { clientId: 'm2' });
+  const sdk = await RawClient.connect(broker.url, 'r1');
+  await sdk.request({ kind: FrameKind.SUB, seq: 1, filters: ['p/#'], qos: 0 });
+  await ws.subscribeAsync('p/#', { qos: 0 });
+  // In: 2 from MQTT, 1 from relaymesh. Out: 3 to each side (one subscriber per protocol).
+  await tcp.publishAsync('p/1', 'a', { qos: 1 });
+  await tcp.publishAsync('p/2', 'b', { qos: 1 });
+  sdk.send({ kind: FrameKind.PUB, seq: 2, topic: 'p/3', payload: new TextEncoder().encode('c'), qos: 0 });
+  await until(() => ws.received.length === 3, 'the MQTT subscriber to get all three');
+  for (let i = 0; i < 3; i++) await sdk.next(FrameKind.MSG);
   const text = await (await fetch(`http://127.0.0.1:${broker.port}/metrics`)).text();
-  t.match(text, /^relaymesh_mqtt_connections 2$/m);
+  for (const series of [
+    'relaymesh_device_connections{protocol="relaymesh"} 1',
+    'relaymesh_device_connections{protocol="mqtt"} 2',
+    'relaymesh_device_messages_in_total{protocol="relaymesh"} 1',
+    'relaymesh_device_messages_in_total{protocol="mqtt"} 2',
+    'relaymesh_device_messages_out_total{protocol="relaymesh"} 3',
+    'relaymesh_device_messages_out_total{protocol="mqtt"} 3',
+  ]) {
+    t.ok(text.includes(series), series);
+  }
+  sdk.close();
 });

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FrameKind } from '../src/index.js';
 import { RelaymeshClient } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
-import { watchProcess } from './helpers/broker-process.js';
+import { watchProcess } from '../kit/broker-process.js';
 import { RawClient } from './helpers/raw-client.js';
 
 // Spawns broker processes: a generous bound for a shared, loaded 2-core machine.

@@ -57,9 +57,9 @@ export async function startOwnServer(label: string, plan: TopologyPlan, execArgv
   }
 }
 
-/** Mosquitto or Aedes in a process of its own; `lifetimeS` bounds it even if the bench is killed. */
-export async function startPeerServer(peer: MqttPeer, lifetimeS: number): Promise<MeasuredServer> {
-  const target: BrokerTarget = await startTarget(peer, { heartbeatMs: 600_000, lifetimeS, relaymeshMode: 'host', brokerWorkers: 1 });
+/** An MQTT broker (relaymesh's listener, Mosquitto, Aedes) in a process of its own; `lifetimeS` bounds it even if the bench is killed. */
+export async function startPeerServer(peer: MqttPeer, lifetimeS: number, execArgv: string[]): Promise<MeasuredServer> {
+  const target: BrokerTarget = await startTarget(peer, { heartbeatMs: 600_000, lifetimeS, relaymeshMode: 'host', brokerWorkers: 1, execArgv });
   let marked: ProcSample = sampleTree(target.pid);
   return {
     url: target.url,

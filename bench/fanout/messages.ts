@@ -12,9 +12,12 @@ export type PublisherKind = 'device' | 'server';
 export const PUBLISHERS: readonly PublisherKind[] = ['device', 'server'];
 
 export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling' | MqttPeer;
-/** Other brokers, measured from outside over MQTT on WebSocket (started as bench:fleet starts them). */
-export type MqttPeer = 'mosquitto' | 'aedes';
-export const MQTT_PEERS: readonly MqttPeer[] = ['mosquitto', 'aedes'];
+/**
+ * MQTT brokers driven by the same mqtt.js clients over MQTT on WebSocket, measured from outside
+ * (started as bench:fleet starts them): relaymesh's own MQTT listener (the apples-to-apples row), Mosquitto, Aedes.
+ */
+export type MqttPeer = 'relaymesh-mqtt' | 'mosquitto' | 'aedes';
+export const MQTT_PEERS: readonly MqttPeer[] = ['relaymesh-mqtt', 'mosquitto', 'aedes'];
 /** What the clients speak to a topology: relaymesh's protocol (broker and uWS baselines) or MQTT 3.1.1. */
 export type WireProtocol = 'relaymesh' | 'mqtt';
 

@@ -8,6 +8,7 @@ import type { TopologyKind, TopologyPlan } from './messages.js';
  *   per-shard        16 leaves of ceil(N/16) sockets under one root
  *   uws-native       bare uWS: ws.subscribe + app.publish (the baseline)
  *   cork-ceiling     bare uWS: each tick's batch sent to each socket under one cork (the ceiling)
+ *   relaymesh-mqtt   relaymesh's MQTT listener, driven like the MQTT peers (the apples-to-apples row)
  *   mosquitto, aedes other brokers over MQTT on WebSocket (device-published only)
  */
 export interface TopologySpec {
@@ -16,8 +17,8 @@ export interface TopologySpec {
   shape?: (fleetSize: number) => { branching: number; leafSize: number };
 }
 
-export const DEFAULT_TOPOLOGIES = ['flat', 'tree-b2', 'tree-b4', 'tree-b16', 'tree-b16-l256', 'tree-b64', 'per-shard', 'uws-native', 'cork-ceiling', 'mosquitto', 'aedes'];
-export const QUICK_TOPOLOGIES = ['flat', 'tree-b16-l256', 'uws-native', 'cork-ceiling', 'mosquitto', 'aedes'];
+export const DEFAULT_TOPOLOGIES = ['flat', 'tree-b2', 'tree-b4', 'tree-b16', 'tree-b16-l256', 'tree-b64', 'per-shard', 'uws-native', 'cork-ceiling', 'relaymesh-mqtt', 'mosquitto', 'aedes'];
+export const QUICK_TOPOLOGIES = ['flat', 'tree-b16-l256', 'uws-native', 'cork-ceiling', 'relaymesh-mqtt', 'mosquitto', 'aedes'];
 
 export function parseTopology(name: string, defaultLeafSize: number): TopologySpec {
   switch (name) {
@@ -27,6 +28,7 @@ export function parseTopology(name: string, defaultLeafSize: number): TopologySp
       return { name, kind: 'broker', shape: (n) => ({ branching: 16, leafSize: Math.max(1, Math.ceil(n / 16)) }) };
     case 'uws-native':
     case 'cork-ceiling':
+    case 'relaymesh-mqtt':
     case 'mosquitto':
     case 'aedes':
       return { name, kind: name };
@@ -38,7 +40,7 @@ export function parseTopology(name: string, defaultLeafSize: number): TopologySp
     if (branching < 1 || branching > 1024 || leafSize < 1) throw new Error(`topology ${name}: branching must be 1..1024 and leaf size >= 1`);
     return { name, kind: 'broker', shape: () => ({ branching, leafSize }) };
   }
-  throw new Error(`unknown topology ${JSON.stringify(name)} (flat, tree-b<B>, tree-b<B>-l<L>, per-shard, uws-native, cork-ceiling, mosquitto, aedes)`);
+  throw new Error(`unknown topology ${JSON.stringify(name)} (flat, tree-b<B>, tree-b<B>-l<L>, per-shard, uws-native, cork-ceiling, relaymesh-mqtt, mosquitto, aedes)`);
 }
 
 export function planFor(spec: TopologySpec, fleetSize: number): TopologyPlan {

@@ -64,6 +64,7 @@ export async function runFleetBench(args: string[]): Promise<number> {
       lifetimeS: options.maxMinutes * 60 + 120,
       relaymeshMode: options.brokerMode,
       brokerWorkers: options.brokerWorkers,
+      ...(options.cpuProfDir ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] } : {}),
     },
   };
   noteLimits(options, result);

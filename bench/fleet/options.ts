@@ -47,6 +47,7 @@ scenarios (--scenario, default all; --quick: the first five):
   --broker <host|cli>    relaymesh in a bench host process (reports event-loop delay; default) or the CLI
   --broker-workers <n>   run every relaymesh scenario on \`relaymesh start --workers n\` (default 1: one process)
   --max-minutes <m>      hard bound on the whole run; later scenarios are skipped past it (default 20)
+  --cpu-prof <dir>       write V8 CPU profiles of the hosted brokers (relaymesh, Aedes) into <dir>
   --out <dir>            results directory (default bench/results)
 ${HTML_USAGE}
   --quick                smoke run, about a minute`;
@@ -75,6 +76,8 @@ export interface FleetOptions {
   backends: number;
   brokerMode: 'host' | 'cli';
   brokerWorkers: number;
+  /** Directory for V8 CPU profiles of the hosted brokers; undefined: none. */
+  cpuProfDir: string | undefined;
   maxMinutes: number;
   outDir: string;
   /** Also write the HTML report next to the JSON. */
@@ -118,6 +121,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
       backends: { type: 'string' },
       broker: { type: 'string' },
       'broker-workers': { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -154,6 +158,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     backends: num('backends', values.backends, 4, 1, 64),
     brokerMode: broker,
     brokerWorkers: num('broker-workers', values['broker-workers'], 1, 1, 64),
+    cpuProfDir: values['cpu-prof'],
     maxMinutes: num('max-minutes', values['max-minutes'], 20, 1, 24 * 60, false),
     outDir: values.out ?? 'bench/results',
     html: values.html ?? false,

@@ -60,6 +60,8 @@ export interface TargetSettings {
   relaymeshMode: 'host' | 'cli';
   /** relaymesh only: broker processes (`relaymesh start --workers N`), when the CLI has the flag. */
   brokerWorkers: number;
+  /** Node flags of a hosted broker's process (e.g. --cpu-prof). */
+  execArgv?: string[];
 }
 
 /** Why a peer cannot run here, or undefined when it can. */
@@ -115,7 +117,7 @@ export function cliHasWorkers(): boolean {
 
 async function startHosted(name: 'relaymesh' | 'aedes', settings: TargetSettings): Promise<BrokerTarget> {
   const module = new URL(name === 'relaymesh' ? './relaymesh-host.ts' : './aedes-host.ts', import.meta.url);
-  const child: ChildLink<BrokerHostCommands> = forkChild<BrokerHostCommands>(`${name}-broker`, module);
+  const child: ChildLink<BrokerHostCommands> = forkChild<BrokerHostCommands>(`${name}-broker`, module, settings.execArgv);
   const dataDir = tempDir(`fleet-${name}-`);
   try {
     const { port, pid } = await child.request('start', { host: HOST, dataDir, heartbeatMs: settings.heartbeatMs }, START_TIMEOUT_MS);

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameKind, encodeFrame, type MsgFrame } from '../../src/protocol/index.js';
 import { freePort } from '../../kit/free-port.js';
-import { startBrokerProcess, type BrokerProcess } from '../../test/helpers/broker-process.js';
+import { startBrokerProcess, type BrokerProcess } from '../../kit/broker-process.js';
 import { CampaignStats } from './campaign-stats.js';
 import { ClusterPortFuzzer, type ClusterPortStats } from './cluster-port.js';
-import { limitsFor } from './expected-reply.js';
+import { limitsFor } from '../../kit/fuzz/expected-reply.js';
 import { FrameMix, Prng } from './frame-mix.js';
 import { FrameBudget, FuzzConnection } from './fuzz-connection.js';
-import { ProbeSocket } from './probe-socket.js';
+import { ProbeSocket } from '../../kit/fuzz/probe-socket.js';
 
 export interface CampaignOptions {
   frames: number;
@@ -171,7 +171,7 @@ function directoryBytes(dir: string): number {
 }
 
 /** QoS 1 SENDs to an offline device, each confirmed by OK before the next. */
-async function storeMessages(url: string, owner: string, timeoutMs: number): Promise<Uint8Array[]> {
+export async function storeMessages(url: string, owner: string, timeoutMs: number): Promise<Uint8Array[]> {
   const seeder = await ProbeSocket.connect(url, `${owner}-seeder`, timeoutMs);
   const payloads: Uint8Array[] = [];
   for (let i = 0; i < STORED; i++) {
@@ -184,7 +184,7 @@ async function storeMessages(url: string, owner: string, timeoutMs: number): Pro
   return payloads;
 }
 
-async function checkStored(url: string, owner: string, stored: Uint8Array[], timeoutMs: number): Promise<CampaignResult['storedMessages']> {
+export async function checkStored(url: string, owner: string, stored: Uint8Array[], timeoutMs: number): Promise<CampaignResult['storedMessages']> {
   const socket = await ProbeSocket.connect(url, owner, timeoutMs);
   try {
     const got: MsgFrame[] = [];
@@ -221,7 +221,7 @@ async function answers(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 /** SIGTERM, then the time the broker takes to shut down cleanly (SIGKILL after 15 s). */
-async function shutdown(broker: BrokerProcess): Promise<CampaignResult['gracefulShutdown']> {
+export async function shutdown(broker: Pick<BrokerProcess, 'child' | 'exited'>): Promise<CampaignResult['gracefulShutdown']> {
   const start = Date.now();
   broker.child.kill('SIGTERM');
   const timer = setTimeout(() => broker.child.kill('SIGKILL'), 15_000);

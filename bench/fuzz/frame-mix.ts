@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { encodeFrame } from '../../src/protocol/index.js';
-import * as arb from './arbitraries.js';
-import { flipBits, insertBytes, overwrite, removeBytes, splice, truncate } from './mutations.js';
+import * as arb from '../../kit/fuzz/arbitraries.js';
+import { flipBits, insertBytes, overwrite, removeBytes, splice, truncate } from '../../kit/fuzz/mutations.js';
 
 export type Category =
   | 'valid'

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { ErrorCode, FrameKind, decodeFrame, encodeFrame } from '../../src/protocol/index.js';
 import type { CampaignStats } from './campaign-stats.js';
-import { DEEP_NESTING, expectedReply, type Expected, type FrameLimits } from './expected-reply.js';
+import { DEEP_NESTING, expectedReply, type Expected, type FrameLimits } from '../../kit/fuzz/expected-reply.js';
 import type { FrameMix, FuzzMessage } from './frame-mix.js';
 
 /** Frames the whole pool may still send. */

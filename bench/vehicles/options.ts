@@ -110,6 +110,7 @@ export function parseVehicleArgs(args: string[]): VehicleOptions {
     backends: 1,
     brokerMode: 'host',
     brokerWorkers: 1,
+    cpuProfDir: undefined,
     maxMinutes: num('max-minutes', values['max-minutes'], quick ? 4 : 30, 1, 24 * 60, false),
     outDir: values.out ?? 'bench/results',
     html: values.html ?? false,

@@ -113,12 +113,12 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
 
   let server: WsServer | undefined;
   // `mqtt` is created below, once the gateway exists; metrics read it only when scraped.
-  const metrics = new BrokerMetrics({
+  const metrics: BrokerMetrics = new BrokerMetrics({
     transport: () => server?.stats,
     devices,
     store,
     clusterFaults: () => cluster?.socketFaults ?? 0,
-    mqttConnections: () => mqtt.connectionCount,
+    connections: { relaymesh: () => server?.connections.size ?? 0, mqtt: (): number => mqtt.connectionCount },
   });
   const fanout = new TopicFanout<LiveDevice>(turnScheduler, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const storeWriteFailed: StoreWriteFailed = (operation, err) => {
@@ -213,7 +213,8 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
     router,
     retained: new RetainedStore(store),
-    shared: new SharedSubscriptions(fanout),
+    shared: new SharedSubscriptions(fanout, metrics.traffic.mqtt),
+    tally: metrics.traffic.mqtt,
     newTraceId,
     limits: { ...options.limits, maxPacketBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs, sessionExpiryMs: options.sessionExpiryMs },
     log,
@@ -257,6 +258,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         softBackpressureBytes: options.softBackpressureBytes,
         hardBackpressureBytes: options.maxBackpressureBytes,
         allowUwsFallback: options.allowUwsFallback,
+        tally: metrics.traffic.relaymesh,
         ...(options.tls ? { tls: options.tls } : {}),
         ...(options.trustedProxy ? { identityHeader: options.trustedProxy.header } : {}),
         routes,

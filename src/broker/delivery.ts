@@ -65,6 +65,7 @@ export class Delivery implements MessageRouter {
     if (message.qos === 0) {
       if (!target || target.conn.closed) return { reached: 0 };
       target.conn.write(encodeDirectMessage(message), true);
+      target.conn.tally.messagesOut++;
       return { reached: 1 };
     }
     const stream = inboxStream(message.target);

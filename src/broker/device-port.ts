@@ -47,11 +47,15 @@ export function devicePort(deps: DevicePortDeps, device: () => LiveDevice): Brok
       sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
     },
     async publish(publication) {
-      checkPublish(device().auth.acl, publication.topic);
+      const d = device();
+      checkPublish(d.auth.acl, publication.topic);
+      d.conn.tally.messagesIn++;
       return (await delivery.publish(publication)).stored;
     },
     async send(message) {
-      checkSend(device().auth.acl, message.target);
+      const d = device();
+      checkSend(d.auth.acl, message.target);
+      d.conn.tally.messagesIn++;
       return (await delivery.send(message)).stored;
     },
     ack: (stream, offset) => device().outbox.ack(stream, offset),

@@ -6,8 +6,8 @@ import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
 export type ChannelEffect =
-  /** Write an MQTT packet to the client (`droppable`: a QoS 0 delivery, dropped under backpressure). */
-  | { type: 'packet'; packet: Packet; droppable?: boolean }
+  /** Write an MQTT packet to the client. */
+  | { type: 'packet'; packet: Packet }
   /** Hand a relaymesh frame to the device actor, in order with the others. */
   | { type: 'frame'; frame: Frame }
   /** A retained PUBLISH to store (or clear, when empty) once the ACL allowed it. */
@@ -97,11 +97,9 @@ export class MqttChannel {
     }
   }
 
-  /** A relaymesh frame addressed to this device (reply, delivery, reset). */
-  onFrame(frame: Frame, droppable: boolean): ChannelEffect[] {
+  /** A relaymesh frame addressed to this device other than a delivery (reply, reset); deliveries go through `deliver`. */
+  onFrame(frame: Frame): ChannelEffect[] {
     switch (frame.kind) {
-      case FrameKind.MSG:
-        return [this.deliver(frame, droppable)];
       case FrameKind.OK:
         return this.reply(frame.ref, Reason.SUCCESS);
       case FrameKind.ERROR:
@@ -131,6 +129,10 @@ export class MqttChannel {
       } else {
         this.topicAliases.set(alias, topic);
       }
+    }
+    // A topic name with a wildcard or NUL is a malformed PUBLISH (spec 3.3.2-2, 1.5.4-2): the connection ends.
+    if (topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) {
+      return [{ type: 'close', reason: Reason.TOPIC_NAME_INVALID, message: 'a topic name may not hold wildcards or NUL' }];
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
@@ -194,16 +196,17 @@ export class MqttChannel {
     return [{ type: 'frame', frame: { kind: FrameKind.UNSUB, seq, filters } }];
   }
 
-  private deliver(msg: MsgFrame, droppable: boolean): ChannelEffect {
+  /** The PUBLISH that delivers `msg` (QoS 1: with its packet id, DUP when sent before). */
+  deliver(msg: MsgFrame): IPublishPacket {
     const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
     if (msg.qos === 0 || msg.epoch === undefined) {
-      return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false }, droppable };
+      return { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
     }
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = (this.sentBefore.get(msg.stream) ?? 0) >= msg.offset;
     if (!seenBefore) this.sentBefore.set(msg.stream, msg.offset);
     const dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
-    return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 1, messageId: packetId, dup, retain: false } };
+    return { cmd: 'publish', topic: msg.stream, payload, qos: 1, messageId: packetId, dup, retain: false };
   }
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */

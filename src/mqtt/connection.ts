@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, decodeFrame, type Frame } from '../protocol/index.js';
+import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
 import type { ChannelEffect, MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
@@ -61,6 +62,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
     private readonly link: MqttLink,
     private readonly owner: ConnectionOwner,
     maxPacketBytes: number,
+    readonly tally: MessageTally,
   ) {
     this.framer = new PacketFramer(maxPacketBytes);
     this.parser.on('packet', (packet: Packet) => this.parsed.push(packet));
@@ -112,6 +114,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
         if (verdict === 'abusive') return this.refuse(Reason.MESSAGE_RATE_TOO_HIGH, 'repeatedly over the rate limit');
         if (verdict === 'limited') continue;
       }
+      // mqtt-packet decodes strings leniently: invalid UTF-8 in a topic name is malformed (spec 1.5.4-1).
+      if (!publishTopicIsUtf8(bytes)) return this.refuse(Reason.MALFORMED_PACKET, 'topic name is not valid UTF-8');
       this.parser.parse(bytes);
       if (this.parseError !== undefined) return this.refuse(Reason.MALFORMED_PACKET, this.parseError);
       const packets = this.parsed;
@@ -170,7 +174,13 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       frame = decoded.frame;
       decodedFrames.set(bytes, frame);
     }
-    this.apply(live.channel.onFrame(frame, droppable), droppable ? bytes : undefined);
+    if (frame.kind === FrameKind.MSG) {
+      // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
+      const packet = live.channel.deliver(frame);
+      this.send(packet, droppable, droppable && packet.qos === 0 ? bytes : undefined);
+      return;
+    }
+    this.apply(live.channel.onFrame(frame));
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */
@@ -226,11 +236,11 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
     }
   }
 
-  private apply(effects: ChannelEffect[], cacheKey?: Uint8Array): void {
+  private apply(effects: ChannelEffect[]): void {
     for (const effect of effects) {
       switch (effect.type) {
         case 'packet':
-          this.send(effect.packet, effect.droppable, effect.droppable ? cacheKey : undefined);
+          this.send(effect.packet);
           break;
         case 'frame': {
           const live = this.live;
@@ -245,4 +255,15 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       }
     }
   }
+}
+
+/** Whether `packet` (one whole packet) is not a PUBLISH, or one whose topic name bytes are valid UTF-8. */
+function publishTopicIsUtf8(packet: Buffer): boolean {
+  if (packet[0]! >> 4 !== 3) return true;
+  let at = 1;
+  while (at < 5 && at < packet.length && packet[at]! & 0x80) at++;
+  const start = at + 3;
+  if (start > packet.length) return true; // too short to hold a topic: the parser refuses it
+  const end = start + packet.readUInt16BE(start - 2);
+  return end > packet.length || isUtf8(packet.subarray(start, end));
 }

@@ -6,7 +6,7 @@ import type { MessageRouter } from '../broker/delivery.js';
 import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
 import type { Gateway } from '../broker/gateway.js';
 import type { Logger } from '../logger.js';
-import { CloseCode, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
+import { CloseCode, ProtocolError, type MessageTally, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
 import { MqttChannel, type ChannelEffect } from './channel.js';
 import { MqttConnection, type ConnectionOwner } from './connection.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
@@ -34,6 +34,8 @@ export interface MqttGatewayDeps {
   retained: RetainedStore;
   shared: SharedSubscriptions;
   newTraceId(): string;
+  /** Where MQTT devices' messages are counted. */
+  tally: MessageTally;
   limits: RateLimits & {
     maxPacketBytes: number;
     handshakeTimeoutMs: number;
@@ -74,7 +76,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   }
 
   onOpen(link: MqttLink): MqttReceiver {
-    const conn = new MqttConnection(`m${this.nextId++}`, link, this, this.deps.limits.maxPacketBytes);
+    const conn = new MqttConnection(`m${this.nextId++}`, link, this, this.deps.limits.maxPacketBytes, this.deps.tally);
     if (this.stopping || !this.deps.gateway.perAddress.admit(link.remoteAddress)) {
       conn.refuse(Reason.QUOTA_EXCEEDED, 'too many connections from this address');
       return { receive: () => undefined, linkClosed: () => undefined };
@@ -103,6 +105,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         for (const { filter } of effect.filters) {
           for (const message of this.deps.retained.matching(filter)) {
             conn.send({ cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true });
+            conn.tally.messagesOut++;
           }
         }
         return;

@@ -1,5 +1,5 @@
 import type { DurableReceiver, FanoutMember } from '../../actors/fanout-node.js';
-import type { Outbound } from '../protocol/index.js';
+import type { MessageTally, Outbound } from '../protocol/index.js';
 
 /** What the shared subscriptions need of the broker's fan-out. */
 export interface SharedFanout {
@@ -14,11 +14,11 @@ export interface SharedFanout {
 class SharedGroup implements FanoutMember {
   readonly clients: FanoutMember[] = [];
   private turn = 0;
-  readonly conn: Outbound = {
-    write: (bytes, droppable) => this.next()?.conn.write(bytes, droppable),
-    close: () => undefined,
-    closed: false,
-  };
+  readonly conn: Outbound;
+
+  constructor(tally: MessageTally) {
+    this.conn = { write: (bytes, droppable) => this.next()?.conn.write(bytes, droppable), close: () => undefined, closed: false, tally };
+  }
   /** Shared subscriptions are QoS 0 (the group joins QoS 0 trees only), so nothing is ever offered here. */
   readonly outbox: DurableReceiver = { offer: () => undefined };
 
@@ -34,7 +34,11 @@ export class SharedSubscriptions {
   private readonly groups = new Map<string, SharedGroup>();
   private readonly joined = new Map<FanoutMember, Set<string>>();
 
-  constructor(private readonly fanout: SharedFanout) {}
+  constructor(
+    private readonly fanout: SharedFanout,
+    /** The MQTT tally: a group's deliveries are its MQTT clients'. */
+    private readonly tally: MessageTally,
+  ) {}
 
   join(client: FanoutMember, group: string, filter: string): void {
     const key = `${group}\u0000${filter}`;
@@ -44,7 +48,7 @@ export class SharedSubscriptions {
     mine.add(key);
     let shared = this.groups.get(key);
     if (!shared) {
-      this.groups.set(key, (shared = new SharedGroup()));
+      this.groups.set(key, (shared = new SharedGroup(this.tally)));
       this.fanout.subscribe(shared, filter, 0);
     }
     shared.clients.push(client);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { turnScheduler, type TurnTask } from '../../actors/turn-scheduler.js';
 import type { MqttLink, MqttLinkEvents } from './link.js';
 
 export interface TcpListenerOptions {
@@ -64,10 +65,12 @@ export async function startTcpListener(options: TcpListenerOptions, events: Mqtt
 }
 
 /**
- * One TCP connection: a tick's writes leave in one socket write; a socket backed up past the
- * soft limit loses its QoS 0 deliveries (counted), past the hard limit it is cut.
+ * One TCP connection: a turn's writes leave in one socket write (queued with the WebSocket
+ * flushes of the turn, sent corked, so the kernel gets them as one writev without a copy); a
+ * socket backed up past the soft limit loses its QoS 0 deliveries (counted), past the hard
+ * limit it is cut.
  */
-class TcpLink implements MqttLink {
+class TcpLink implements MqttLink, TurnTask {
   private pending: Uint8Array[] = [];
   private gone = false;
   framesDropped = 0;
@@ -92,12 +95,12 @@ class TcpLink implements MqttLink {
       return;
     }
     this.pending.push(bytes);
-    if (this.pending.length === 1) setImmediate(this.flush);
+    if (this.pending.length === 1) turnScheduler.flush(this);
   }
 
   end(): void {
     if (this.gone) return;
-    this.flush();
+    this.run();
     this.gone = true;
     this.socket.end();
     setTimeout(() => this.socket.destroy(), FORCE_CLOSE_AFTER_MS).unref();
@@ -108,10 +111,16 @@ class TcpLink implements MqttLink {
     this.pending = [];
   }
 
-  private readonly flush = (): void => {
-    if (this.pending.length === 0 || this.socket.destroyed) return;
+  run(): void {
     const batch = this.pending;
+    if (batch.length === 0 || this.socket.destroyed) return;
     this.pending = [];
-    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
-  };
+    if (batch.length === 1) {
+      this.socket.write(batch[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (let i = 0; i < batch.length; i++) this.socket.write(batch[i]!);
+    this.socket.uncork();
+  }
 }

@@ -15,6 +15,17 @@ export type Effect =
    */
   | { type: 'later'; ref: number; effects: Promise<Effect[]> };
 
+/**
+ * Messages in and out of one protocol's devices (relaymesh or MQTT): plain numbers, shared by
+ * every connection of that protocol and bumped on the hot path; metrics read them when scraped.
+ */
+export interface MessageTally {
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export const newMessageTally = (): MessageTally => ({ messagesIn: 0, messagesOut: 0 });
+
 /** The socket side of one connection: the transport implements it. */
 export interface Outbound {
   /**
@@ -25,6 +36,8 @@ export interface Outbound {
   /** Closes with a WebSocket close code and a short reason. Idempotent. */
   close(code: CloseCode, reason: string): void;
   readonly closed: boolean;
+  /** Counts the messages delivered through this connection (its protocol's tally, resolved once). */
+  readonly tally: MessageTally;
 }
 
 /** A message entering the broker, from a device or from the server-side API. */

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, type MessageTally } from '../protocol/index.js';
 import { turnScheduler } from '../../actors/turn-scheduler.js';
 import { SocketConnection, newTransportStats, type SocketData, type TransportStats } from './socket-connection.js';
 import { loadUws, type TemplatedApp, type WebSocketBehavior, type us_listen_socket } from './uws.js';
@@ -57,6 +57,8 @@ export interface WsServerOptions {
   routes?: HttpRoute[];
   /** MQTT over WebSocket (subprotocol `mqtt`) on this port at `path`, with its own events. */
   mqtt?: { path: string; events: SocketEvents };
+  /** Where deliveries to this port's relaymesh devices are counted. */
+  tally: MessageTally;
 }
 
 export interface WsServer {
@@ -109,7 +111,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
     open: (ws) => {
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
       const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
-      const conn = new SocketConnection(ws, turnScheduler, limits, stats, remote, nextId++, ws.getUserData().identity || undefined);
+      const conn = new SocketConnection(ws, turnScheduler, limits, stats, options.tally, remote, nextId++, ws.getUserData().identity || undefined);
       ws.getUserData().connection = conn;
       // MQTT sockets have their own liveness (keep-alive): `connections` are the gateway's.
       if (!ws.getUserData().mqtt) connections.add(conn);

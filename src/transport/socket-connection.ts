@@ -1,5 +1,5 @@
 import type { WebSocket } from 'uWebSockets.js';
-import { CloseCode, closeReason, type Outbound } from '../protocol/index.js';
+import { CloseCode, closeReason, type MessageTally, type Outbound } from '../protocol/index.js';
 import type { TurnScheduler, TurnTask } from '../../actors/turn-scheduler.js';
 
 export interface BackpressureLimits {
@@ -64,6 +64,7 @@ export class SocketConnection implements Outbound, TurnTask {
     private readonly scheduler: TurnScheduler,
     private readonly limits: BackpressureLimits,
     private readonly stats: TransportStats,
+    readonly tally: MessageTally,
     readonly remoteAddress: string,
     readonly id: number,
     /** Identity header sent at upgrade, if any (trusted only from configured proxy addresses). */

@@ -100,6 +100,7 @@ export class DurableOutbox {
       this.inflight.add(stream, offset, Date.now());
       state.sent = offset;
       this.conn.write(bytes);
+      this.conn.tally.messagesOut++;
       return;
     }
     this.pump(stream);
@@ -149,6 +150,7 @@ export class DurableOutbox {
       this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery));
       resent++;
     }
+    this.conn.tally.messagesOut += resent;
     if (resent > 0) this.observer?.redelivered(resent);
     return resent;
   }
@@ -202,6 +204,7 @@ export class DurableOutbox {
         state.sent = entry.offset;
         this.conn.write(this.encode(entry, state.epoch, 1));
       }
+      this.conn.tally.messagesOut += entries.length;
       this.observer?.replayed(entries.length);
     }
   }

@@ -14,6 +14,8 @@ export interface TrafficSample {
   framesOut: number;
   /** Messages accepted, by `<kind>/qos<qos>`. */
   messages: Record<string, number>;
+  /** Per device protocol (relaymesh, mqtt): open connections and messages in/out (totals). */
+  protocols: Record<string, { connections: number; messagesIn: number; messagesOut: number }>;
   dropped: number;
   acksPending: number;
   storeBytes: number;
@@ -109,6 +111,16 @@ export class DashboardFeed {
     const one = (name: string) => values.get(name)?.[0]?.value ?? 0;
     const messages: Record<string, number> = {};
     for (const v of values.get('relaymesh_messages_total') ?? []) messages[`${v.labels.kind}/qos${v.labels.qos}`] = v.value;
+    const protocols: TrafficSample['protocols'] = {};
+    const byProtocol = (name: string, field: 'connections' | 'messagesIn' | 'messagesOut') => {
+      for (const v of values.get(name) ?? []) {
+        const protocol = String(v.labels.protocol);
+        (protocols[protocol] ??= { connections: 0, messagesIn: 0, messagesOut: 0 })[field] = v.value;
+      }
+    };
+    byProtocol('relaymesh_device_connections', 'connections');
+    byProtocol('relaymesh_device_messages_in_total', 'messagesIn');
+    byProtocol('relaymesh_device_messages_out_total', 'messagesOut');
     const [p50, p99] = this.fanoutQuantiles(values.get('relaymesh_fanout_seconds') ?? []);
     return {
       t: Date.now(),
@@ -119,6 +131,7 @@ export class DashboardFeed {
       framesIn: one('relaymesh_frames_in_total'),
       framesOut: one('relaymesh_frames_out_total'),
       messages,
+      protocols,
       dropped: one('relaymesh_dropped_total'),
       acksPending: one('relaymesh_acks_pending'),
       storeBytes: one('relaymesh_store_bytes'),

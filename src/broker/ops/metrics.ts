@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { newMessageTally, type MessageTally } from '../../protocol/index.js';
 import type { MessageStore } from '../../store/index.js';
 import type { TransportStats } from '../../transport/index.js';
 import type { DeviceRegistry } from '../device-registry.js';
@@ -10,9 +11,13 @@ export interface MetricsSources {
   store: MessageStore;
   /** Cluster-port socket handlers that threw (0 when not clustered). */
   clusterFaults: () => number;
-  /** Open MQTT connections (TCP and WebSocket). */
-  mqttConnections: () => number;
+  /** Open connections per device protocol (MQTT: over TCP and WebSocket). */
+  connections: Record<DeviceProtocol, () => number>;
 }
+
+/** The protocols devices speak to the broker: the `protocol` label of the per-protocol metrics. */
+export type DeviceProtocol = 'relaymesh' | 'mqtt';
+export const DEVICE_PROTOCOLS: readonly DeviceProtocol[] = ['relaymesh', 'mqtt'];
 
 /**
  * The broker's Prometheus metrics (its own registry, so several brokers in one process do not
@@ -38,6 +43,12 @@ export class BrokerMetrics {
   private readonly redeliveries = new Counter({ name: 'relaymesh_redelivered_total', help: 'Deliveries sent again after the ack timeout', registers: [this.registry] });
   readonly storeWriteFailures = new Counter({ name: 'relaymesh_store_write_failures_total', help: 'Store writes nobody waited for that failed, by operation', labelNames: ['operation'], registers: [this.registry] });
 
+  /**
+   * Messages in and out per protocol: each connection holds its protocol's tally (resolved
+   * once, at connect), the hot path bumps plain numbers, the counters read them when scraped.
+   */
+  readonly traffic: Record<DeviceProtocol, MessageTally> = { relaymesh: newMessageTally(), mqtt: newMessageTally() };
+
   readonly outboxObserver: OutboxObserver = {
     replayed: (n) => this.replays.inc(n),
     redelivered: (n) => this.redeliveries.inc(n),
@@ -61,7 +72,29 @@ export class BrokerMetrics {
     };
     gauge('relaymesh_connections', 'Open WebSocket connections', transport((s) => s.opened - s.closed));
     gauge('relaymesh_devices_connected', 'Devices with a live session', () => sources.devices.size);
-    gauge('relaymesh_mqtt_connections', 'Open MQTT connections, over TCP and WebSocket', sources.mqttConnections);
+    const traffic = this.traffic;
+    new Gauge({
+      name: 'relaymesh_device_connections',
+      help: 'Open device connections, by protocol (relaymesh over WebSocket; MQTT over TCP and WebSocket)',
+      labelNames: ['protocol'],
+      registers: [this.registry],
+      collect() {
+        for (const protocol of DEVICE_PROTOCOLS) this.set({ protocol }, sources.connections[protocol]());
+      },
+    });
+    const perProtocol = (name: string, help: string, read: (tally: MessageTally) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['protocol'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const protocol of DEVICE_PROTOCOLS) this.inc({ protocol }, read(traffic[protocol]));
+        },
+      });
+    perProtocol('relaymesh_device_messages_in_total', 'Messages (publish, send) accepted from devices, by protocol', (t) => t.messagesIn);
+    perProtocol('relaymesh_device_messages_out_total', 'Message deliveries written to devices (live, replayed, redelivered), by protocol', (t) => t.messagesOut);
     total('relaymesh_connects_total', 'Connections accepted since start', transport((s) => s.opened));
     total('relaymesh_disconnects_total', 'Connections closed since start', transport((s) => s.closed));
     total('relaymesh_frames_in_total', 'Frames received', transport((s) => s.framesIn));

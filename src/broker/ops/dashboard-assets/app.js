@@ -334,6 +334,10 @@ function renderTraffic() {
     ['frames in (total)', now.framesIn],
     ['frames out (total)', now.framesOut],
     ...Object.entries(now.messages).map(([key, n]) => [`messages ${key} (total)`, n]),
+    ...Object.entries(now.protocols ?? {}).flatMap(([protocol, p]) => [
+      [`${protocol} connections`, p.connections],
+      [`${protocol} messages in / out (total)`, `${p.messagesIn} / ${p.messagesOut}`],
+    ]),
     ['QoS 0 dropped (total)', now.dropped],
     ['acks pending', now.acksPending],
     ['LMDB size (bytes)', now.storeBytes],
