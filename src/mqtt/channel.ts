@@ -1,7 +1,9 @@
 import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
-import { FrameKind, type Frame, type MsgFrame } from '../protocol/index.js';
+import { FrameKind, MAX_USER_PROPERTIES, type Frame, type MessageProperties, type MsgFrame } from '../protocol/index.js';
 import { OutgoingQos1 } from './outgoing-qos1.js';
+import { fromMqttProperties, toMqttProperties } from './publication-properties.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
+import type { RetainedMessage } from './retained-store.js';
 import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
@@ -11,8 +13,8 @@ export type ChannelEffect =
   /** Hand a relaymesh frame to the device actor, in order with the others. */
   | { type: 'frame'; frame: Frame }
   /** A retained PUBLISH to store (or clear, when empty) once the ACL allowed it. */
-  | { type: 'retain'; topic: string; payload: Uint8Array }
-  /** Subscriptions granted: send their retained messages. */
+  | { type: 'retain'; topic: string; payload: Uint8Array; qos: 0 | 1; props: MessageProperties | undefined }
+  /** Subscriptions granted whose retained messages are wanted: send them. */
   | { type: 'granted'; filters: { filter: string; qos: 0 | 1 }[] }
   /** The client said goodbye (DISCONNECT). */
   | { type: 'goodbye'; publishWill: boolean; sessionExpirySeconds?: number }
@@ -32,7 +34,7 @@ export interface ChannelOptions {
 type Pending =
   | { kind: 'puback'; packetId: number }
   /** One filter of a SUBSCRIBE: its reply fills slot `index` of the SUBACK. */
-  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1 }
+  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1; sendRetained: boolean }
   | { kind: 'unsuback'; packetId: number; count: number };
 
 interface SubscribeRequest {
@@ -132,6 +134,10 @@ export class MqttChannel {
         this.topicAliases.set(alias, topic);
       }
     }
+    const props = this.v5 ? fromMqttProperties(packet.properties) : undefined;
+    if ((props?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
+      return [{ type: 'close', reason: Reason.IMPLEMENTATION_SPECIFIC_ERROR, message: `more than ${MAX_USER_PROPERTIES} user properties` }];
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
     const seq = this.nextSeq();
@@ -141,8 +147,9 @@ export class MqttChannel {
       target.kind === 'inbox'
         ? { kind: FrameKind.SEND, seq, target: target.target, payload, qos }
         : { kind: FrameKind.PUB, seq, topic: target.topic, payload, qos };
+    if (props) frame.props = props;
     const effects: ChannelEffect[] = [{ type: 'frame', frame }];
-    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload });
+    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload, qos, props });
     return effects;
   }
 
@@ -170,7 +177,9 @@ export class MqttChannel {
         case 'filter': {
           const seq = this.nextSeq();
           request.waiting++;
-          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos });
+          // Retain handling 2 (5.0): no retained messages for this subscription.
+          const sendRetained = subscription.rh !== 2;
+          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -196,14 +205,31 @@ export class MqttChannel {
 
   private deliver(msg: MsgFrame, droppable: boolean): ChannelEffect {
     const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-    if (msg.qos === 0 || msg.epoch === undefined) {
-      return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false }, droppable };
-    }
+    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
+    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
+    if (msg.qos === 0 || msg.epoch === undefined) return { type: 'packet', packet, droppable };
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = (this.sentBefore.get(msg.stream) ?? 0) >= msg.offset;
     if (!seenBefore) this.sentBefore.set(msg.stream, msg.offset);
-    const dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
-    return { type: 'packet', packet: { cmd: 'publish', topic: msg.stream, payload, qos: 1, messageId: packetId, dup, retain: false } };
+    packet.qos = 1;
+    packet.messageId = packetId;
+    packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
+    return { type: 'packet', packet };
+  }
+
+  /**
+   * A retained message for a subscription just granted at `qos`: sent with the retain flag, at the
+   * lower of its own QoS and the subscription's. A QoS 1 copy has a packet id of its own and moves
+   * no cursor when acknowledged.
+   */
+  retainedPacket(message: RetainedMessage, qos: 0 | 1): IPublishPacket {
+    const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true };
+    if (this.v5 && message.props) packet.properties = toMqttProperties(message.props);
+    if (Math.min(message.qos, qos) === 1) {
+      packet.qos = 1;
+      packet.messageId = this.qos1.packetIdForUnstored();
+    }
+    return packet;
   }
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
@@ -221,7 +247,7 @@ export class MqttChannel {
       case 'suback': {
         const r = request.request;
         r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
-        if (reason === Reason.SUCCESS) r.granted.push({ filter: request.filter, qos: request.qos });
+        if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push({ filter: request.filter, qos: request.qos });
         r.waiting--;
         return r.waiting === 0 ? this.suback(r) : [];
       }

@@ -97,12 +97,19 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     switch (effect.type) {
       case 'retain':
         if (!mayPublish(live.device.auth.acl, effect.topic)) return;
-        void this.deps.retained.retain({ topic: effect.topic, payload: effect.payload, traceId: this.deps.newTraceId(), from: client.clientId });
+        void this.deps.retained.retain({
+          topic: effect.topic,
+          payload: effect.payload,
+          qos: effect.qos,
+          traceId: this.deps.newTraceId(),
+          from: client.clientId,
+          ...(effect.props ? { props: effect.props } : {}),
+        });
         return;
       case 'granted':
-        for (const { filter } of effect.filters) {
+        for (const { filter, qos } of effect.filters) {
           for (const message of this.deps.retained.matching(filter)) {
-            conn.send({ cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true });
+            conn.send(live.channel.retainedPacket(message, qos));
           }
         }
         return;
