@@ -3,7 +3,7 @@ import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isDisconnect } from './helpers/raw-mqtt.js';
 
-t.test('CONNACK announces a topic alias maximum; MQTT.js publishes through an alias and subscribers get the full topic', async (t) => {
+t.test('MQTT.js publishes through a topic alias and subscribers (5.0 and 3.1.1) get the full topic', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
   const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
   const v5 = await mqttClient(t, url, { clientId: 'sub5', protocolVersion: 5 });
@@ -11,7 +11,6 @@ t.test('CONNACK announces a topic alias maximum; MQTT.js publishes through an al
   await v5.subscribeAsync('fleet/#', { qos: 1 });
   await v4.subscribeAsync('fleet/#', { qos: 1 });
   const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
-  t.equal(pub.topicAliasSend?.max, 64, 'the broker accepts 64 aliases (from CONNACK)');
   await pub.publishAsync('fleet/truck-7/gps', 'first', { qos: 1, properties: { topicAlias: 3 } });
   await pub.publishAsync('', 'second', { qos: 1, properties: { topicAlias: 3 } });
   await pub.publishAsync('fleet/truck-7/speed', 'third', { qos: 0, properties: { topicAlias: 3 } });
@@ -44,7 +43,7 @@ t.test('an alias out of range is Topic Alias invalid (0x94); an alias never set 
     t.teardown(() => raw.destroy());
     raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `alias-${alias}`, clean: true, keepalive: 30 });
     const connack = await raw.waitFor(isConnack);
-    t.equal(connack.properties?.topicAliasMaximum, 64);
+    t.equal(connack.properties?.topicAliasMaximum, 64, 'CONNACK announces the topic alias maximum');
     raw.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, dup: false, retain: false, properties: { topicAlias: alias } });
     const disconnect = await raw.waitFor(isDisconnect);
     t.equal(disconnect.reasonCode, reason, `alias ${alias} with topic ${JSON.stringify(topic)}`);
