@@ -37,7 +37,7 @@ import { SessionKeeper } from './durable/session-keeper.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
-import { MqttGateway, RetainedStore, SharedSubscriptions, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
+import { MqttGateway, RetainedStore, SentHistory, SharedSubscriptions, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
 
 export interface PublishOptions {
   qos?: Qos;
@@ -212,6 +212,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
     router,
     retained: new RetainedStore(store),
+    sentHistory: new SentHistory(store),
     shared: new SharedSubscriptions(fanout),
     newTraceId,
     limits: { ...options.limits, maxPacketBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs, sessionExpiryMs: options.sessionExpiryMs },

@@ -4,6 +4,7 @@ import { OutgoingQos1 } from './outgoing-qos1.js';
 import { fromMqttProperties, toMqttProperties } from './publication-properties.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import type { RetainedMessage } from './retained-store.js';
+import type { ClientSentHistory } from './sent-history.js';
 import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
@@ -58,8 +59,8 @@ export class MqttChannel {
 
   constructor(
     private readonly options: ChannelOptions,
-    /** Per stream, the highest offset sent to this client id before (redeliveries carry DUP). */
-    private readonly sentBefore: Map<string, number>,
+    /** What this client id may have been sent before (redeliveries carry DUP). */
+    private readonly sentBefore: ClientSentHistory,
   ) {}
 
   get v5(): boolean {
@@ -209,8 +210,7 @@ export class MqttChannel {
     if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
     if (msg.qos === 0 || msg.epoch === undefined) return { type: 'packet', packet, droppable };
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
-    const seenBefore = (this.sentBefore.get(msg.stream) ?? 0) >= msg.offset;
-    if (!seenBefore) this.sentBefore.set(msg.stream, msg.offset);
+    const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
     packet.qos = 1;
     packet.messageId = packetId;
     packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;

@@ -12,6 +12,7 @@ import { MqttConnection, type ConnectionOwner } from './connection.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
 import { Reason, connackV4 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
+import type { SentHistory } from './sent-history.js';
 import type { SharedSubscriptions } from './shared-subscriptions.js';
 import { WillTimers, type Will } from './will.js';
 
@@ -32,6 +33,7 @@ export interface MqttGatewayDeps {
   };
   router: MessageRouter;
   retained: RetainedStore;
+  sentHistory: SentHistory;
   shared: SharedSubscriptions;
   newTraceId(): string;
   limits: RateLimits & {
@@ -60,8 +62,6 @@ interface ClientState {
 export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   private readonly connections = new Set<MqttConnection>();
   private readonly clients = new WeakMap<MqttConnection, ClientState>();
-  /** Per client id and stream, the highest offset ever sent (so redeliveries carry DUP). */
-  private readonly sentBefore = new Map<string, Map<string, number>>();
   private readonly wills: WillTimers;
   private readonly sweep: NodeJS.Timeout;
   private nextId = 1;
@@ -131,7 +131,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.shared.leaveAll(client.device);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
-    if (!takenOver && client.device.sessionExpiryMs === 0) this.sentBefore.delete(client.clientId);
+    if (!takenOver && client.device.sessionExpiryMs === 0) this.deps.sentHistory.forget(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.sessionExpiryMs ?? 0));
@@ -198,10 +198,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     // After admit: a connection it took over has saved its session by now, and clean start must win.
     if (clean) {
       this.deps.sessions.discard(clientId);
-      this.sentBefore.delete(clientId);
+      this.deps.sentHistory.forget(clientId);
     }
-    let sentBefore = this.sentBefore.get(clientId);
-    if (!sentBefore) this.sentBefore.set(clientId, (sentBefore = new Map()));
 
     const will = willPacket && {
       topic: willPacket.topic,
@@ -248,7 +246,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
             leave: (group, filter) => this.deps.shared.leave(device, group, filter),
           },
         },
-        sentBefore,
+        this.deps.sentHistory.of(clientId),
       ),
       device,
       limiter: new FrameRateLimiter(this.deps.limits),
