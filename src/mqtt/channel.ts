@@ -27,8 +27,8 @@ export interface ChannelOptions {
   protocolVersion: 4 | 5;
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
-  /** `$share/<group>/<filter>` subscriptions of this client (QoS 0): join returns a refusal, if any. */
-  shares: { join(group: string, filter: string): Reason | undefined; leave(group: string, filter: string): void };
+  /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
+  shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
 }
 
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
@@ -170,9 +170,9 @@ export class MqttChannel {
           request.codes[index] = this.v5 ? Reason.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V4;
           return;
         case 'shared': {
-          // Granted QoS 0: a shared message goes to one live member, and is not stored for the group.
-          const refusal = this.options.shares.join(target.group, target.filter);
-          request.codes[index] = refusal === undefined ? 0 : this.v5 ? refusal : SUBACK_FAILURE_V4;
+          // A shared message goes to one connected member; stored ones wait for its PUBACK.
+          const refusal = this.options.shares.join(target.group, target.filter, qos);
+          request.codes[index] = refusal === undefined ? qos : this.v5 ? refusal : SUBACK_FAILURE_V4;
           return;
         }
         case 'filter': {
@@ -205,9 +205,7 @@ export class MqttChannel {
   }
 
   private deliver(msg: MsgFrame, droppable: boolean): ChannelEffect {
-    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
-    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
+    const packet = this.publishPacket(msg);
     if (msg.qos === 0 || msg.epoch === undefined) return { type: 'packet', packet, droppable };
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
@@ -227,8 +225,30 @@ export class MqttChannel {
     if (this.v5 && message.props) packet.properties = toMqttProperties(message.props);
     if (Math.min(message.qos, qos) === 1) {
       packet.qos = 1;
-      packet.messageId = this.qos1.packetIdForUnstored();
+      packet.messageId = this.qos1.packetIdForUnstored(() => undefined);
     }
+    return packet;
+  }
+
+  /**
+   * A message of a `$share` group this client is a member of, at the member's `qos`: a stored
+   * one at QoS 1 goes out on a packet id of its own (the group, not this client's cursor, waits
+   * for its PUBACK and calls `acked`).
+   */
+  sharedDelivery(msg: MsgFrame, qos: 0 | 1, dup: boolean, acked: () => void): ChannelEffect {
+    const packet = this.publishPacket(msg);
+    if (qos === 0 || msg.epoch === undefined) return { type: 'packet', packet, droppable: true };
+    packet.qos = 1;
+    packet.dup = dup;
+    packet.messageId = this.qos1.packetIdForUnstored(acked);
+    return { type: 'packet', packet };
+  }
+
+  /** A QoS 0 PUBLISH of a MSG (the caller raises QoS and sets the packet id). */
+  private publishPacket(msg: MsgFrame): IPublishPacket {
+    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
+    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
     return packet;
   }
 

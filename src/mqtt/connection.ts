@@ -1,11 +1,12 @@
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, decodeFrame, type Frame } from '../protocol/index.js';
+import { CloseCode, FrameKind, decodeFrame, type Frame } from '../protocol/index.js';
 import type { ChannelEffect, MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
 import { Reason, disconnectReason } from './reason-codes.js';
+import type { SharedMember } from './shared-subscriptions.js';
 
 /** Packets a client may pipeline after CONNECT while it is being authenticated. */
 const MAX_QUEUED_DURING_CONNECT = 64;
@@ -14,6 +15,17 @@ const MAX_QUEUED_DURING_CONNECT = 64;
 const decodedFrames = new WeakMap<Uint8Array, Frame>();
 /** QoS 0 PUBLISH packets encoded once per message and protocol version (no packet id in them). */
 const encodedQos0 = { 4: new WeakMap<Uint8Array, Buffer>(), 5: new WeakMap<Uint8Array, Buffer>() };
+
+function decodedOnce(bytes: Uint8Array): Frame | undefined {
+  let frame = decodedFrames.get(bytes);
+  if (!frame) {
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) return undefined;
+    frame = decoded.frame;
+    decodedFrames.set(bytes, frame);
+  }
+  return frame;
+}
 
 /** What the connection asks of the MQTT front. */
 export interface ConnectionOwner {
@@ -43,7 +55,7 @@ type Phase = { name: 'awaiting-connect' } | { name: 'connecting'; queued: Packet
  * parsing) → channel → effects carried out here; relaymesh frames written to it by the device
  * actor, fan-out and outbox are turned into MQTT packets by the channel. Never throws on input.
  */
-export class MqttConnection implements DeviceConnection, MqttReceiver {
+export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMember {
   private phase: Phase = { name: 'awaiting-connect' };
   private readonly framer: PacketFramer;
   private readonly parser = mqttPacket.parser();
@@ -163,14 +175,15 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
       return;
     }
-    let frame = decodedFrames.get(bytes);
-    if (!frame) {
-      const decoded = decodeFrame(bytes);
-      if (!decoded.ok) return;
-      frame = decoded.frame;
-      decodedFrames.set(bytes, frame);
-    }
-    this.apply(live.channel.onFrame(frame, droppable), droppable ? bytes : undefined);
+    const frame = decodedOnce(bytes);
+    if (frame) this.apply(live.channel.onFrame(frame, droppable), droppable ? bytes : undefined);
+  }
+
+  /** A message of a `$share` group this client is in (see SharedMember). */
+  deliverShared(bytes: Uint8Array, qos: 0 | 1, dup: boolean, acked: () => void): void {
+    const live = this.live;
+    const frame = live && decodedOnce(bytes);
+    if (frame?.kind === FrameKind.MSG) this.apply([live!.channel.sharedDelivery(frame, qos, dup, acked)]);
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */

@@ -128,7 +128,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (!client) return;
     const current = this.deps.devices.get(client.clientId);
     const takenOver = current !== undefined && current.conn !== conn;
-    this.deps.shared.leaveAll(client.device);
+    this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
     if (!takenOver && client.device.sessionExpiryMs === 0) this.deps.sentHistory.forget(client.clientId);
@@ -237,13 +237,13 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
           shares: {
-            join: (group, filter) => {
+            join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
               if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              this.deps.shared.join(device, group, filter);
+              this.deps.shared.join(conn, group, filter, qos);
               return undefined;
             },
-            leave: (group, filter) => this.deps.shared.leave(device, group, filter),
+            leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
           },
         },
         this.deps.sentHistory.of(clientId),

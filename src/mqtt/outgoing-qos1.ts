@@ -4,8 +4,8 @@
  * over the acknowledged prefix of what was sent on it.
  */
 export class OutgoingQos1 {
-  /** A stored message's position, or 'unstored' for a QoS 1 copy no cursor follows (a retained message). */
-  private readonly byPacketId = new Map<number, { stream: string; offset: number } | 'unstored'>();
+  /** A stored message's position, or what to do at the PUBACK of a copy no cursor of this client follows. */
+  private readonly byPacketId = new Map<number, { stream: string; offset: number } | { acked: () => void }>();
   private readonly packetIdOf = new Map<string, number>();
   /** Per stream: offsets sent and not yet folded into the cursor, in send order. */
   private readonly unacked = new Map<string, { offset: number; acked: boolean }[]>();
@@ -27,9 +27,12 @@ export class OutgoingQos1 {
     return { packetId, resent: false };
   }
 
-  /** A packet id for a QoS 1 message that is not in any stream: its PUBACK only frees the id. */
-  packetIdForUnstored(): number {
-    return this.freePacketId('unstored');
+  /**
+   * A packet id for a QoS 1 message no cursor of this client follows (a retained message, a
+   * shared subscription's): its PUBACK frees the id and calls `acked`.
+   */
+  packetIdForUnstored(acked: () => void): number {
+    return this.freePacketId({ acked });
   }
 
   /** A PUBACK: returns the cursor to store when the stream's acknowledged prefix grew. */
@@ -37,7 +40,10 @@ export class OutgoingQos1 {
     const delivery = this.byPacketId.get(packetId);
     if (!delivery) return undefined;
     this.byPacketId.delete(packetId);
-    if (delivery === 'unstored') return undefined;
+    if ('acked' in delivery) {
+      delivery.acked();
+      return undefined;
+    }
     this.packetIdOf.delete(`${delivery.offset}\u0000${delivery.stream}`);
     const list = this.unacked.get(delivery.stream)!;
     const item = list.find((d) => d.offset === delivery.offset);
@@ -48,7 +54,7 @@ export class OutgoingQos1 {
     return through === undefined ? undefined : { stream: delivery.stream, offset: through };
   }
 
-  private freePacketId(delivery: { stream: string; offset: number } | 'unstored'): number {
+  private freePacketId(delivery: { stream: string; offset: number } | { acked: () => void }): number {
     let packetId = this.nextPacketId;
     // The outbox window (at most 65,535) keeps a free id within one lap.
     while (this.byPacketId.has(packetId)) packetId = (packetId % 0xffff) + 1;
