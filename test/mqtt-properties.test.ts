@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RelaymeshClient, type Message } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
+import { RawMqtt, isConnack } from './helpers/raw-mqtt.js';
 
 const PROPERTIES = {
   contentType: 'application/json',
@@ -124,4 +125,26 @@ t.test('an expired retained message is not delivered on subscribe', async (t) =>
   t.same(sub.received.map((m) => m.topic), ['status/b', 'status/marker']);
   t.same(sub.received[0]!.properties!.userProperties, { k: 'v' }, 'a retained message keeps its properties');
   t.ok(sub.received[0]!.properties!.messageExpiryInterval! < 3600);
+});
+
+t.test('a 5.0 will carries its will properties', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const watcher = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'watcher', protocolVersion: 5 });
+  await watcher.subscribeAsync('wills/#', { qos: 1 });
+  const raw = await RawMqtt.open(broker.mqttPort!, 5);
+  t.teardown(() => raw.destroy());
+  raw.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'gateway-3',
+    clean: true,
+    keepalive: 30,
+    will: { topic: 'wills/gateway-3', payload: Buffer.from('offline'), qos: 1, retain: false, properties: { contentType: 'text/plain', userProperties: { site: 'dock' } } },
+  });
+  await raw.waitFor(isConnack);
+  raw.destroy();
+  await until(() => watcher.received.length === 1, 'the will');
+  t.equal(watcher.received[0]!.properties?.contentType, 'text/plain');
+  t.same(watcher.received[0]!.properties?.userProperties, { site: 'dock' });
 });

@@ -6,9 +6,10 @@ import type { MessageRouter } from '../broker/delivery.js';
 import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
 import type { Gateway } from '../broker/gateway.js';
 import type { Logger } from '../logger.js';
-import { CloseCode, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
+import { CloseCode, MAX_USER_PROPERTIES, ProtocolError, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
 import { MqttChannel, type ChannelEffect } from './channel.js';
 import { MqttConnection, type ConnectionOwner } from './connection.js';
+import { fromMqttProperties } from './publication-properties.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
 import { Reason, connackV4 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
@@ -201,12 +202,17 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
       this.deps.sentHistory.forget(clientId);
     }
 
-    const will = willPacket && {
+    const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;
+    if ((willProps?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
+      return this.refuseConnect(conn, Reason.IMPLEMENTATION_SPECIFIC_ERROR, `will: more than ${MAX_USER_PROPERTIES} user properties`);
+    }
+    const will: Will | undefined = willPacket && {
       topic: willPacket.topic,
       payload: typeof willPacket.payload === 'string' ? Buffer.from(willPacket.payload) : willPacket.payload,
       qos: willPacket.qos === 0 || willPacket.qos === undefined ? (0 as const) : (1 as const),
       retain: willPacket.retain === true,
       delayMs: (willPacket.properties?.willDelayInterval ?? 0) * 1000,
+      ...(willProps ? { props: willProps } : {}),
     };
     this.clients.set(conn, { clientId, device, ...(will ? { will } : {}) });
     const connack: IConnackPacket = { cmd: 'connack', sessionPresent };
@@ -271,7 +277,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   }
 
   private publishWill(clientId: string, will: Will): void {
-    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId };
+    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId, ...(will.props ? { props: will.props } : {}) };
     this.deps.router.publish(publication).catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
     if (will.retain) void this.deps.retained.retain(publication);
   }

@@ -3,8 +3,11 @@ import type { MessageProperties } from '../protocol/index.js';
 
 type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
-/** The publication properties of an MQTT 5 PUBLISH that travel with the message (not its topic alias). */
-export function fromMqttProperties(mqtt: PublishProperties | undefined): MessageProperties | undefined {
+/** The properties a message carries to its receivers, in a PUBLISH or a will (CONNECT). */
+type CarriedProperties = Pick<PublishProperties, 'messageExpiryInterval' | 'contentType' | 'responseTopic' | 'correlationData' | 'payloadFormatIndicator' | 'userProperties'>;
+
+/** The publication properties of an MQTT 5 PUBLISH or will that travel with the message (not a topic alias). */
+export function fromMqttProperties(mqtt: CarriedProperties | undefined): MessageProperties | undefined {
   if (!mqtt) return undefined;
   const props: MessageProperties = {};
   if (mqtt.messageExpiryInterval !== undefined) props.expirySeconds = mqtt.messageExpiryInterval;
