@@ -201,17 +201,22 @@ export class DurableOutbox {
       }
       const now = Date.now();
       let replayed = 0;
+      const ackedBefore = state.acked;
       for (const entry of entries) {
         state.sent = entry.offset;
-        // An expired message is passed over (MQTT 5: not delivered once its expiry passed); the
-        // next ACK of this stream moves the cursor beyond it.
+        // An expired message is passed over (MQTT 5: not delivered once its expiry passed). With
+        // nothing before it waiting for an ack the cursor passes it now, else the next ACK does.
         const props = remainingLifetime(entry.props, entry.publishedAt, now);
-        if (props === 'expired') continue;
+        if (props === 'expired') {
+          if (state.acked === entry.offset - 1) state.acked = entry.offset;
+          continue;
+        }
         this.inflight.add(stream, entry.offset, now);
         this.conn.write(this.encode(entry, state.epoch, 1, props));
         replayed++;
       }
       if (replayed > 0) this.observer?.replayed(replayed);
+      if (state.acked > ackedBefore) this.saveCursor(stream, state.acked);
     }
   }
 
