@@ -148,3 +148,16 @@ t.test('a 5.0 will carries its will properties', async (t) => {
   t.equal(watcher.received[0]!.properties?.contentType, 'text/plain');
   t.same(watcher.received[0]!.properties?.userProperties, { site: 'dock' });
 });
+
+t.test('the server-side API publishes and sends with properties; invalid ones are refused', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const device = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'dev-1', protocolVersion: 5 });
+  await device.subscribeAsync('ota/#', { qos: 1 });
+  await broker.publish('ota/notice', 'v2', { qos: 1, props: { contentType: 'text/plain', expirySeconds: 600 } });
+  await broker.send('dev-1', 'direct', { qos: 1, props: { userProperties: [['from', 'api']] } });
+  await until(() => device.received.length === 2, 'both messages');
+  const byTopic = new Map(device.received.map((m) => [m.topic, m]));
+  t.equal(byTopic.get('ota/notice')!.properties?.contentType, 'text/plain');
+  t.same(byTopic.get('$inbox/dev-1')!.properties?.userProperties, { from: 'api' });
+  await t.rejects(broker.publish('ota/x', 'y', { props: { payloadFormat: 7 } as never }), /props/);
+});

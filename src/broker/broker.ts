@@ -8,10 +8,12 @@ import {
   CloseCode,
   ErrorCode,
   ProtocolError,
+  checkMessageProperties,
   deviceIdProblem,
   topicNameProblem,
   type BrokerPort,
   inboxStream,
+  type MessageProperties,
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
@@ -42,6 +44,8 @@ import { MqttGateway, RetainedStore, SentHistory, SharedSubscriptions, mqttOverW
 export interface PublishOptions {
   qos?: Qos;
   traceId?: string;
+  /** Passed to every receiver (SDK `message.props`, MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 export interface DeviceInfo {
@@ -296,13 +300,15 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     async publish(topic, payload, opts = {}) {
       const problem = topicNameProblem(topic);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(topic)}: ${problem}`);
-      const result = await router.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const props = checkedProps(opts.props);
+      const result = await router.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId(), ...(props ? { props } : {}) });
       return result.reached;
     },
     async send(deviceId, payload, opts = {}) {
       const problem = deviceIdProblem(deviceId);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_FIELD, problem);
-      const result = await router.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const props = checkedProps(opts.props);
+      const result = await router.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId(), ...(props ? { props } : {}) });
       return result.reached > 0;
     },
     device(deviceId) {
@@ -355,4 +361,12 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
 
 function toBytes(payload: Uint8Array | string): Uint8Array {
   return typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+}
+
+/** Properties given to the server-side API, held to the rules of the wire (they are encoded into MSG frames). */
+function checkedProps(props: MessageProperties | undefined): MessageProperties | undefined {
+  if (props === undefined) return undefined;
+  const checked = checkMessageProperties(props);
+  if (checked === 'invalid') throw new ProtocolError(ErrorCode.INVALID_FIELD, 'props: not valid message properties (see docs/protocol.md §5.1)');
+  return checked;
 }
