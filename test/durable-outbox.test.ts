@@ -133,3 +133,20 @@ t.test('an outbox closed before start stays silent', async (t) => {
   outbox.offer(INBOX, store.head(INBOX).epoch, 3, new Uint8Array(0));
   t.equal(sink.take().length, 0);
 });
+
+t.test('expired stored entries are passed over; with nothing unacked before them the cursor moves past them', async (t) => {
+  const store = await openLmdbStore(join(t.testdir(), 'store'));
+  t.teardown(() => store.close());
+  const expired = { ...EMPTY, props: { expirySeconds: 0 } };
+  const kept = { ...EMPTY, props: { expirySeconds: 3600, contentType: 'text/plain' } };
+  await Promise.all([store.append(INBOX, expired), store.append(INBOX, expired), store.append(INBOX, kept), store.append(INBOX, expired), store.append(INBOX, EMPTY)]);
+  const { sink, outbox, cursors } = outboxOn(store, { maxInflight: 100, ackTimeoutMs: 10_000 }, 0);
+  outbox.start(new Map([[INBOX, 0]]));
+  const sent = sink.take();
+  t.same(sent.map((m) => m.offset), [3, 5], 'only the entries still alive');
+  t.equal(sent[0]!.props?.contentType, 'text/plain', 'with their properties');
+  t.ok(sent[0]!.props!.expirySeconds! <= 3600, 'and what remains of their lifetime');
+  t.equal(cursors.get(INBOX), 2, 'the cursor passed the leading expired entries at once');
+  outbox.ack(INBOX, 5);
+  t.equal(cursors.get(INBOX), 5, 'an ack after the later expired entry covers it');
+});

@@ -7,12 +7,14 @@ import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import {
   FrameKind,
+  MAX_EXPIRY_SECONDS,
   encodeFrame,
   type AckFrame,
   type AuthFrame,
   type ErrorFrame,
   type Frame,
   type HelloFrame,
+  type MessageProperties,
   type MsgFrame,
   type OkFrame,
   type PingFrame,
@@ -54,6 +56,19 @@ const payload = fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ maxLength: 32 }
 const texts = fc.array(text, { maxLength: 4 });
 const position: fc.Arbitrary<StreamPosition> = fc.record({ stream: text, epoch: fc.oneof(fc.constant(''), text), offset: uint });
 
+/** Message properties: never an empty map (the decoder reads that as none). */
+const props: fc.Arbitrary<MessageProperties> = fc.record(
+  {
+    expirySeconds: fc.integer({ min: 0, max: MAX_EXPIRY_SECONDS }),
+    contentType: text,
+    responseTopic: text,
+    correlationData: payload,
+    payloadFormat: fc.constantFrom<0 | 1>(0, 1),
+    userProperties: fc.array(fc.tuple(text, text), { maxLength: 3 }),
+  },
+  { requiredKeys: ['contentType'] },
+);
+
 /** Builds a frame arbitrary from its field arbitraries; fields not in `required` may be absent. */
 function frameOf<F extends Frame>(kind: F['kind'], fields: { [K in Exclude<keyof F, 'kind' | 'seq'>]-?: fc.Arbitrary<F[K]> }, required: readonly string[]): fc.Arbitrary<F> {
   const all = { kind: fc.constant(kind), seq, ...fields } as unknown as Record<string, fc.Arbitrary<unknown>>;
@@ -66,8 +81,8 @@ export const clientFrame: fc.Arbitrary<Frame> = fc.oneof(
   frameOf<PingFrame>(FrameKind.PING, { ts: uint }, []),
   frameOf<SubFrame>(FrameKind.SUB, { filters: texts, qos }, ['filters']),
   frameOf<UnsubFrame>(FrameKind.UNSUB, { filters: texts }, ['filters']),
-  frameOf<PubFrame>(FrameKind.PUB, { topic: text, payload, qos, traceId: text }, ['topic', 'payload']),
-  frameOf<SendFrame>(FrameKind.SEND, { target: deviceId, payload, qos, traceId: text }, ['target', 'payload']),
+  frameOf<PubFrame>(FrameKind.PUB, { topic: text, payload, qos, traceId: text, props }, ['topic', 'payload']),
+  frameOf<SendFrame>(FrameKind.SEND, { target: deviceId, payload, qos, traceId: text, props }, ['target', 'payload']),
   frameOf<AckFrame>(FrameKind.ACK, { stream: text, offset: uint }, ['stream', 'offset']),
   frameOf<ResyncFrame>(FrameKind.RESYNC, { stream: text, offset: uint }, ['stream', 'offset']),
   frameOf<AuthFrame>(FrameKind.AUTH, { token: text }, ['token']),
@@ -79,7 +94,7 @@ export const serverFrame: fc.Arbitrary<Frame> = fc.oneof(
   frameOf<PongFrame>(FrameKind.PONG, { ts: uint }, []),
   frameOf<MsgFrame>(
     FrameKind.MSG,
-    { stream: text, offset: uint, payload, traceId: text, qos, from: text, epoch: text, delivery: uint, hops: texts },
+    { stream: text, offset: uint, payload, traceId: text, qos, from: text, epoch: text, delivery: uint, hops: texts, props },
     ['stream', 'offset', 'payload', 'traceId', 'qos'],
   ),
   frameOf<ErrorFrame>(FrameKind.ERROR, { code: uint, message: text, ref: uint }, ['code', 'message']),
@@ -122,6 +137,7 @@ export const WRONG_VALUES: Record<FieldType | 'kindOrSeq', readonly unknown[]> =
   qos: [2, -1, 0.5, true, '1', [], {}],
   uintList: [1, 'x', [-1], ['a'], [1.5], [[1]], new Array(1025).fill(1), {}],
   strList: ['a', 1, [1], [new Uint8Array(1)], [['a']], new Array(1025).fill('a'), {}],
+  props: ['x', 1, [], new Uint8Array(1), { expirySeconds: -1 }, { expirySeconds: 2 ** 32 }, { contentType: 1 }, { correlationData: 'x' }, { payloadFormat: 2 }, { userProperties: [['a']] }, { userProperties: 'a' }],
   positions: [[['s', 'e']], [['s', 'e', -1]], [[1, 'e', 1]], ['x'], [{}], new Array(1025).fill(['s', 'e', 1]), 'x', 1],
 };
 

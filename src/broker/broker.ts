@@ -8,10 +8,12 @@ import {
   CloseCode,
   ErrorCode,
   ProtocolError,
+  checkMessageProperties,
   deviceIdProblem,
   topicNameProblem,
   type BrokerPort,
   inboxStream,
+  type MessageProperties,
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
@@ -38,11 +40,13 @@ import { SessionKeeper } from './durable/session-keeper.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
-import { MqttGateway, RetainedStore, SharedSubscriptions, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
+import { MqttGateway, RetainedStore, SentHistory, SharedSubscriptions, mqttOverWebSocket, startTcpListener, type TcpListener } from '../mqtt/index.js';
 
 export interface PublishOptions {
   qos?: Qos;
   traceId?: string;
+  /** Passed to every receiver (SDK `message.props`, MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 export interface DeviceInfo {
@@ -213,6 +217,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
     router,
     retained: new RetainedStore(store),
+    sentHistory: new SentHistory(store),
     shared: new SharedSubscriptions(fanout, metrics.traffic.mqtt),
     tally: metrics.traffic.mqtt,
     newTraceId,
@@ -299,13 +304,15 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     async publish(topic, payload, opts = {}) {
       const problem = topicNameProblem(topic);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(topic)}: ${problem}`);
-      const result = await router.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const props = checkedProps(opts.props);
+      const result = await router.publish({ topic, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId(), ...(props ? { props } : {}) });
       return result.reached;
     },
     async send(deviceId, payload, opts = {}) {
       const problem = deviceIdProblem(deviceId);
       if (problem) throw new ProtocolError(ErrorCode.INVALID_FIELD, problem);
-      const result = await router.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId() });
+      const props = checkedProps(opts.props);
+      const result = await router.send({ target: deviceId, payload: toBytes(payload), qos: opts.qos ?? 0, traceId: opts.traceId ?? newTraceId(), ...(props ? { props } : {}) });
       return result.reached > 0;
     },
     device(deviceId) {
@@ -358,4 +365,12 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
 
 function toBytes(payload: Uint8Array | string): Uint8Array {
   return typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+}
+
+/** Properties given to the server-side API, held to the rules of the wire (they are encoded into MSG frames). */
+function checkedProps(props: MessageProperties | undefined): MessageProperties | undefined {
+  if (props === undefined) return undefined;
+  const checked = checkMessageProperties(props);
+  if (checked === 'invalid') throw new ProtocolError(ErrorCode.INVALID_FIELD, 'props: not valid message properties (see docs/protocol.md §5.1)');
+  return checked;
 }

@@ -22,5 +22,6 @@ function liveMessage(stream: string, message: Publication | DirectMessage, offse
     frame.delivery = 1;
   }
   if (message.hops) frame.hops = message.hops;
+  if (message.props) frame.props = message.props;
   return frame;
 }

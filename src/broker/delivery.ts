@@ -97,5 +97,6 @@ function entryOf(message: Publication | DirectMessage): NewEntry {
     traceId: message.traceId,
     ...(message.from !== undefined ? { from: message.from } : {}),
     ...(message.hops !== undefined ? { hops: message.hops } : {}),
+    ...(message.props !== undefined ? { props: message.props } : {}),
   };
 }

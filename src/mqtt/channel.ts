@@ -1,7 +1,10 @@
 import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
-import { FrameKind, type Frame, type MsgFrame } from '../protocol/index.js';
+import { FrameKind, MAX_USER_PROPERTIES, type Frame, type MessageProperties, type MsgFrame } from '../protocol/index.js';
 import { OutgoingQos1 } from './outgoing-qos1.js';
+import { fromMqttProperties, toMqttProperties } from './publication-properties.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
+import type { RetainedMessage } from './retained-store.js';
+import type { ClientSentHistory } from './sent-history.js';
 import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
@@ -11,8 +14,8 @@ export type ChannelEffect =
   /** Hand a relaymesh frame to the device actor, in order with the others. */
   | { type: 'frame'; frame: Frame }
   /** A retained PUBLISH to store (or clear, when empty) once the ACL allowed it. */
-  | { type: 'retain'; topic: string; payload: Uint8Array }
-  /** Subscriptions granted: send their retained messages. */
+  | { type: 'retain'; topic: string; payload: Uint8Array; qos: 0 | 1; props: MessageProperties | undefined }
+  /** Subscriptions granted whose retained messages are wanted: send them. */
   | { type: 'granted'; filters: { filter: string; qos: 0 | 1 }[] }
   /** The client said goodbye (DISCONNECT). */
   | { type: 'goodbye'; publishWill: boolean; sessionExpirySeconds?: number }
@@ -24,15 +27,15 @@ export interface ChannelOptions {
   protocolVersion: 4 | 5;
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
-  /** `$share/<group>/<filter>` subscriptions of this client (QoS 0): join returns a refusal, if any. */
-  shares: { join(group: string, filter: string): Reason | undefined; leave(group: string, filter: string): void };
+  /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
+  shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
 }
 
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
 type Pending =
   | { kind: 'puback'; packetId: number }
   /** One filter of a SUBSCRIBE: its reply fills slot `index` of the SUBACK. */
-  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1 }
+  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1; sendRetained: boolean }
   | { kind: 'unsuback'; packetId: number; count: number };
 
 interface SubscribeRequest {
@@ -56,8 +59,8 @@ export class MqttChannel {
 
   constructor(
     private readonly options: ChannelOptions,
-    /** Per stream, the highest offset sent to this client id before (redeliveries carry DUP). */
-    private readonly sentBefore: Map<string, number>,
+    /** What this client id may have been sent before (redeliveries carry DUP). */
+    private readonly sentBefore: ClientSentHistory,
   ) {}
 
   get v5(): boolean {
@@ -134,6 +137,10 @@ export class MqttChannel {
     if (topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) {
       return [{ type: 'close', reason: Reason.TOPIC_NAME_INVALID, message: 'a topic name may not hold wildcards or NUL' }];
     }
+    const props = this.v5 ? fromMqttProperties(packet.properties) : undefined;
+    if ((props?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
+      return [{ type: 'close', reason: Reason.IMPLEMENTATION_SPECIFIC_ERROR, message: `more than ${MAX_USER_PROPERTIES} user properties` }];
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
     const seq = this.nextSeq();
@@ -143,8 +150,9 @@ export class MqttChannel {
       target.kind === 'inbox'
         ? { kind: FrameKind.SEND, seq, target: target.target, payload, qos }
         : { kind: FrameKind.PUB, seq, topic: target.topic, payload, qos };
+    if (props) frame.props = props;
     const effects: ChannelEffect[] = [{ type: 'frame', frame }];
-    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload });
+    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload, qos, props });
     return effects;
   }
 
@@ -164,15 +172,17 @@ export class MqttChannel {
           request.codes[index] = this.v5 ? Reason.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V4;
           return;
         case 'shared': {
-          // Granted QoS 0: a shared message goes to one live member, and is not stored for the group.
-          const refusal = this.options.shares.join(target.group, target.filter);
-          request.codes[index] = refusal === undefined ? 0 : this.v5 ? refusal : SUBACK_FAILURE_V4;
+          // A shared message goes to one connected member; stored ones wait for its PUBACK.
+          const refusal = this.options.shares.join(target.group, target.filter, qos);
+          request.codes[index] = refusal === undefined ? qos : this.v5 ? refusal : SUBACK_FAILURE_V4;
           return;
         }
         case 'filter': {
           const seq = this.nextSeq();
           request.waiting++;
-          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos });
+          // Retain handling 2 (5.0): no retained messages for this subscription.
+          const sendRetained = subscription.rh !== 2;
+          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -198,15 +208,51 @@ export class MqttChannel {
 
   /** The PUBLISH that delivers `msg` (QoS 1: with its packet id, DUP when sent before). */
   deliver(msg: MsgFrame): IPublishPacket {
-    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-    if (msg.qos === 0 || msg.epoch === undefined) {
-      return { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
-    }
+    const packet = this.publishPacket(msg);
+    if (msg.qos === 0 || msg.epoch === undefined) return packet;
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
-    const seenBefore = (this.sentBefore.get(msg.stream) ?? 0) >= msg.offset;
-    if (!seenBefore) this.sentBefore.set(msg.stream, msg.offset);
-    const dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
-    return { cmd: 'publish', topic: msg.stream, payload, qos: 1, messageId: packetId, dup, retain: false };
+    const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
+    packet.qos = 1;
+    packet.messageId = packetId;
+    packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
+    return packet;
+  }
+
+  /**
+   * A retained message for a subscription just granted at `qos`: sent with the retain flag, at the
+   * lower of its own QoS and the subscription's. A QoS 1 copy has a packet id of its own and moves
+   * no cursor when acknowledged.
+   */
+  retainedPacket(message: RetainedMessage, qos: 0 | 1): IPublishPacket {
+    const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true };
+    if (this.v5 && message.props) packet.properties = toMqttProperties(message.props);
+    if (Math.min(message.qos, qos) === 1) {
+      packet.qos = 1;
+      packet.messageId = this.qos1.packetIdForUnstored(() => undefined);
+    }
+    return packet;
+  }
+
+  /**
+   * A message of a `$share` group this client is a member of, at the member's `qos`: a stored
+   * one at QoS 1 goes out on a packet id of its own (the group, not this client's cursor, waits
+   * for its PUBACK and calls `acked`).
+   */
+  sharedDelivery(msg: MsgFrame, qos: 0 | 1, dup: boolean, acked: () => void): IPublishPacket {
+    const packet = this.publishPacket(msg);
+    if (qos === 0 || msg.epoch === undefined) return packet;
+    packet.qos = 1;
+    packet.dup = dup;
+    packet.messageId = this.qos1.packetIdForUnstored(acked);
+    return packet;
+  }
+
+  /** A QoS 0 PUBLISH of a MSG (the caller raises QoS and sets the packet id). */
+  private publishPacket(msg: MsgFrame): IPublishPacket {
+    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
+    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
+    return packet;
   }
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
@@ -224,7 +270,7 @@ export class MqttChannel {
       case 'suback': {
         const r = request.request;
         r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
-        if (reason === Reason.SUCCESS) r.granted.push({ filter: request.filter, qos: request.qos });
+        if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push({ filter: request.filter, qos: request.qos });
         r.waiting--;
         return r.waiting === 0 ? this.suback(r) : [];
       }

@@ -7,6 +7,7 @@ import type { ChannelEffect, MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
 import { Reason, disconnectReason } from './reason-codes.js';
+import type { SharedMember } from './shared-subscriptions.js';
 
 /** Packets a client may pipeline after CONNECT while it is being authenticated. */
 const MAX_QUEUED_DURING_CONNECT = 64;
@@ -15,6 +16,17 @@ const MAX_QUEUED_DURING_CONNECT = 64;
 const decodedFrames = new WeakMap<Uint8Array, Frame>();
 /** QoS 0 PUBLISH packets encoded once per message and protocol version (no packet id in them). */
 const encodedQos0 = { 4: new WeakMap<Uint8Array, Buffer>(), 5: new WeakMap<Uint8Array, Buffer>() };
+
+function decodedOnce(bytes: Uint8Array): Frame | undefined {
+  let frame = decodedFrames.get(bytes);
+  if (!frame) {
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) return undefined;
+    frame = decoded.frame;
+    decodedFrames.set(bytes, frame);
+  }
+  return frame;
+}
 
 /** What the connection asks of the MQTT front. */
 export interface ConnectionOwner {
@@ -44,7 +56,7 @@ type Phase = { name: 'awaiting-connect' } | { name: 'connecting'; queued: Packet
  * parsing) → channel → effects carried out here; relaymesh frames written to it by the device
  * actor, fan-out and outbox are turned into MQTT packets by the channel. Never throws on input.
  */
-export class MqttConnection implements DeviceConnection, MqttReceiver {
+export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMember {
   private phase: Phase = { name: 'awaiting-connect' };
   private readonly framer: PacketFramer;
   private readonly parser = mqttPacket.parser();
@@ -167,13 +179,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
       return;
     }
-    let frame = decodedFrames.get(bytes);
-    if (!frame) {
-      const decoded = decodeFrame(bytes);
-      if (!decoded.ok) return;
-      frame = decoded.frame;
-      decodedFrames.set(bytes, frame);
-    }
+    const frame = decodedOnce(bytes);
+    if (!frame) return;
     if (frame.kind === FrameKind.MSG) {
       // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
       const packet = live.channel.deliver(frame);
@@ -181,6 +188,15 @@ export class MqttConnection implements DeviceConnection, MqttReceiver {
       return;
     }
     this.apply(live.channel.onFrame(frame));
+  }
+
+  /** A message of a `$share` group this client is in (see SharedMember). */
+  deliverShared(bytes: Uint8Array, qos: 0 | 1, dup: boolean, acked: () => void): void {
+    const live = this.live;
+    const frame = live && decodedOnce(bytes);
+    if (frame?.kind !== FrameKind.MSG) return;
+    const packet = live!.channel.sharedDelivery(frame, qos, dup, acked);
+    this.send(packet, packet.qos === 0);
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */

@@ -6,12 +6,14 @@ import type { MessageRouter } from '../broker/delivery.js';
 import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
 import type { Gateway } from '../broker/gateway.js';
 import type { Logger } from '../logger.js';
-import { CloseCode, ProtocolError, type MessageTally, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
+import { CloseCode, MAX_USER_PROPERTIES, ProtocolError, type MessageTally, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
 import { MqttChannel, type ChannelEffect } from './channel.js';
 import { MqttConnection, type ConnectionOwner } from './connection.js';
+import { fromMqttProperties } from './publication-properties.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
 import { Reason, connackV4 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
+import type { SentHistory } from './sent-history.js';
 import type { SharedSubscriptions } from './shared-subscriptions.js';
 import { WillTimers, type Will } from './will.js';
 
@@ -32,6 +34,7 @@ export interface MqttGatewayDeps {
   };
   router: MessageRouter;
   retained: RetainedStore;
+  sentHistory: SentHistory;
   shared: SharedSubscriptions;
   newTraceId(): string;
   /** Where MQTT devices' messages are counted. */
@@ -62,8 +65,6 @@ interface ClientState {
 export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   private readonly connections = new Set<MqttConnection>();
   private readonly clients = new WeakMap<MqttConnection, ClientState>();
-  /** Per client id and stream, the highest offset ever sent (so redeliveries carry DUP). */
-  private readonly sentBefore = new Map<string, Map<string, number>>();
   private readonly wills: WillTimers;
   private readonly sweep: NodeJS.Timeout;
   private nextId = 1;
@@ -99,12 +100,19 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     switch (effect.type) {
       case 'retain':
         if (!mayPublish(live.device.auth.acl, effect.topic)) return;
-        void this.deps.retained.retain({ topic: effect.topic, payload: effect.payload, traceId: this.deps.newTraceId(), from: client.clientId });
+        void this.deps.retained.retain({
+          topic: effect.topic,
+          payload: effect.payload,
+          qos: effect.qos,
+          traceId: this.deps.newTraceId(),
+          from: client.clientId,
+          ...(effect.props ? { props: effect.props } : {}),
+        });
         return;
       case 'granted':
-        for (const { filter } of effect.filters) {
+        for (const { filter, qos } of effect.filters) {
           for (const message of this.deps.retained.matching(filter)) {
-            conn.send({ cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true });
+            conn.send(live.channel.retainedPacket(message, qos));
             conn.tally.messagesOut++;
           }
         }
@@ -124,10 +132,10 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (!client) return;
     const current = this.deps.devices.get(client.clientId);
     const takenOver = current !== undefined && current.conn !== conn;
-    this.deps.shared.leaveAll(client.device);
+    this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
-    if (!takenOver && client.device.sessionExpiryMs === 0) this.sentBefore.delete(client.clientId);
+    if (!takenOver && client.device.sessionExpiryMs === 0) this.deps.sentHistory.forget(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.sessionExpiryMs ?? 0));
@@ -194,17 +202,20 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     // After admit: a connection it took over has saved its session by now, and clean start must win.
     if (clean) {
       this.deps.sessions.discard(clientId);
-      this.sentBefore.delete(clientId);
+      this.deps.sentHistory.forget(clientId);
     }
-    let sentBefore = this.sentBefore.get(clientId);
-    if (!sentBefore) this.sentBefore.set(clientId, (sentBefore = new Map()));
 
-    const will = willPacket && {
+    const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;
+    if ((willProps?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
+      return this.refuseConnect(conn, Reason.IMPLEMENTATION_SPECIFIC_ERROR, `will: more than ${MAX_USER_PROPERTIES} user properties`);
+    }
+    const will: Will | undefined = willPacket && {
       topic: willPacket.topic,
       payload: typeof willPacket.payload === 'string' ? Buffer.from(willPacket.payload) : willPacket.payload,
       qos: willPacket.qos === 0 || willPacket.qos === undefined ? (0 as const) : (1 as const),
       retain: willPacket.retain === true,
       delayMs: (willPacket.properties?.willDelayInterval ?? 0) * 1000,
+      ...(willProps ? { props: willProps } : {}),
     };
     this.clients.set(conn, { clientId, device, ...(will ? { will } : {}) });
     const connack: IConnackPacket = { cmd: 'connack', sessionPresent };
@@ -235,16 +246,16 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
           shares: {
-            join: (group, filter) => {
+            join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
               if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              this.deps.shared.join(device, group, filter);
+              this.deps.shared.join(conn, group, filter, qos);
               return undefined;
             },
-            leave: (group, filter) => this.deps.shared.leave(device, group, filter),
+            leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
           },
         },
-        sentBefore,
+        this.deps.sentHistory.of(clientId),
       ),
       device,
       limiter: new FrameRateLimiter(this.deps.limits),
@@ -269,7 +280,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   }
 
   private publishWill(clientId: string, will: Will): void {
-    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId };
+    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId, ...(will.props ? { props: will.props } : {}) };
     this.deps.router.publish(publication).catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
     if (will.retain) void this.deps.retained.retain(publication);
   }

@@ -1,11 +1,18 @@
-import { RETAINED_PREFIX, topicMatches } from '../protocol/index.js';
-import type { MessageStore } from '../store/index.js';
+import { RETAINED_PREFIX, remainingLifetime, topicMatches, type MessageProperties, type Qos } from '../protocol/index.js';
+import type { MessageStore, StoredEntry } from '../store/index.js';
 
 export interface RetainedMessage {
   topic: string;
   payload: Uint8Array;
+  /** The QoS it was published with: a subscriber gets it at the lower of this and its own. */
+  qos: Qos;
   traceId: string;
   from?: string;
+  props?: MessageProperties;
+}
+
+interface Kept extends RetainedMessage {
+  publishedAt: number;
 }
 
 /**
@@ -14,7 +21,7 @@ export interface RetainedMessage {
  * lookup on subscribe.
  */
 export class RetainedStore {
-  private readonly byTopic = new Map<string, RetainedMessage>();
+  private readonly byTopic = new Map<string, Kept>();
 
   constructor(private readonly store: MessageStore) {
     for (const stream of store.streamNames()) {
@@ -22,9 +29,7 @@ export class RetainedStore {
       const head = store.head(stream);
       if (head.lastOffset < head.firstOffset) continue;
       const entry = store.read(stream, head.lastOffset - 1, 1)[0];
-      if (!entry) continue;
-      const topic = stream.slice(RETAINED_PREFIX.length);
-      this.byTopic.set(topic, { topic, payload: entry.payload, traceId: entry.traceId, ...(entry.from !== undefined ? { from: entry.from } : {}) });
+      if (entry) this.keep(stream.slice(RETAINED_PREFIX.length), entry);
     }
   }
 
@@ -36,23 +41,44 @@ export class RetainedStore {
       await this.store.pruneThrough(stream, this.store.head(stream).lastOffset);
       return;
     }
-    this.byTopic.set(message.topic, message);
+    this.byTopic.set(message.topic, { ...message, publishedAt: Date.now() });
     const { offset } = await this.store.append(stream, {
       payload: message.payload,
       traceId: message.traceId,
+      qos: message.qos,
       ...(message.from !== undefined ? { from: message.from } : {}),
+      ...(message.props !== undefined ? { props: message.props } : {}),
     });
     await this.store.pruneThrough(stream, offset - 1);
   }
 
-  /** Retained messages whose topic matches `filter`. */
-  matching(filter: string): RetainedMessage[] {
+  /** Retained messages whose topic matches `filter`, as of `now`: expired ones left out, the others with what remains of their expiry. */
+  matching(filter: string, now = Date.now()): RetainedMessage[] {
     const out: RetainedMessage[] = [];
-    for (const message of this.byTopic.values()) if (topicMatches(filter, message.topic)) out.push(message);
+    for (const kept of this.byTopic.values()) {
+      if (!topicMatches(filter, kept.topic)) continue;
+      const props = remainingLifetime(kept.props, kept.publishedAt, now);
+      if (props === 'expired') continue;
+      const { publishedAt: _, props: __, ...message } = kept;
+      out.push(props ? { ...message, props } : message);
+    }
     return out;
   }
 
   get size(): number {
     return this.byTopic.size;
+  }
+
+  private keep(topic: string, entry: StoredEntry): void {
+    this.byTopic.set(topic, {
+      topic,
+      payload: entry.payload,
+      // Retained before QoS was kept: they were delivered at QoS 0, and still are.
+      qos: entry.qos ?? 0,
+      traceId: entry.traceId,
+      publishedAt: entry.publishedAt,
+      ...(entry.from !== undefined ? { from: entry.from } : {}),
+      ...(entry.props !== undefined ? { props: entry.props } : {}),
+    });
   }
 }

@@ -1,8 +1,12 @@
+import type { MessageProperties } from '../protocol/index.js';
+
 export interface Will {
   topic: string;
   payload: Uint8Array;
   qos: 0 | 1;
   retain: boolean;
+  /** 5.0 will properties that travel with the message. */
+  props?: MessageProperties;
   /** 5.0 will delay interval, in ms (0: at once). */
   delayMs: number;
 }

@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCode } from './errors.js';
+import { checkMessageProperties } from './message-properties.js';
 import { FRAME_LAYOUTS, type FieldType } from './schema.js';
 import type { Frame, FrameKind, StreamPosition } from './frames.js';
 
@@ -60,7 +61,7 @@ export function decodeFrame(bytes: Uint8Array): DecodeResult {
     if (normalized === INVALID) {
       return { ok: false, code: ErrorCode.INVALID_FIELD, message: `field ${spec.name} must be ${spec.type}`, seq, kind };
     }
-    frame[spec.name] = normalized;
+    if (normalized !== undefined) frame[spec.name] = normalized;
   }
   return { ok: true, frame: frame as unknown as Frame };
 }
@@ -100,6 +101,10 @@ function checkField(type: FieldType, value: unknown): unknown {
             return { stream, epoch, offset };
           })
         : INVALID;
+    case 'props': {
+      const props = checkMessageProperties(value);
+      return props === 'invalid' ? INVALID : props;
+    }
   }
 }
 

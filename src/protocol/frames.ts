@@ -1,3 +1,5 @@
+import type { MessageProperties } from './message-properties.js';
+
 /** Frame kinds of protocol v1 and their typed shapes. The wire layout lives in schema.ts. */
 
 export enum FrameKind {
@@ -79,6 +81,8 @@ export interface PubFrame extends FrameBase {
   payload: Uint8Array;
   qos?: Qos;
   traceId?: string;
+  /** Passed to every receiver unchanged (MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 export interface SendFrame extends FrameBase {
@@ -87,6 +91,8 @@ export interface SendFrame extends FrameBase {
   payload: Uint8Array;
   qos?: Qos;
   traceId?: string;
+  /** Passed to every receiver unchanged (MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 export interface MsgFrame extends FrameBase {
@@ -105,6 +111,8 @@ export interface MsgFrame extends FrameBase {
   delivery?: number;
   /** Route the message took across cluster nodes, when it crossed any. */
   hops?: string[];
+  /** The publisher's properties; `expirySeconds` is what remains of the message's lifetime. */
+  props?: MessageProperties;
 }
 
 export interface AckFrame extends FrameBase {

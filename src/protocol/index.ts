@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './frames.js';
+export * from './message-properties.js';
 export * from './codec.js';
 export * from './versions.js';
 export * from './topics.js';

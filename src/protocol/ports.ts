@@ -1,5 +1,6 @@
 import type { CloseCode } from './errors.js';
 import type { Frame, Qos } from './frames.js';
+import type { MessageProperties } from './message-properties.js';
 
 /**
  * The interfaces that protocol handlers and device actors work through. Handlers never
@@ -49,6 +50,8 @@ export interface Publication {
   from?: string;
   /** Cluster nodes the message crossed, origin first (absent when it never left its node). */
   hops?: string[];
+  /** Passed to receivers unchanged (MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 export interface DirectMessage {
@@ -59,6 +62,8 @@ export interface DirectMessage {
   from?: string;
   /** Cluster nodes the message crossed, origin first (absent when it never left its node). */
   hops?: string[];
+  /** Passed to receivers unchanged (MQTT 5 publication properties). */
+  props?: MessageProperties;
 }
 
 /** Where a stored message landed; absent for QoS 0. */

@@ -5,7 +5,7 @@ import { FrameKind } from './frames.js';
  * fields in the order listed here. Optional fields may be nil or missing at the end.
  * Adding a frame kind means adding its layout here and registering a handler.
  */
-export type FieldType = 'uint' | 'int' | 'str' | 'bin' | 'bool' | 'qos' | 'uintList' | 'strList' | 'positions';
+export type FieldType = 'uint' | 'int' | 'str' | 'bin' | 'bool' | 'qos' | 'uintList' | 'strList' | 'positions' | 'props';
 
 export interface FieldSpec {
   name: string;
@@ -33,8 +33,8 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
   [FrameKind.PONG, [opt('ts', 'uint')]],
   [FrameKind.SUB, [req('filters', 'strList'), opt('qos', 'qos')]],
   [FrameKind.UNSUB, [req('filters', 'strList')]],
-  [FrameKind.PUB, [req('topic', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str')]],
-  [FrameKind.SEND, [req('target', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str')]],
+  [FrameKind.PUB, [req('topic', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str'), opt('props', 'props')]],
+  [FrameKind.SEND, [req('target', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str'), opt('props', 'props')]],
   [
     FrameKind.MSG,
     [
@@ -47,6 +47,7 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
       opt('epoch', 'str'),
       opt('delivery', 'uint'),
       opt('hops', 'strList'),
+      opt('props', 'props'),
     ],
   ],
   [FrameKind.ACK, [req('stream', 'str'), req('offset', 'uint')]],

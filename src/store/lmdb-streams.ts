@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
+import type { Qos } from '../protocol/frames.js';
+import type { MessageProperties } from '../protocol/message-properties.js';
 import type { Appended, NewEntry, RetentionLimits, StoredEntry, StreamHead } from './types.js';
 
 /**
  * An entry on disk, keyed [stream, offset]: one write per message. Optional fields trail and
- * are left out when absent (`from` is null when only `hops` follows it).
+ * are left out when absent (null when only a later field is present).
  */
-export type EntryValue = [publishedAt: number, traceId: string, payload: Uint8Array, from?: string | null, hops?: string[]];
+export type EntryValue = [
+  publishedAt: number,
+  traceId: string,
+  payload: Uint8Array,
+  from?: string | null,
+  hops?: string[] | null,
+  props?: MessageProperties | null,
+  qos?: Qos,
+];
 export type EntryKey = [stream: string, offset: number];
 
 /**
@@ -56,7 +66,9 @@ export class StreamLog {
     const offset = state.next++;
     const epoch = state.epoch;
     const value: EntryValue = [Date.now(), entry.traceId, entry.payload];
-    if (entry.hops !== undefined) value.push(entry.from ?? null, entry.hops);
+    if (entry.qos !== undefined) value.push(entry.from ?? null, entry.hops ?? null, entry.props ?? null, entry.qos);
+    else if (entry.props !== undefined) value.push(entry.from ?? null, entry.hops ?? null, entry.props);
+    else if (entry.hops !== undefined) value.push(entry.from ?? null, entry.hops);
     else if (entry.from !== undefined) value.push(entry.from);
     return this.settle(this.entries.put([stream, offset], value)).then(() => ({ offset, epoch }));
   }
@@ -67,10 +79,12 @@ export class StreamLog {
     const start = Math.max(afterOffset + 1, state.first);
     const out: StoredEntry[] = [];
     for (const { key, value } of this.entries.getRange({ start: [stream, start], end: [stream, LAST_OFFSET], limit })) {
-      const [publishedAt, traceId, payload, from, hops] = value;
+      const [publishedAt, traceId, payload, from, hops, props, qos] = value;
       const entry: StoredEntry = { stream, offset: key[1], payload, traceId, publishedAt };
       if (from !== undefined && from !== null) entry.from = from;
-      if (hops !== undefined) entry.hops = hops;
+      if (hops !== undefined && hops !== null) entry.hops = hops;
+      if (props !== undefined && props !== null) entry.props = props;
+      if (qos !== undefined) entry.qos = qos;
       out.push(entry);
     }
     return out;

@@ -1,4 +1,5 @@
 import type { Qos } from '../protocol/frames.js';
+import type { MessageProperties } from '../protocol/message-properties.js';
 
 /**
  * The store contract: stream logs, per-subscriber cursors and device sessions. Only
@@ -17,6 +18,10 @@ export interface NewEntry {
   from?: string;
   /** Cluster nodes the message crossed before it was stored, origin first. */
   hops?: string[];
+  /** The publisher's message properties (MQTT 5), kept as they came. */
+  props?: MessageProperties;
+  /** The QoS it was published with, where a stream keeps it (retained messages); absent elsewhere. */
+  qos?: Qos;
 }
 
 /** One stored message of a stream. */

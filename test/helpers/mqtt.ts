@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 
 export interface Received {
   topic: string;
@@ -6,6 +6,9 @@ export interface Received {
   qos: number;
   retain: boolean;
   dup: boolean;
+  messageId: number | undefined;
+  /** 5.0 publication properties, as MQTT.js parsed them. */
+  properties: IPublishPacket['properties'];
 }
 
 /** An MQTT.js client connected to a test broker (no auto-reconnect), ended when the test ends. */
@@ -16,7 +19,9 @@ export async function mqttClient(
 ): Promise<MqttClient & { received: Received[] }> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, protocolVersion: 4, ...options });
   const received: Received[] = [];
-  client.on('message', (topic, payload, packet) => received.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup }));
+  client.on('message', (topic, payload, packet) =>
+    received.push({ topic, payload, qos: packet.qos, retain: packet.retain, dup: packet.dup, messageId: packet.messageId, properties: packet.properties }),
+  );
   t.teardown(() => client.endAsync(true).catch(() => undefined));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());

@@ -21,6 +21,7 @@ import {
   FrameKind,
   MAX_LIST_LENGTH,
   type Frame,
+  type MessageProperties,
   type PubFrame,
   type Qos,
   type SendFrame,
@@ -46,6 +47,8 @@ export interface PublishOptions {
   /** 0 (default): resolves once written to the socket. 1: resolves once the broker stored it. */
   qos?: Qos;
   traceId?: string;
+  /** Passed to every receiver as `message.props` (MQTT 5 receivers get them as publication properties). */
+  props?: MessageProperties;
 }
 
 /** `offset` is where the broker stored a QoS 1 message; absent for QoS 0. */
@@ -126,16 +129,16 @@ export class RelaymeshClient extends TypedEmitter<ClientEvents> {
 
   async publish(topic: string, payload: Uint8Array | string, options: PublishOptions = {}): Promise<PublishResult> {
     checkTopic(topic);
-    const { qos = 0, traceId } = options;
-    const frame: PubFrame = { kind: FrameKind.PUB, seq: this.requests.nextSeq(), topic, payload: toBytes(payload), qos, traceId };
+    const { qos = 0, traceId, props } = options;
+    const frame: PubFrame = { kind: FrameKind.PUB, seq: this.requests.nextSeq(), topic, payload: toBytes(payload), qos, traceId, props };
     return this.request(frame, `PUB to ${topic}`, qos === 0);
   }
 
   /** Sends to one device's inbox (`$inbox/<targetDeviceId>`). */
   async send(targetDeviceId: string, payload: Uint8Array | string, options: PublishOptions = {}): Promise<PublishResult> {
     const target = checkTarget(targetDeviceId);
-    const { qos = 0, traceId } = options;
-    const frame: SendFrame = { kind: FrameKind.SEND, seq: this.requests.nextSeq(), target, payload: toBytes(payload), qos, traceId };
+    const { qos = 0, traceId, props } = options;
+    const frame: SendFrame = { kind: FrameKind.SEND, seq: this.requests.nextSeq(), target, payload: toBytes(payload), qos, traceId, props };
     return this.request(frame, `SEND to ${target}`, qos === 0);
   }
 

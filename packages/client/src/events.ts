@@ -3,7 +3,7 @@ import type { MsgFrame, WelcomeFrame } from '../../../src/protocol/index.js';
 /** What the broker granted in its WELCOME (version, session id, heartbeat, limits, sessionPresent), plus the URL that answered. */
 export type WelcomeInfo = Omit<WelcomeFrame, 'kind' | 'seq'> & { url: string };
 
-/** A message delivered by the broker: the MSG frame's fields (stream, offset, payload, traceId, qos, from, epoch, delivery, hops). */
+/** A message delivered by the broker: the MSG frame's fields (stream, offset, payload, traceId, qos, from, epoch, delivery, hops, props). */
 export type Message = Omit<MsgFrame, 'kind' | 'seq'>;
 
 export interface DisconnectInfo {

@@ -5,4 +5,4 @@ export type { ClientEvents, DisconnectInfo, Message, ReconnectInfo, ResetInfo, W
 export { DisconnectedError, RelaymeshError, TimeoutError } from './errors.js';
 export { DEFAULT_BACKOFF, exponentialBackoff, RetrySchedule, type BackoffOptions, type ReconnectDelay } from '../../../src/protocol/backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
-export { CloseCode, ErrorCode, shouldReconnect, SUPPORTED_VERSIONS, type Qos, type StreamPosition } from '../../../src/protocol/index.js';
+export { CloseCode, ErrorCode, shouldReconnect, SUPPORTED_VERSIONS, type MessageProperties, type Qos, type StreamPosition } from '../../../src/protocol/index.js';

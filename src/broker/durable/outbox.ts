@@ -1,4 +1,4 @@
-import { FrameKind, encodeFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
+import { FrameKind, encodeFrame, remainingLifetime, type MessageProperties, type MsgFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
 import type { MessageStore, StoredEntry } from '../../store/index.js';
 import { InflightWindow } from './inflight-window.js';
 
@@ -147,7 +147,10 @@ export class DurableOutbox {
         this.inflight.remove(item);
         continue;
       }
-      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery));
+      // Onward delivery started before the expiry, so it goes on (MQTT 5 §3.3.2.3.3): an expired
+      // message is resent with the last second of its lifetime.
+      const props = remainingLifetime(entry.props, entry.publishedAt, now);
+      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery, props === 'expired' ? { ...entry.props, expirySeconds: 1 } : props));
       resent++;
     }
     this.conn.tally.messagesOut += resent;
@@ -199,13 +202,24 @@ export class DurableOutbox {
         this.reset(stream, state.epoch, entries[0]!.offset - 1, 'retention removed messages after your position');
       }
       const now = Date.now();
+      let replayed = 0;
+      const ackedBefore = state.acked;
       for (const entry of entries) {
-        this.inflight.add(stream, entry.offset, now);
         state.sent = entry.offset;
-        this.conn.write(this.encode(entry, state.epoch, 1));
+        // An expired message is passed over (MQTT 5: not delivered once its expiry passed). With
+        // nothing before it waiting for an ack the cursor passes it now, else the next ACK does.
+        const props = remainingLifetime(entry.props, entry.publishedAt, now);
+        if (props === 'expired') {
+          if (state.acked === entry.offset - 1) state.acked = entry.offset;
+          continue;
+        }
+        this.inflight.add(stream, entry.offset, now);
+        this.conn.write(this.encode(entry, state.epoch, 1, props));
+        replayed++;
       }
-      this.conn.tally.messagesOut += entries.length;
-      this.observer?.replayed(entries.length);
+      this.conn.tally.messagesOut += replayed;
+      if (replayed > 0) this.observer?.replayed(replayed);
+      if (state.acked > ackedBefore) this.saveCursor(stream, state.acked);
     }
   }
 
@@ -213,19 +227,12 @@ export class DurableOutbox {
     this.conn.write(encodeFrame({ kind: FrameKind.RESET, seq: 0, stream, epoch, offset, reason }));
   }
 
-  private encode(entry: StoredEntry, epoch: string, delivery: number): Uint8Array {
-    return encodeFrame({
-      kind: FrameKind.MSG,
-      seq: 0,
-      stream: entry.stream,
-      offset: entry.offset,
-      payload: entry.payload,
-      traceId: entry.traceId,
-      qos: 1,
-      epoch,
-      delivery,
-      ...(entry.from !== undefined ? { from: entry.from } : {}),
-      ...(entry.hops !== undefined ? { hops: entry.hops } : {}),
-    });
+  /** The MSG bytes of a stored entry, with `props` as of now (expiry: what remains). */
+  private encode(entry: StoredEntry, epoch: string, delivery: number, props: MessageProperties | undefined): Uint8Array {
+    const frame: MsgFrame = { kind: FrameKind.MSG, seq: 0, stream: entry.stream, offset: entry.offset, payload: entry.payload, traceId: entry.traceId, qos: 1, epoch, delivery };
+    if (entry.from !== undefined) frame.from = entry.from;
+    if (entry.hops !== undefined) frame.hops = entry.hops;
+    if (props !== undefined) frame.props = props;
+    return encodeFrame(frame);
   }
 }

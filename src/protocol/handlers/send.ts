@@ -9,5 +9,5 @@ export const handleSend: Handler<FrameKind.SEND> = (frame, { session, broker }) 
   if (problem) throw new ProtocolError(ErrorCode.INVALID_FIELD, `target: ${problem}`);
   const qos = frame.qos ?? 0;
   const traceId = frame.traceId ?? broker.newTraceId();
-  return acceptance(frame.seq, qos, broker.send({ target: frame.target, payload: frame.payload, qos, traceId, from: session.deviceId }));
+  return acceptance(frame.seq, qos, broker.send({ target: frame.target, payload: frame.payload, qos, traceId, from: session.deviceId, ...(frame.props ? { props: frame.props } : {}) }));
 };

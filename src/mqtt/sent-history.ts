@@ -1,0 +1,45 @@
+import { RETAINED_PREFIX } from '../protocol/index.js';
+import type { MessageStore } from '../store/index.js';
+
+/** What an MQTT client id may have been sent before, so a redelivery carries DUP=1. */
+export interface ClientSentHistory {
+  /** Whether `offset` of `stream` may have reached this client id before; records that it has now. */
+  sendingNow(stream: string, offset: number): boolean;
+}
+
+/**
+ * Per client id and stream, the highest offset sent since this broker started; and per stream,
+ * the newest offset stored before it started. The broker does not record sends on disk, so any
+ * stored message from before the start may have been sent before it (then a kill -9 or restart
+ * came): it goes out with DUP=1, which tells the client "possibly a duplicate", never less.
+ */
+export class SentHistory {
+  private readonly storedBeforeStart = new Map<string, number>();
+  private readonly byClient = new Map<string, Map<string, number>>();
+
+  constructor(store: MessageStore) {
+    for (const stream of store.streamNames()) {
+      if (stream.startsWith(RETAINED_PREFIX)) continue;
+      const { lastOffset } = store.head(stream);
+      if (lastOffset > 0) this.storedBeforeStart.set(stream, lastOffset);
+    }
+  }
+
+  of(clientId: string): ClientSentHistory {
+    let sent = this.byClient.get(clientId);
+    if (!sent) this.byClient.set(clientId, (sent = new Map()));
+    const mine = sent;
+    return {
+      sendingNow: (stream, offset) => {
+        const before = (mine.get(stream) ?? 0) >= offset || offset <= (this.storedBeforeStart.get(stream) ?? 0);
+        if ((mine.get(stream) ?? 0) < offset) mine.set(stream, offset);
+        return before;
+      },
+    };
+  }
+
+  /** The client's session ended: nothing of it will be redelivered. */
+  forget(clientId: string): void {
+    this.byClient.delete(clientId);
+  }
+}
