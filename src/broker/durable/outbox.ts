@@ -1,6 +1,7 @@
 import { FrameKind, encodeFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
 import type { MessageStore, StoredEntry } from '../../store/index.js';
 import { InflightWindow } from './inflight-window.js';
+import { EPOCH_CHANGED, RETENTION_GAP, decideResume } from './resume-decision.js';
 
 export interface OutboxLimits {
   /** Unacknowledged QoS 1 deliveries allowed per device. */
@@ -69,18 +70,12 @@ export class DurableOutbox {
     const positions = new Map(resume.map((p) => [p.stream, p]));
     // Only streams the device is entitled to (its inbox, streams of its QoS 1 subscriptions):
     // a resume position can never open someone else's stream.
-    for (const stream of cursors.keys()) {
+    for (const [stream, cursor] of cursors) {
       const head = this.store.head(stream);
-      if (head.lastOffset === 0 && head.epoch === '') continue;
-      let acked = cursors.get(stream) ?? 0;
-      const position = positions.get(stream);
-      if (position && position.epoch !== '' && position.epoch !== head.epoch) {
-        this.reset(stream, head.epoch, head.firstOffset - 1, 'the stream was reset: its epoch changed');
-        acked = Math.max(acked, head.firstOffset - 1);
-      } else if (position && position.offset > acked && position.offset <= head.lastOffset) {
-        acked = position.offset;
-      }
-      this.streams.set(stream, { epoch: head.epoch, acked, sent: acked });
+      const decision = decideResume(head, cursor, positions.get(stream));
+      if (decision.action === 'skip') continue;
+      if (decision.action === 'reset') this.reset(stream, decision.epoch, decision.after, decision.reason);
+      this.streams.set(stream, { epoch: head.epoch, acked: decision.after, sent: decision.after });
       this.pump(stream);
     }
   }
@@ -184,7 +179,7 @@ export class DurableOutbox {
     if (!state || this.closed) return;
     const head = this.store.head(stream);
     if (head.epoch !== state.epoch) {
-      this.reset(stream, head.epoch, head.firstOffset - 1, 'the stream was reset: its epoch changed');
+      this.reset(stream, head.epoch, head.firstOffset - 1, EPOCH_CHANGED);
       state.epoch = head.epoch;
       state.acked = state.sent = head.firstOffset - 1;
       this.inflight.dropAfter(stream, 0);
@@ -194,7 +189,7 @@ export class DurableOutbox {
       const entries = this.store.read(stream, state.sent, Math.min(room, 256));
       if (entries.length === 0) break;
       if (entries[0]!.offset > state.sent + 1) {
-        this.reset(stream, state.epoch, entries[0]!.offset - 1, 'retention removed messages after your position');
+        this.reset(stream, state.epoch, entries[0]!.offset - 1, RETENTION_GAP);
       }
       const now = Date.now();
       for (const entry of entries) {
