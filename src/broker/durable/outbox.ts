@@ -1,5 +1,6 @@
-import { FrameKind, encodeFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
-import type { MessageStore, StoredEntry } from '../../store/index.js';
+import type { Outbound, StreamPosition } from '../../protocol/index.js';
+import type { MessageStore } from '../../store/index.js';
+import { encodeMsg, encodeReset } from '../message-frames.js';
 import { InflightWindow } from './inflight-window.js';
 import { EPOCH_CHANGED, RETENTION_GAP, decideResume } from './resume-decision.js';
 
@@ -141,7 +142,7 @@ export class DurableOutbox {
         this.inflight.remove(item);
         continue;
       }
-      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery));
+      this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, this.streams.get(item.stream)!.epoch, item.delivery));
       resent++;
     }
     if (resent > 0) this.observer?.redelivered(resent);
@@ -195,29 +196,13 @@ export class DurableOutbox {
       for (const entry of entries) {
         this.inflight.add(stream, entry.offset, now);
         state.sent = entry.offset;
-        this.conn.write(this.encode(entry, state.epoch, 1));
+        this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, state.epoch));
       }
       this.observer?.replayed(entries.length);
     }
   }
 
   private reset(stream: string, epoch: string, offset: number, reason: string): void {
-    this.conn.write(encodeFrame({ kind: FrameKind.RESET, seq: 0, stream, epoch, offset, reason }));
-  }
-
-  private encode(entry: StoredEntry, epoch: string, delivery: number): Uint8Array {
-    return encodeFrame({
-      kind: FrameKind.MSG,
-      seq: 0,
-      stream: entry.stream,
-      offset: entry.offset,
-      payload: entry.payload,
-      traceId: entry.traceId,
-      qos: 1,
-      epoch,
-      delivery,
-      ...(entry.from !== undefined ? { from: entry.from } : {}),
-      ...(entry.hops !== undefined ? { hops: entry.hops } : {}),
-    });
+    this.conn.write(encodeReset(stream, epoch, offset, reason));
   }
 }
