@@ -18,7 +18,7 @@ import { startWsServer, type WsServer } from '../transport/index.js';
 import { buildAuthenticator, mayReceive } from './auth/index.js';
 import { devicePort } from './device-port.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
-import { Gateway } from './gateway.js';
+import { Gateway, type ConnectionSlot } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
@@ -110,7 +110,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     );
   }
 
-  let server: WsServer | undefined;
+  let server: WsServer<ConnectionSlot> | undefined;
   // `mqtt` is created below, once the gateway exists; metrics read it only when scraped.
   const metrics = new BrokerMetrics({
     transport: () => server?.stats,
@@ -310,7 +310,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       return {
         deviceId,
         sessionId: d.session.sessionId,
-        state: d.session.state,
+        state: d.status.state,
         remoteAddress: d.conn.remoteAddress,
         subscriptions: [...d.session.subscriptions.keys()],
         counters: { ...d.session.counters, dropped: d.conn.framesDropped },

@@ -1,5 +1,5 @@
 import type { DeviceActor } from '../../actors/device-actor.js';
-import type { Outbound, Session, StreamPosition } from '../protocol/index.js';
+import type { ConnectionStatus, Outbound, Session, StreamPosition } from '../protocol/index.js';
 
 import type { Acl } from './auth/index.js';
 import type { DurableOutbox } from './durable/outbox.js';
@@ -15,6 +15,8 @@ export interface DeviceConnection extends Outbound {
 /** A device with a live, authenticated connection on this node. */
 export interface LiveDevice {
   session: Session;
+  /** Where its connection is in its life (shared with its device actor). */
+  status: ConnectionStatus;
   conn: DeviceConnection;
   outbox: DurableOutbox;
   actor: DeviceActor;

@@ -6,6 +6,7 @@ import type { HashRing } from '../cluster/hash-ring.js';
 import type { Logger } from '../logger.js';
 import {
   CloseCode,
+  ConnectionState,
   ErrorCode,
   FrameKind,
   deviceIdProblem,
@@ -14,6 +15,7 @@ import {
   negotiateVersion,
   type BrokerPort,
   type CommandRegistry,
+  type ConnectionStatus,
   type Frame,
   type HelloFrame,
   type Session,
@@ -29,11 +31,21 @@ import type { DurableOutbox } from './durable/outbox.js';
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
 const MAX_QUEUED_DURING_HANDSHAKE = 64;
 
-type Phase =
-  | { name: 'handshake' }
-  | { name: 'authenticating'; queued: Frame[] }
-  | { name: 'ready'; device: LiveDevice; limiter: FrameRateLimiter }
-  | { name: 'refused' };
+/** What the gateway keeps on each of its sockets. */
+export class ConnectionSlot implements ConnectionStatus {
+  state = ConnectionState.AwaitingHello;
+  /** Frames pipelined after HELLO while it is being authenticated; handled once admitted. */
+  readonly queued: Frame[] = [];
+  /** Set when admitted: from then on frames go to its actor. */
+  device: LiveDevice | undefined = undefined;
+  readonly limiter: FrameRateLimiter;
+
+  constructor(limits: RateLimits) {
+    this.limiter = new FrameRateLimiter(limits);
+  }
+}
+
+type GatewayConnection = SocketConnection<ConnectionSlot>;
 
 export interface GatewayDeps {
   registry: CommandRegistry;
@@ -59,7 +71,7 @@ export interface GatewayDeps {
  * The connection lifecycle: decode and check every frame, run the handshake (version
  * negotiation, authentication, takeover), then hand frames to the device's actor.
  */
-export class Gateway implements SocketEvents {
+export class Gateway implements SocketEvents<ConnectionSlot> {
   /** Open connections per source address, over every protocol (MQTT listeners count here too). */
   readonly perAddress: AddressCounter;
 
@@ -67,22 +79,25 @@ export class Gateway implements SocketEvents {
     this.perAddress = new AddressCounter(deps.limits.maxConnectionsPerAddress);
   }
 
-  onOpen(conn: SocketConnection): void {
-    if (!this.perAddress.admit(conn.remoteAddress)) {
-      conn.attachment = { name: 'refused' } satisfies Phase;
-      conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
-      return;
-    }
-    conn.attachment = { name: 'handshake' } satisfies Phase;
+  newSlot(): ConnectionSlot {
+    return new ConnectionSlot(this.deps.limits);
   }
 
-  onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void {
-    const phase = conn.attachment as Phase;
+  onOpen(conn: GatewayConnection): void {
+    if (!this.perAddress.admit(conn.remoteAddress)) {
+      conn.slot.state = ConnectionState.Refused;
+      conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
+    }
+  }
+
+  onMessage(conn: GatewayConnection, bytes: Uint8Array, isBinary: boolean): void {
+    const slot = conn.slot;
+    const device = slot.device;
     // Rate limits come before decoding: garbage costs the broker as much as valid frames do.
-    if (phase.name === 'ready') {
-      const verdict = phase.limiter.check(bytes.byteLength);
+    if (device) {
+      const verdict = slot.limiter.check(bytes.byteLength);
       if (verdict === 'limited') return this.sendError(conn, ErrorCode.RATE_LIMITED, 'rate limit exceeded: frame dropped');
-      if (verdict === 'abusive') return this.closeDevice(phase.device, CloseCode.ABUSE, 'repeatedly over the rate limit');
+      if (verdict === 'abusive') return this.closeDevice(device, CloseCode.ABUSE, 'repeatedly over the rate limit');
     }
     if (!isBinary) return this.reject(conn, ErrorCode.MALFORMED_FRAME, 'frames must be binary WebSocket messages');
     if (bytes.byteLength > this.deps.limits.maxFrameBytes) {
@@ -90,8 +105,14 @@ export class Gateway implements SocketEvents {
     }
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) return this.reject(conn, decoded.code, decoded.message, decoded.seq);
-    switch (phase.name) {
-      case 'handshake':
+    if (device) {
+      // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
+      if (decoded.frame.kind === FrameKind.ACK) device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
+      device.actor.post({ type: 'frame', frame: decoded.frame });
+      return;
+    }
+    switch (slot.state) {
+      case ConnectionState.AwaitingHello:
         if (decoded.frame.kind !== FrameKind.HELLO) {
           this.sendError(conn, ErrorCode.PROTOCOL_VIOLATION, 'the first frame must be HELLO', decoded.frame.seq);
           conn.close(CloseCode.PROTOCOL_VIOLATION, 'HELLO expected');
@@ -102,43 +123,36 @@ export class Gateway implements SocketEvents {
           conn.close(CloseCode.INTERNAL_ERROR, 'handshake failed');
         });
         return;
-      case 'authenticating':
-        if (phase.queued.length >= MAX_QUEUED_DURING_HANDSHAKE) {
+      case ConnectionState.Authenticating:
+        if (slot.queued.length >= MAX_QUEUED_DURING_HANDSHAKE) {
           conn.close(CloseCode.PROTOCOL_VIOLATION, 'too many frames before WELCOME');
           return;
         }
-        phase.queued.push(decoded.frame);
+        slot.queued.push(decoded.frame);
         return;
-      case 'ready':
-        // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
-        if (decoded.frame.kind === FrameKind.ACK) phase.device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
-        phase.device.actor.post({ type: 'frame', frame: decoded.frame });
-        return;
-      case 'refused':
+      default:
         return;
     }
   }
 
-  onClose(conn: SocketConnection): void {
-    const phase = conn.attachment as Phase;
-    if (phase.name === 'refused') return;
+  onClose(conn: GatewayConnection): void {
+    const slot = conn.slot;
+    if (slot.state === ConnectionState.Refused) return;
     this.perAddress.release(conn.remoteAddress);
-    if (phase.name === 'ready') {
-      const device = phase.device;
-      // Frames that arrived before the close (a PUB sent just before closing) are still handled.
-      device.actor.finish(() => this.retire(device));
-    }
+    const device = slot.device;
+    // Frames that arrived before the close (a PUB sent just before closing) are still handled.
+    if (device) device.actor.finish(() => this.retire(device));
   }
 
-  onFault(conn: SocketConnection, err: unknown): void {
+  onFault(conn: GatewayConnection, err: unknown): void {
     this.deps.log.error({ err, remote: conn.remoteAddress }, 'device message handler failed: socket closed');
   }
 
   /** What the liveness sweep needs to know of a connection. */
-  livenessOf(conn: SocketConnection): ConnectionLiveness {
-    const phase = conn.attachment as Phase;
-    if (phase.name !== 'ready') return { handshaking: true };
-    const expiresAt = phase.device.auth.expiresAt;
+  livenessOf(conn: GatewayConnection): ConnectionLiveness {
+    const device = conn.slot.device;
+    if (!device) return { handshaking: true };
+    const expiresAt = device.auth.expiresAt;
     return expiresAt === undefined ? { handshaking: false } : { handshaking: false, credentialsExpireAt: expiresAt };
   }
 
@@ -147,9 +161,9 @@ export class Gateway implements SocketEvents {
     device.actor.post({ type: 'close', code, reason });
   }
 
-  private async handshake(conn: SocketConnection, hello: HelloFrame): Promise<void> {
-    const queued: Frame[] = [];
-    conn.attachment = { name: 'authenticating', queued } satisfies Phase;
+  private async handshake(conn: GatewayConnection, hello: HelloFrame): Promise<void> {
+    const slot = conn.slot;
+    slot.state = ConnectionState.Authenticating;
     const version = negotiateVersion(hello.versions, this.deps.registry.versions());
     if (version === undefined) {
       this.sendError(conn, ErrorCode.UNSUPPORTED_VERSION, `server speaks versions ${this.deps.registry.versions().join(', ')}`, hello.seq);
@@ -176,7 +190,7 @@ export class Gateway implements SocketEvents {
       return;
     }
     const sessionPresent = this.deps.hasSession(hello.deviceId);
-    const device = this.admit(conn, { deviceId: hello.deviceId, resume: hello.resume ?? [] }, version, auth);
+    const device = this.admit(conn, { deviceId: hello.deviceId, resume: hello.resume ?? [] }, version, auth, slot);
     conn.write(
       encodeFrame({
         kind: FrameKind.WELCOME,
@@ -189,9 +203,10 @@ export class Gateway implements SocketEvents {
         sessionPresent,
       }),
     );
-    conn.attachment = { name: 'ready', device, limiter: new FrameRateLimiter(this.deps.limits) } satisfies Phase;
+    slot.device = device;
     device.actor.post({ type: 'start' });
-    for (const frame of queued) device.actor.post({ type: 'frame', frame });
+    for (const frame of slot.queued) device.actor.post({ type: 'frame', frame });
+    slot.queued.length = 0;
   }
 
   /**
@@ -204,13 +219,15 @@ export class Gateway implements SocketEvents {
     request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number; maxInflight?: number },
     version: number,
     auth: Extract<AuthResult, { ok: true }>,
+    /** The connection's state (a WebSocket's slot; MQTT keeps its own handshake apart). */
+    status: ConnectionStatus = { state: ConnectionState.Authenticated },
   ): LiveDevice {
+    status.state = ConnectionState.Authenticated;
     const deviceId = request.deviceId;
     const session: Session = {
       deviceId,
       sessionId: randomUUID(),
       version,
-      state: 'authenticated',
       subscriptions: new Map(),
       counters: { framesIn: 0, framesOut: 0, errors: 0, restarts: 0 },
     };
@@ -218,10 +235,11 @@ export class Gateway implements SocketEvents {
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
     let device!: LiveDevice;
-    const context = { session, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
+    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
     device = {
       session,
+      status,
       conn,
       actor,
       actorName,
@@ -242,18 +260,18 @@ export class Gateway implements SocketEvents {
   /** Forgets a device connection: registry, subscriptions, actor. Safe to call twice. */
   retire(device: LiveDevice): void {
     if (!this.deps.devices.remove(device)) return;
-    device.session.state = 'closing';
+    device.status.state = ConnectionState.Closing;
     this.deps.onDeviceGone(device);
     device.actor.stop();
   }
 
-  private reject(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+  private reject(conn: GatewayConnection, code: ErrorCode, message: string, ref?: number): void {
     this.sendError(conn, code, message, ref);
     // Before the handshake there is no session worth keeping: garbage closes the socket.
-    if ((conn.attachment as Phase).name === 'handshake') conn.close(CloseCode.PROTOCOL_VIOLATION, 'bad frame before HELLO');
+    if (conn.slot.state === ConnectionState.AwaitingHello) conn.close(CloseCode.PROTOCOL_VIOLATION, 'bad frame before HELLO');
   }
 
-  private sendError(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+  private sendError(conn: GatewayConnection, code: ErrorCode, message: string, ref?: number): void {
     conn.write(encodeFrame({ kind: FrameKind.ERROR, seq: 0, code, message, ...(ref !== undefined ? { ref } : {}) }));
   }
 }

@@ -67,14 +67,35 @@ export interface BrokerPort {
   newTraceId(): string;
 }
 
-export type SessionState = 'connecting' | 'authenticated' | 'live' | 'closing';
+/**
+ * Where one connection is in its life. One value per connection, moved by whoever acts at
+ * that step: the gateway (HELLO, authentication, refusal), the device actor (live, closing).
+ */
+export enum ConnectionState {
+  /** Open; the first frame must be HELLO. */
+  AwaitingHello = 'awaiting-hello',
+  /** HELLO accepted, credentials being checked; frames sent meanwhile wait. */
+  Authenticating = 'authenticating',
+  /** Turned away at open (too many connections from its address): nothing it sends is read. */
+  Refused = 'refused',
+  /** Admitted with a device actor; the stored session is being restored. */
+  Authenticated = 'authenticated',
+  /** Restored and replayed: live delivery. */
+  Live = 'live',
+  /** Closing: frames still arriving are ignored. */
+  Closing = 'closing',
+}
+
+/** The state of one connection, shared by its gateway and its device actor. */
+export interface ConnectionStatus {
+  state: ConnectionState;
+}
 
 /** Per-connection session context a device actor carries. */
 export interface Session {
   readonly deviceId: string;
   readonly sessionId: string;
   readonly version: number;
-  state: SessionState;
   readonly subscriptions: Map<string, Qos>;
   readonly counters: { framesIn: number; framesOut: number; errors: number; restarts: number };
 }
