@@ -9,20 +9,20 @@ import {
   ConnectionState,
   ErrorCode,
   FrameKind,
-  deviceIdProblem,
   decodeFrame,
   encodeFrame,
-  negotiateVersion,
   type BrokerPort,
   type CommandRegistry,
   type ConnectionStatus,
   type Frame,
+  type HandshakePort,
   type HelloFrame,
   type Session,
   type StreamPosition,
 } from '../protocol/index.js';
+import { handleHello } from '../protocol/handlers/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
-import type { AuthResult, VerdictSource } from './auth/index.js';
+import type { AuthGrant, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceConnection, DeviceRegistry, LiveDevice } from './device-registry.js';
@@ -75,8 +75,13 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   /** Open connections per source address, over every protocol (MQTT listeners count here too). */
   readonly perAddress: AddressCounter;
 
+  /** What WELCOME announces. */
+  private readonly welcomeLimits: HandshakePort<AuthGrant>['limits'];
+
   constructor(private readonly deps: GatewayDeps) {
     this.perAddress = new AddressCounter(deps.limits.maxConnectionsPerAddress);
+    const { heartbeatMs, maxFrameBytes, maxInflight } = deps.limits;
+    this.welcomeLimits = { heartbeatMs, maxFrameBytes, maxInflight };
   }
 
   newSlot(): ConnectionSlot {
@@ -164,49 +169,44 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   private async handshake(conn: GatewayConnection, hello: HelloFrame): Promise<void> {
     const slot = conn.slot;
     slot.state = ConnectionState.Authenticating;
-    const version = negotiateVersion(hello.versions, this.deps.registry.versions());
-    if (version === undefined) {
-      this.sendError(conn, ErrorCode.UNSUPPORTED_VERSION, `server speaks versions ${this.deps.registry.versions().join(', ')}`, hello.seq);
-      conn.close(CloseCode.UNSUPPORTED_VERSION, 'no common protocol version');
-      return;
-    }
-    const idProblem = deviceIdProblem(hello.deviceId);
-    if (idProblem) {
-      this.sendError(conn, ErrorCode.INVALID_FIELD, idProblem, hello.seq);
-      conn.close(CloseCode.PROTOCOL_VIOLATION, 'invalid device id');
-      return;
-    }
-    const proxied = conn.identityHeader !== undefined && this.deps.trustedProxies.has(conn.remoteAddress) ? conn.identityHeader : undefined;
-    const auth = await this.deps.authenticate({
-      deviceId: hello.deviceId,
-      remoteAddress: conn.remoteAddress,
-      ...(hello.token !== undefined ? { token: hello.token } : {}),
-      ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
-    });
+    const effects = await handleHello(hello, this.handshakePort(conn));
+    // Gone while its credentials were checked: nothing to admit.
     if (conn.closed) return;
-    if (!auth.ok) {
-      this.sendError(conn, ErrorCode.UNAUTHORIZED, auth.reason, hello.seq);
-      conn.close(CloseCode.UNAUTHORIZED, 'unauthorized');
-      return;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          conn.write(encodeFrame(effect.frame));
+          break;
+        case 'close':
+          conn.close(effect.code, effect.reason);
+          break;
+        case 'admit':
+          slot.device = this.admit(conn, { deviceId: effect.hello.deviceId, resume: effect.hello.resume ?? [], sessionId: effect.sessionId }, effect.version, effect.grant, slot);
+          break;
+      }
     }
-    const sessionPresent = this.deps.hasSession(hello.deviceId);
-    const device = this.admit(conn, { deviceId: hello.deviceId, resume: hello.resume ?? [] }, version, auth, slot);
-    conn.write(
-      encodeFrame({
-        kind: FrameKind.WELCOME,
-        seq: hello.seq,
-        version,
-        sessionId: device.session.sessionId,
-        heartbeatMs: this.deps.limits.heartbeatMs,
-        maxFrameBytes: this.deps.limits.maxFrameBytes,
-        maxInflight: this.deps.limits.maxInflight,
-        sessionPresent,
-      }),
-    );
-    slot.device = device;
+    const device = slot.device;
+    if (!device) return;
     device.actor.post({ type: 'start' });
     for (const frame of slot.queued) device.actor.post({ type: 'frame', frame });
     slot.queued.length = 0;
+  }
+
+  private handshakePort(conn: GatewayConnection): HandshakePort<AuthGrant> {
+    const proxied = conn.identityHeader !== undefined && this.deps.trustedProxies.has(conn.remoteAddress) ? conn.identityHeader : undefined;
+    return {
+      versions: this.deps.registry.versions(),
+      limits: this.welcomeLimits,
+      authenticate: (hello) =>
+        this.deps.authenticate({
+          deviceId: hello.deviceId,
+          remoteAddress: conn.remoteAddress,
+          ...(hello.token !== undefined ? { token: hello.token } : {}),
+          ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
+        }),
+      hasSession: this.deps.hasSession,
+      newSessionId: randomUUID,
+    };
   }
 
   /**
@@ -216,9 +216,9 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
    */
   admit(
     conn: DeviceConnection,
-    request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number; maxInflight?: number },
+    request: { deviceId: string; resume: StreamPosition[]; sessionId?: string; sessionExpiryMs?: number; maxInflight?: number },
     version: number,
-    auth: Extract<AuthResult, { ok: true }>,
+    auth: AuthGrant,
     /** The connection's state (a WebSocket's slot; MQTT keeps its own handshake apart). */
     status: ConnectionStatus = { state: ConnectionState.Authenticated },
   ): LiveDevice {
@@ -226,7 +226,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
     const deviceId = request.deviceId;
     const session: Session = {
       deviceId,
-      sessionId: randomUUID(),
+      sessionId: request.sessionId ?? randomUUID(),
       version,
       subscriptions: new Map(),
       counters: { framesIn: 0, framesOut: 0, errors: 0, restarts: 0 },

@@ -1,5 +1,5 @@
 import type { CloseCode } from './errors.js';
-import type { Frame, Qos } from './frames.js';
+import type { Frame, HelloFrame, Qos } from './frames.js';
 
 /**
  * The interfaces that protocol handlers and device actors work through. Handlers never
@@ -14,6 +14,26 @@ export type Effect =
    * holding up the device's next frames. A rejection becomes an ERROR for frame `ref`.
    */
   | { type: 'later'; ref: number; effects: Promise<Effect[]> };
+
+/**
+ * What HELLO needs of the broker, bound to one connection that is not admitted yet. `Grant`
+ * is the broker's record of what the credentials allow; the protocol only passes it on.
+ */
+export interface HandshakePort<Grant extends { ok: true }> {
+  /** Protocol versions the broker speaks. */
+  readonly versions: readonly number[];
+  /** What WELCOME announces. */
+  readonly limits: { heartbeatMs: number; maxFrameBytes: number; maxInflight: number };
+  authenticate(hello: HelloFrame): Promise<Grant | { ok: false; reason: string }>;
+  /** Whether the broker holds a session of the device (WELCOME's sessionPresent). */
+  hasSession(deviceId: string): boolean;
+  newSessionId(): string;
+}
+
+/** What HELLO returns: replies and closes, and the admission the connection carries out before WELCOME goes out. */
+export type HandshakeEffect<Grant> =
+  | Extract<Effect, { type: 'send' | 'close' }>
+  | { type: 'admit'; hello: HelloFrame; version: number; sessionId: string; grant: Grant };
 
 /** The socket side of one connection: the transport implements it. */
 export interface Outbound {
