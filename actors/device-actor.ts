@@ -32,7 +32,7 @@ export interface DeviceContext {
   broker: BrokerPort;
   outbound: Outbound;
   /** Runs once when the session goes live (e.g. replay of stored messages). */
-  onLive?: () => Promise<void>;
+  onLive?: () => void | Promise<void>;
 }
 
 /**

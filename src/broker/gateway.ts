@@ -17,7 +17,6 @@ import {
   type Frame,
   type HandshakePort,
   type HelloFrame,
-  type Session,
   type StreamPosition,
 } from '../protocol/index.js';
 import { handleHello } from '../protocol/handlers/index.js';
@@ -26,7 +25,7 @@ import type { AuthGrant, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceConnection, DeviceRegistry, LiveDevice } from './device-registry.js';
-import type { DurableOutbox } from './durable/outbox.js';
+import type { DeviceSessions } from './session/device-sessions.js';
 
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
 const MAX_QUEUED_DURING_HANDSHAKE = 64;
@@ -54,13 +53,7 @@ export interface GatewayDeps {
   authenticate: VerdictSource;
   /** Builds the broker port a device's handlers use. */
   portFor(device: () => LiveDevice): BrokerPort;
-  /** Whether the broker holds a session for the device (sent in WELCOME). */
-  hasSession(deviceId: string): boolean;
-  /** `maxInflight`: the client's own, smaller window (MQTT receive maximum). */
-  outboxFor(deviceId: string, conn: DeviceConnection, maxInflight?: number): DurableOutbox;
-  /** Called when a live device's connection is gone (closed or taken over). */
-  onDeviceGone(device: LiveDevice): void;
-  onLive(device: LiveDevice): Promise<void>;
+  sessions: DeviceSessions;
   limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number; maxConnectionsPerAddress: number } & RateLimits;
   /** Addresses of TLS-terminating proxies whose identity header is believed. */
   trustedProxies: ReadonlySet<string>;
@@ -204,7 +197,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
           ...(hello.token !== undefined ? { token: hello.token } : {}),
           ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
         }),
-      hasSession: this.deps.hasSession,
+      hasSession: (deviceId) => this.deps.sessions.has(deviceId),
       newSessionId: randomUUID,
     };
   }
@@ -216,7 +209,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
    */
   admit(
     conn: DeviceConnection,
-    request: { deviceId: string; resume: StreamPosition[]; sessionId?: string; sessionExpiryMs?: number; maxInflight?: number },
+    request: { deviceId: string; resume: StreamPosition[]; sessionId?: string; expiryMs?: number; maxInflight?: number },
     version: number,
     auth: AuthGrant,
     /** The connection's state (a WebSocket's slot; MQTT keeps its own handshake apart). */
@@ -224,30 +217,15 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   ): LiveDevice {
     status.state = ConnectionState.Authenticated;
     const deviceId = request.deviceId;
-    const session: Session = {
-      deviceId,
-      sessionId: request.sessionId ?? randomUUID(),
-      version,
-      subscriptions: new Map(),
-      counters: { framesIn: 0, framesOut: 0, errors: 0, restarts: 0 },
-    };
+    const session = this.deps.sessions.open({ ...request, sessionId: request.sessionId ?? randomUUID(), version }, conn);
     const shardName = this.deps.shards.ring.locate(deviceId)!;
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
     let device!: LiveDevice;
-    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
+    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => session.restore() };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
-    device = {
-      session,
-      status,
-      conn,
-      actor,
-      actorName,
-      outbox: this.deps.outboxFor(deviceId, conn, request.maxInflight),
-      resume: request.resume,
-      auth: { ...auth },
-      ...(request.sessionExpiryMs !== undefined ? { sessionExpiryMs: request.sessionExpiryMs } : {}),
-    };
+    device = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    session.bind(device);
     const previous = this.deps.devices.add(device);
     if (previous) {
       this.retire(previous);
@@ -261,7 +239,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   retire(device: LiveDevice): void {
     if (!this.deps.devices.remove(device)) return;
     device.status.state = ConnectionState.Closing;
-    this.deps.onDeviceGone(device);
+    device.session.retire();
     device.actor.stop();
   }
 

@@ -116,7 +116,7 @@ export interface Session {
   readonly deviceId: string;
   readonly sessionId: string;
   readonly version: number;
-  readonly subscriptions: Map<string, Qos>;
+  readonly subscriptions: ReadonlyMap<string, Qos>;
   readonly counters: { framesIn: number; framesOut: number; errors: number; restarts: number };
 }
 
