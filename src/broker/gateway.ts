@@ -61,8 +61,9 @@ export interface GatewayDeps {
 }
 
 /**
- * The connection lifecycle: decode and check every frame, run the handshake (version
- * negotiation, authentication, takeover), then hand frames to the device's actor.
+ * The connection lifecycle: decode and check every frame (size, rate, shape), hand HELLO to its
+ * handler and carry out its effects (admission with takeover, WELCOME), then hand frames to the
+ * device's actor. The session itself belongs to the device's DeviceSession.
  */
 export class Gateway implements SocketEvents<ConnectionSlot> {
   /** Open connections per source address, over every protocol (MQTT listeners count here too). */
