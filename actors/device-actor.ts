@@ -1,12 +1,14 @@
 import { dispatch, spawn, stop, type Ref } from 'nact';
 import {
   CloseCode,
+  ConnectionState,
   ErrorCode,
   FrameKind,
   ProtocolError,
   encodeFrame,
   type BrokerPort,
   type CommandRegistry,
+  type ConnectionStatus,
   type Effect,
   type Frame,
   type Outbound,
@@ -25,11 +27,12 @@ export type DeviceMsg =
 /** Everything a device actor works with. Kept outside the actor so a restart finds it intact. */
 export interface DeviceContext {
   session: Session;
+  status: ConnectionStatus;
   registry: CommandRegistry;
   broker: BrokerPort;
   outbound: Outbound;
   /** Runs once when the session goes live (e.g. replay of stored messages). */
-  onLive?: () => Promise<void>;
+  onLive?: () => void | Promise<void>;
 }
 
 /**
@@ -94,14 +97,14 @@ export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: Devi
 }
 
 function handleDeviceMsg(device: DeviceContext, msg: DeviceMsg): void | Promise<void> {
-  const { session, outbound } = device;
+  const { status, outbound } = device;
   switch (msg.type) {
     case 'start':
-      return session.state === 'authenticated' ? goLive(device) : undefined;
+      return status.state === ConnectionState.Authenticated ? goLive(device) : undefined;
     case 'frame':
-      return session.state === 'closing' ? undefined : handleFrame(device, msg.frame);
+      return status.state === ConnectionState.Closing ? undefined : handleFrame(device, msg.frame);
     case 'close':
-      session.state = 'closing';
+      status.state = ConnectionState.Closing;
       outbound.close(msg.code, msg.reason);
       return;
     case 'crash':
@@ -111,7 +114,7 @@ function handleDeviceMsg(device: DeviceContext, msg: DeviceMsg): void | Promise<
 
 async function goLive(device: DeviceContext): Promise<void> {
   await device.onLive?.();
-  if (device.session.state === 'authenticated') device.session.state = 'live';
+  if (device.status.state === ConnectionState.Authenticated) device.status.state = ConnectionState.Live;
 }
 
 /** Synchronous when the handler is (PING, QoS 0 PUB): no promise per frame on the hot path. */
@@ -154,7 +157,7 @@ function apply(device: DeviceContext, effects: Effect[]): void {
         device.session.counters.framesOut++;
         break;
       case 'close':
-        device.session.state = 'closing';
+        device.status.state = ConnectionState.Closing;
         device.outbound.close(effect.code, effect.reason);
         break;
       case 'later':

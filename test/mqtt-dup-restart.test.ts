@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTestBroker } from './helpers/broker.js';
-import { startBrokerProcess } from './helpers/broker-process.js';
+import { startBrokerProcess } from '../kit/broker-process.js';
 import { mqttClient } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
 

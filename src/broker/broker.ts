@@ -17,10 +17,10 @@ import {
   type Qos,
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
-import { buildAuthenticator, mayReceive } from './auth/index.js';
+import { buildAuthenticator } from './auth/index.js';
 import { devicePort } from './device-port.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
-import { Gateway } from './gateway.js';
+import { Gateway, type ConnectionSlot } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
 import { openLmdbStore } from '../store/index.js';
 import { BrokerMetrics } from './ops/metrics.js';
@@ -35,8 +35,8 @@ import { Delivery, type MessageRouter } from './delivery.js';
 import type { StoreWriteFailed } from './durable/detached-writes.js';
 import { DurableIndex } from './durable/durable-index.js';
 import { startMaintenance } from './durable/maintenance.js';
-import { DurableOutbox } from './durable/outbox.js';
 import { SessionKeeper } from './durable/session-keeper.js';
+import { DeviceSessions } from './session/device-sessions.js';
 import { TopicFanout } from './topic-fanout.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { traceIdGenerator } from './trace-ids.js';
@@ -115,7 +115,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     );
   }
 
-  let server: WsServer | undefined;
+  let server: WsServer<ConnectionSlot> | undefined;
   // `mqtt` is created below, once the gateway exists; metrics read it only when scraped.
   const metrics: BrokerMetrics = new BrokerMetrics({
     transport: () => server?.stats,
@@ -155,7 +155,18 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
   if (cluster) registerClusterMetrics(metrics.registry, () => cluster.stats());
   const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options).catch((err) => giveUp(err, cluster));
-  const portDeps = { fanout, index, sessions, delivery: router, authenticate, maxSubscriptions: options.limits.maxSubscriptions, newTraceId };
+  const portDeps = { delivery: router, authenticate, newTraceId };
+  const deviceSessions: DeviceSessions = new DeviceSessions({
+    store,
+    index,
+    keeper: sessions,
+    fanout,
+    devices,
+    maxSubscriptions: options.limits.maxSubscriptions,
+    outbox: { ackTimeoutMs: options.ackTimeoutMs, maxInflight: options.maxInflight },
+    outboxObserver: metrics.outboxObserver,
+    ...(cluster ? { presence: { connected: (deviceId: string) => cluster.deviceConnected(deviceId), left: (deviceId: string) => cluster.deviceLeft(deviceId) } } : {}),
+  });
 
   gateway = new Gateway({
     registry: createDefaultRegistry(),
@@ -163,43 +174,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     shards: { ring: new HashRing(shardNames), refs: shardRefs },
     authenticate,
     portFor: (device) => devicePort(portDeps, device),
-    hasSession: (deviceId) => sessions.load(deviceId) !== undefined,
-    outboxFor: (deviceId, conn, maxInflight = options.maxInflight) => {
-      const inbox = inboxStream(deviceId);
-      return new DurableOutbox(
-        store,
-        conn,
-        { ackTimeoutMs: options.ackTimeoutMs, maxInflight: Math.min(maxInflight, options.maxInflight) },
-        (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
-        (stream, offset) => index.advance(deviceId, stream, offset),
-        metrics.outboxObserver,
-      );
-    },
-    onLive: async (device) => {
-      // Restore the stored session, then replay what waited for the device: live delivery
-      // starts only after this, through the outbox, which keeps the seam gapless.
-      const deviceId = device.session.deviceId;
-      for (const [filter, qos] of sessions.load(deviceId)?.subscriptions ?? []) {
-        // The credentials of this connection may allow less than those that subscribed.
-        if (!mayReceive(device.auth.acl, filter)) {
-          index.unsubscribe(deviceId, filter);
-          continue;
-        }
-        fanout.subscribe(device, filter, qos);
-        device.session.subscriptions.set(filter, qos);
-      }
-      sessions.saveConnected(deviceId, device.session.subscriptions);
-      device.outbox.start(index.cursorsOf(deviceId), device.resume);
-      cluster?.deviceConnected(deviceId);
-    },
-    onDeviceGone: (device) => {
-      fanout.removeMember(device);
-      device.outbox.close();
-      const deviceId = device.session.deviceId;
-      if (device.sessionExpiryMs === 0 && !devices.get(deviceId)) sessions.discard(deviceId, index);
-      else sessions.saveDisconnected(deviceId, device.session.subscriptions, device.sessionExpiryMs);
-      if (!devices.get(device.session.deviceId)) cluster?.deviceLeft(device.session.deviceId);
-    },
+    sessions: deviceSessions,
     limits: {
       maxFrameBytes: options.maxFrameBytes,
       heartbeatMs: options.heartbeatMs,
@@ -214,7 +189,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     gateway,
     devices,
     authenticate,
-    sessions: { present: (deviceId) => sessions.load(deviceId) !== undefined, discard: (deviceId) => sessions.discard(deviceId, index) },
+    sessions: deviceSessions,
     router,
     retained: new RetainedStore(store),
     sentHistory: new SentHistory(store),
@@ -321,7 +296,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
       return {
         deviceId,
         sessionId: d.session.sessionId,
-        state: d.session.state,
+        state: d.status.state,
         remoteAddress: d.conn.remoteAddress,
         subscriptions: [...d.session.subscriptions.keys()],
         counters: { ...d.session.counters, dropped: d.conn.framesDropped },

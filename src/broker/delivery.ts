@@ -1,6 +1,6 @@
 import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
 import type { MessageStore, NewEntry } from '../store/index.js';
-import { encodeDirectMessage, encodeTopicMessage } from './deliveries.js';
+import { encodeMsg } from './message-frames.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
 import { detachWrite, type StoreWriteFailed } from './durable/detached-writes.js';
 import type { DurableIndex } from './durable/durable-index.js';
@@ -47,14 +47,16 @@ export class Delivery implements MessageRouter {
 
   async publish(publication: Publication): Promise<DeliveryResult> {
     this.onAccepted('publish', publication);
-    if (publication.qos === 0) return { reached: this.fanout.broadcast(publication.topic, encodeTopicMessage(publication)) };
-    this.index.prepareAppend(publication.topic);
-    const { offset, epoch } = await this.store.append(publication.topic, entryOf(publication));
-    const reached = this.fanout.broadcast(publication.topic, encodeTopicMessage({ ...publication, qos: 0 }, offset, epoch), {
-      stream: publication.topic,
+    const topic = publication.topic;
+    if (publication.qos === 0) return { reached: this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, 0)) };
+    this.index.prepareAppend(topic);
+    const { offset, epoch } = await this.store.append(topic, entryOf(publication));
+    // Encoded twice: QoS 0 subscribers get it as QoS 0, QoS 1 ones through their outbox.
+    const reached = this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, offset, epoch), {
+      stream: topic,
       epoch,
       offset,
-      bytes: encodeTopicMessage(publication, offset, epoch),
+      bytes: encodeMsg(topic, publication, 1, offset, epoch),
     });
     return { reached, stored: { offset } };
   }
@@ -64,7 +66,7 @@ export class Delivery implements MessageRouter {
     const target = this.devices.get(message.target);
     if (message.qos === 0) {
       if (!target || target.conn.closed) return { reached: 0 };
-      target.conn.write(encodeDirectMessage(message), true);
+      target.conn.write(encodeMsg(inboxStream(message.target), message, 0, 0), true);
       target.conn.tally.messagesOut++;
       return { reached: 1 };
     }
@@ -72,7 +74,7 @@ export class Delivery implements MessageRouter {
     this.makeRoom(message.target, stream);
     const { offset, epoch } = await this.store.append(stream, entryOf(message));
     const live = this.devices.get(message.target);
-    live?.outbox.offer(stream, epoch, offset, encodeDirectMessage(message, offset, epoch));
+    live?.outbox.offer(stream, epoch, offset, encodeMsg(stream, message, 1, offset, epoch));
     return { reached: live ? 1 : 0, stored: { offset } };
   }
 

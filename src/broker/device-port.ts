@@ -2,17 +2,10 @@ import { ErrorCode, ProtocolError, type BrokerPort } from '../protocol/index.js'
 import { checkPublish, checkSend, checkSubscribe, type VerdictSource } from './auth/index.js';
 import type { MessageRouter } from './delivery.js';
 import type { LiveDevice } from './device-registry.js';
-import type { DurableIndex } from './durable/durable-index.js';
-import type { SessionKeeper } from './durable/session-keeper.js';
-import type { TopicFanout } from './topic-fanout.js';
 
 export interface DevicePortDeps {
-  fanout: TopicFanout<LiveDevice>;
-  index: DurableIndex;
-  sessions: SessionKeeper;
   delivery: MessageRouter;
   authenticate: VerdictSource;
-  maxSubscriptions: number;
   newTraceId: () => string;
 }
 
@@ -21,31 +14,14 @@ export interface DevicePortDeps {
  * or over-limit request is a ProtocolError (an ERROR frame for that request), never a silent drop.
  */
 export function devicePort(deps: DevicePortDeps, device: () => LiveDevice): BrokerPort {
-  const { fanout, index, sessions, delivery } = deps;
+  const { delivery } = deps;
   return {
     subscribe(filters, qos) {
       const d = device();
       checkSubscribe(d.auth.acl, filters);
-      const added = filters.filter((f) => !d.session.subscriptions.has(f)).length;
-      if (d.session.subscriptions.size + added > deps.maxSubscriptions) {
-        throw new ProtocolError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${deps.maxSubscriptions} subscriptions per connection`);
-      }
-      for (const filter of filters) {
-        fanout.subscribe(d, filter, qos);
-        index.subscribe(d.session.deviceId, filter, qos);
-        d.session.subscriptions.set(filter, qos);
-      }
-      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
+      d.session.subscribe(filters, qos);
     },
-    unsubscribe(filters) {
-      const d = device();
-      for (const filter of filters) {
-        fanout.unsubscribe(d, filter);
-        index.unsubscribe(d.session.deviceId, filter);
-        d.session.subscriptions.delete(filter);
-      }
-      sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
-    },
+    unsubscribe: (filters) => device().session.unsubscribe(filters),
     async publish(publication) {
       const d = device();
       checkPublish(d.auth.acl, publication.topic);

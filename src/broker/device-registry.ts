@@ -1,8 +1,9 @@
 import type { DeviceActor } from '../../actors/device-actor.js';
-import type { Outbound, Session, StreamPosition } from '../protocol/index.js';
+import type { ConnectionStatus, Outbound } from '../protocol/index.js';
 
 import type { Acl } from './auth/index.js';
 import type { DurableOutbox } from './durable/outbox.js';
+import type { DeviceSession } from './session/device-session.js';
 
 /** The connection of a live device: a WebSocket of relaymesh's protocol, or an MQTT connection. */
 export interface DeviceConnection extends Outbound {
@@ -14,17 +15,16 @@ export interface DeviceConnection extends Outbound {
 
 /** A device with a live, authenticated connection on this node. */
 export interface LiveDevice {
-  session: Session;
+  session: DeviceSession;
+  /** Where its connection is in its life (shared with its device actor). */
+  status: ConnectionStatus;
   conn: DeviceConnection;
+  /** The session's outbox, referenced here for the fan-out leaves. */
   outbox: DurableOutbox;
   actor: DeviceActor;
   actorName: string;
-  /** Stream positions the client sent in HELLO, used once when the session goes live. */
-  resume: StreamPosition[];
   /** What the credentials allow, and until when; replaced by a token refresh. */
   auth: { acl?: Acl; expiresAt?: number };
-  /** How long the session outlives this connection, when the client chose (MQTT); else the broker's sessionExpiryMs. */
-  sessionExpiryMs?: number;
 }
 
 /** Which device is connected where: at most one live connection per device id. */

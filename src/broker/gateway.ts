@@ -6,34 +6,45 @@ import type { HashRing } from '../cluster/hash-ring.js';
 import type { Logger } from '../logger.js';
 import {
   CloseCode,
+  ConnectionState,
   ErrorCode,
   FrameKind,
-  deviceIdProblem,
   decodeFrame,
   encodeFrame,
-  negotiateVersion,
   type BrokerPort,
   type CommandRegistry,
+  type ConnectionStatus,
   type Frame,
+  type HandshakePort,
   type HelloFrame,
-  type Session,
   type StreamPosition,
 } from '../protocol/index.js';
+import { handleHello } from '../protocol/handlers/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
-import type { AuthResult, VerdictSource } from './auth/index.js';
+import type { AuthGrant, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceConnection, DeviceRegistry, LiveDevice } from './device-registry.js';
-import type { DurableOutbox } from './durable/outbox.js';
+import type { DeviceSessions } from './session/device-sessions.js';
 
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
 const MAX_QUEUED_DURING_HANDSHAKE = 64;
 
-type Phase =
-  | { name: 'handshake' }
-  | { name: 'authenticating'; queued: Frame[] }
-  | { name: 'ready'; device: LiveDevice; limiter: FrameRateLimiter }
-  | { name: 'refused' };
+/** What the gateway keeps on each of its sockets. */
+export class ConnectionSlot implements ConnectionStatus {
+  state = ConnectionState.AwaitingHello;
+  /** Frames pipelined after HELLO while it is being authenticated; handled once admitted. */
+  readonly queued: Frame[] = [];
+  /** Set when admitted: from then on frames go to its actor. */
+  device: LiveDevice | undefined = undefined;
+  readonly limiter: FrameRateLimiter;
+
+  constructor(limits: RateLimits) {
+    this.limiter = new FrameRateLimiter(limits);
+  }
+}
+
+type GatewayConnection = SocketConnection<ConnectionSlot>;
 
 export interface GatewayDeps {
   registry: CommandRegistry;
@@ -42,13 +53,7 @@ export interface GatewayDeps {
   authenticate: VerdictSource;
   /** Builds the broker port a device's handlers use. */
   portFor(device: () => LiveDevice): BrokerPort;
-  /** Whether the broker holds a session for the device (sent in WELCOME). */
-  hasSession(deviceId: string): boolean;
-  /** `maxInflight`: the client's own, smaller window (MQTT receive maximum). */
-  outboxFor(deviceId: string, conn: DeviceConnection, maxInflight?: number): DurableOutbox;
-  /** Called when a live device's connection is gone (closed or taken over). */
-  onDeviceGone(device: LiveDevice): void;
-  onLive(device: LiveDevice): Promise<void>;
+  sessions: DeviceSessions;
   limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number; maxConnectionsPerAddress: number } & RateLimits;
   /** Addresses of TLS-terminating proxies whose identity header is believed. */
   trustedProxies: ReadonlySet<string>;
@@ -56,33 +61,42 @@ export interface GatewayDeps {
 }
 
 /**
- * The connection lifecycle: decode and check every frame, run the handshake (version
- * negotiation, authentication, takeover), then hand frames to the device's actor.
+ * The connection lifecycle: decode and check every frame (size, rate, shape), hand HELLO to its
+ * handler and carry out its effects (admission with takeover, WELCOME), then hand frames to the
+ * device's actor. The session itself belongs to the device's DeviceSession.
  */
-export class Gateway implements SocketEvents {
+export class Gateway implements SocketEvents<ConnectionSlot> {
   /** Open connections per source address, over every protocol (MQTT listeners count here too). */
   readonly perAddress: AddressCounter;
 
+  /** What WELCOME announces. */
+  private readonly welcomeLimits: HandshakePort<AuthGrant>['limits'];
+
   constructor(private readonly deps: GatewayDeps) {
     this.perAddress = new AddressCounter(deps.limits.maxConnectionsPerAddress);
+    const { heartbeatMs, maxFrameBytes, maxInflight } = deps.limits;
+    this.welcomeLimits = { heartbeatMs, maxFrameBytes, maxInflight };
   }
 
-  onOpen(conn: SocketConnection): void {
+  newSlot(): ConnectionSlot {
+    return new ConnectionSlot(this.deps.limits);
+  }
+
+  onOpen(conn: GatewayConnection): void {
     if (!this.perAddress.admit(conn.remoteAddress)) {
-      conn.attachment = { name: 'refused' } satisfies Phase;
+      conn.slot.state = ConnectionState.Refused;
       conn.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections from this address');
-      return;
     }
-    conn.attachment = { name: 'handshake' } satisfies Phase;
   }
 
-  onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void {
-    const phase = conn.attachment as Phase;
+  onMessage(conn: GatewayConnection, bytes: Uint8Array, isBinary: boolean): void {
+    const slot = conn.slot;
+    const device = slot.device;
     // Rate limits come before decoding: garbage costs the broker as much as valid frames do.
-    if (phase.name === 'ready') {
-      const verdict = phase.limiter.check(bytes.byteLength);
+    if (device) {
+      const verdict = slot.limiter.check(bytes.byteLength);
       if (verdict === 'limited') return this.sendError(conn, ErrorCode.RATE_LIMITED, 'rate limit exceeded: frame dropped');
-      if (verdict === 'abusive') return this.closeDevice(phase.device, CloseCode.ABUSE, 'repeatedly over the rate limit');
+      if (verdict === 'abusive') return this.closeDevice(device, CloseCode.ABUSE, 'repeatedly over the rate limit');
     }
     if (!isBinary) return this.reject(conn, ErrorCode.MALFORMED_FRAME, 'frames must be binary WebSocket messages');
     if (bytes.byteLength > this.deps.limits.maxFrameBytes) {
@@ -90,8 +104,14 @@ export class Gateway implements SocketEvents {
     }
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) return this.reject(conn, decoded.code, decoded.message, decoded.seq);
-    switch (phase.name) {
-      case 'handshake':
+    if (device) {
+      // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
+      if (decoded.frame.kind === FrameKind.ACK) device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
+      device.actor.post({ type: 'frame', frame: decoded.frame });
+      return;
+    }
+    switch (slot.state) {
+      case ConnectionState.AwaitingHello:
         if (decoded.frame.kind !== FrameKind.HELLO) {
           this.sendError(conn, ErrorCode.PROTOCOL_VIOLATION, 'the first frame must be HELLO', decoded.frame.seq);
           conn.close(CloseCode.PROTOCOL_VIOLATION, 'HELLO expected');
@@ -102,43 +122,36 @@ export class Gateway implements SocketEvents {
           conn.close(CloseCode.INTERNAL_ERROR, 'handshake failed');
         });
         return;
-      case 'authenticating':
-        if (phase.queued.length >= MAX_QUEUED_DURING_HANDSHAKE) {
+      case ConnectionState.Authenticating:
+        if (slot.queued.length >= MAX_QUEUED_DURING_HANDSHAKE) {
           conn.close(CloseCode.PROTOCOL_VIOLATION, 'too many frames before WELCOME');
           return;
         }
-        phase.queued.push(decoded.frame);
+        slot.queued.push(decoded.frame);
         return;
-      case 'ready':
-        // Recorded on arrival as well: a close stops the actor with ACKs still in its mailbox.
-        if (decoded.frame.kind === FrameKind.ACK) phase.device.outbox.ackReceived(decoded.frame.stream, decoded.frame.offset);
-        phase.device.actor.post({ type: 'frame', frame: decoded.frame });
-        return;
-      case 'refused':
+      default:
         return;
     }
   }
 
-  onClose(conn: SocketConnection): void {
-    const phase = conn.attachment as Phase;
-    if (phase.name === 'refused') return;
+  onClose(conn: GatewayConnection): void {
+    const slot = conn.slot;
+    if (slot.state === ConnectionState.Refused) return;
     this.perAddress.release(conn.remoteAddress);
-    if (phase.name === 'ready') {
-      const device = phase.device;
-      // Frames that arrived before the close (a PUB sent just before closing) are still handled.
-      device.actor.finish(() => this.retire(device));
-    }
+    const device = slot.device;
+    // Frames that arrived before the close (a PUB sent just before closing) are still handled.
+    if (device) device.actor.finish(() => this.retire(device));
   }
 
-  onFault(conn: SocketConnection, err: unknown): void {
+  onFault(conn: GatewayConnection, err: unknown): void {
     this.deps.log.error({ err, remote: conn.remoteAddress }, 'device message handler failed: socket closed');
   }
 
   /** What the liveness sweep needs to know of a connection. */
-  livenessOf(conn: SocketConnection): ConnectionLiveness {
-    const phase = conn.attachment as Phase;
-    if (phase.name !== 'ready') return { handshaking: true };
-    const expiresAt = phase.device.auth.expiresAt;
+  livenessOf(conn: GatewayConnection): ConnectionLiveness {
+    const device = conn.slot.device;
+    if (!device) return { handshaking: true };
+    const expiresAt = device.auth.expiresAt;
     return expiresAt === undefined ? { handshaking: false } : { handshaking: false, credentialsExpireAt: expiresAt };
   }
 
@@ -147,51 +160,47 @@ export class Gateway implements SocketEvents {
     device.actor.post({ type: 'close', code, reason });
   }
 
-  private async handshake(conn: SocketConnection, hello: HelloFrame): Promise<void> {
-    const queued: Frame[] = [];
-    conn.attachment = { name: 'authenticating', queued } satisfies Phase;
-    const version = negotiateVersion(hello.versions, this.deps.registry.versions());
-    if (version === undefined) {
-      this.sendError(conn, ErrorCode.UNSUPPORTED_VERSION, `server speaks versions ${this.deps.registry.versions().join(', ')}`, hello.seq);
-      conn.close(CloseCode.UNSUPPORTED_VERSION, 'no common protocol version');
-      return;
-    }
-    const idProblem = deviceIdProblem(hello.deviceId);
-    if (idProblem) {
-      this.sendError(conn, ErrorCode.INVALID_FIELD, idProblem, hello.seq);
-      conn.close(CloseCode.PROTOCOL_VIOLATION, 'invalid device id');
-      return;
-    }
-    const proxied = conn.identityHeader !== undefined && this.deps.trustedProxies.has(conn.remoteAddress) ? conn.identityHeader : undefined;
-    const auth = await this.deps.authenticate({
-      deviceId: hello.deviceId,
-      remoteAddress: conn.remoteAddress,
-      ...(hello.token !== undefined ? { token: hello.token } : {}),
-      ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
-    });
+  private async handshake(conn: GatewayConnection, hello: HelloFrame): Promise<void> {
+    const slot = conn.slot;
+    slot.state = ConnectionState.Authenticating;
+    const effects = await handleHello(hello, this.handshakePort(conn));
+    // Gone while its credentials were checked: nothing to admit.
     if (conn.closed) return;
-    if (!auth.ok) {
-      this.sendError(conn, ErrorCode.UNAUTHORIZED, auth.reason, hello.seq);
-      conn.close(CloseCode.UNAUTHORIZED, 'unauthorized');
-      return;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          conn.write(encodeFrame(effect.frame));
+          break;
+        case 'close':
+          conn.close(effect.code, effect.reason);
+          break;
+        case 'admit':
+          slot.device = this.admit(conn, { deviceId: effect.hello.deviceId, resume: effect.hello.resume ?? [], sessionId: effect.sessionId }, effect.version, effect.grant, slot);
+          break;
+      }
     }
-    const sessionPresent = this.deps.hasSession(hello.deviceId);
-    const device = this.admit(conn, { deviceId: hello.deviceId, resume: hello.resume ?? [] }, version, auth);
-    conn.write(
-      encodeFrame({
-        kind: FrameKind.WELCOME,
-        seq: hello.seq,
-        version,
-        sessionId: device.session.sessionId,
-        heartbeatMs: this.deps.limits.heartbeatMs,
-        maxFrameBytes: this.deps.limits.maxFrameBytes,
-        maxInflight: this.deps.limits.maxInflight,
-        sessionPresent,
-      }),
-    );
-    conn.attachment = { name: 'ready', device, limiter: new FrameRateLimiter(this.deps.limits) } satisfies Phase;
+    const device = slot.device;
+    if (!device) return;
     device.actor.post({ type: 'start' });
-    for (const frame of queued) device.actor.post({ type: 'frame', frame });
+    for (const frame of slot.queued) device.actor.post({ type: 'frame', frame });
+    slot.queued.length = 0;
+  }
+
+  private handshakePort(conn: GatewayConnection): HandshakePort<AuthGrant> {
+    const proxied = conn.identityHeader !== undefined && this.deps.trustedProxies.has(conn.remoteAddress) ? conn.identityHeader : undefined;
+    return {
+      versions: this.deps.registry.versions(),
+      limits: this.welcomeLimits,
+      authenticate: (hello) =>
+        this.deps.authenticate({
+          deviceId: hello.deviceId,
+          remoteAddress: conn.remoteAddress,
+          ...(hello.token !== undefined ? { token: hello.token } : {}),
+          ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
+        }),
+      hasSession: (deviceId) => this.deps.sessions.has(deviceId),
+      newSessionId: randomUUID,
+    };
   }
 
   /**
@@ -201,35 +210,23 @@ export class Gateway implements SocketEvents {
    */
   admit(
     conn: DeviceConnection,
-    request: { deviceId: string; resume: StreamPosition[]; sessionExpiryMs?: number; maxInflight?: number },
+    request: { deviceId: string; resume: StreamPosition[]; sessionId?: string; expiryMs?: number; maxInflight?: number },
     version: number,
-    auth: Extract<AuthResult, { ok: true }>,
+    auth: AuthGrant,
+    /** The connection's state (a WebSocket's slot; MQTT keeps its own handshake apart). */
+    status: ConnectionStatus = { state: ConnectionState.Authenticated },
   ): LiveDevice {
+    status.state = ConnectionState.Authenticated;
     const deviceId = request.deviceId;
-    const session: Session = {
-      deviceId,
-      sessionId: randomUUID(),
-      version,
-      state: 'authenticated',
-      subscriptions: new Map(),
-      counters: { framesIn: 0, framesOut: 0, errors: 0, restarts: 0 },
-    };
+    const session = this.deps.sessions.open({ ...request, sessionId: request.sessionId ?? randomUUID(), version }, conn);
     const shardName = this.deps.shards.ring.locate(deviceId)!;
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
     let device!: LiveDevice;
-    const context = { session, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => this.deps.onLive(device) };
+    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => session.restore() };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
-    device = {
-      session,
-      conn,
-      actor,
-      actorName,
-      outbox: this.deps.outboxFor(deviceId, conn, request.maxInflight),
-      resume: request.resume,
-      auth: { ...auth },
-      ...(request.sessionExpiryMs !== undefined ? { sessionExpiryMs: request.sessionExpiryMs } : {}),
-    };
+    device = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    session.bind(device);
     const previous = this.deps.devices.add(device);
     if (previous) {
       this.retire(previous);
@@ -242,18 +239,18 @@ export class Gateway implements SocketEvents {
   /** Forgets a device connection: registry, subscriptions, actor. Safe to call twice. */
   retire(device: LiveDevice): void {
     if (!this.deps.devices.remove(device)) return;
-    device.session.state = 'closing';
-    this.deps.onDeviceGone(device);
+    device.status.state = ConnectionState.Closing;
+    device.session.retire();
     device.actor.stop();
   }
 
-  private reject(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+  private reject(conn: GatewayConnection, code: ErrorCode, message: string, ref?: number): void {
     this.sendError(conn, code, message, ref);
     // Before the handshake there is no session worth keeping: garbage closes the socket.
-    if ((conn.attachment as Phase).name === 'handshake') conn.close(CloseCode.PROTOCOL_VIOLATION, 'bad frame before HELLO');
+    if (conn.slot.state === ConnectionState.AwaitingHello) conn.close(CloseCode.PROTOCOL_VIOLATION, 'bad frame before HELLO');
   }
 
-  private sendError(conn: SocketConnection, code: ErrorCode, message: string, ref?: number): void {
+  private sendError(conn: GatewayConnection, code: ErrorCode, message: string, ref?: number): void {
     conn.write(encodeFrame({ kind: FrameKind.ERROR, seq: 0, code, message, ...(ref !== undefined ? { ref } : {}) }));
   }
 }

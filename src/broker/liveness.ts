@@ -17,9 +17,9 @@ export interface ConnectionLiveness {
  * or never finished their handshake. One timer sweeps all sockets: O(connections) per
  * sweep, no timer per socket.
  */
-export function startLivenessSweep(
-  connections: ReadonlySet<SocketConnection>,
-  livenessOf: (conn: SocketConnection) => ConnectionLiveness,
+export function startLivenessSweep<Slot>(
+  connections: ReadonlySet<SocketConnection<Slot>>,
+  livenessOf: (conn: SocketConnection<Slot>) => ConnectionLiveness,
   limits: LivenessLimits,
 ): () => void {
   const everyMs = Math.max(50, Math.min(1000, Math.floor(Math.min(limits.idleTimeoutMs, limits.handshakeTimeoutMs) / 4)));

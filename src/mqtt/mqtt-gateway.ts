@@ -5,6 +5,7 @@ import { FrameRateLimiter, type RateLimits } from '../broker/connection-limits.j
 import type { MessageRouter } from '../broker/delivery.js';
 import type { DeviceRegistry, LiveDevice } from '../broker/device-registry.js';
 import type { Gateway } from '../broker/gateway.js';
+import type { DeviceSessions } from '../broker/session/device-sessions.js';
 import type { Logger } from '../logger.js';
 import { CloseCode, MAX_USER_PROPERTIES, ProtocolError, type MessageTally, SUPPORTED_VERSIONS, deviceIdProblem, topicFilterProblem, topicNameProblem } from '../protocol/index.js';
 import { MqttChannel, type ChannelEffect } from './channel.js';
@@ -26,12 +27,8 @@ export interface MqttGatewayDeps {
   gateway: Pick<Gateway, 'admit' | 'retire' | 'perAddress'>;
   devices: DeviceRegistry;
   authenticate: Authenticator;
-  sessions: {
-    /** Whether a stored session of the device exists. */
-    present(deviceId: string): boolean;
-    /** Ends the stored session now (clean start). */
-    discard(deviceId: string): void;
-  };
+  /** Stored sessions: whether one exists, and ending one now (clean start). */
+  sessions: Pick<DeviceSessions, 'has' | 'discard'>;
   router: MessageRouter;
   retained: RetainedStore;
   sentHistory: SentHistory;
@@ -119,7 +116,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         return;
       case 'goodbye':
         client.goodbye = { publishWill: effect.publishWill };
-        if (effect.sessionExpirySeconds !== undefined) live.device.sessionExpiryMs = this.expiryMs(effect.sessionExpirySeconds);
+        if (effect.sessionExpirySeconds !== undefined) live.device.session.expiryMs = this.expiryMs(effect.sessionExpirySeconds);
         conn.end();
         return;
     }
@@ -135,10 +132,10 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
-    if (!takenOver && client.device.sessionExpiryMs === 0) this.deps.sentHistory.forget(client.clientId);
+    if (!takenOver && client.device.session.expiryMs === 0) this.deps.sentHistory.forget(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
-      this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.sessionExpiryMs ?? 0));
+      this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.session.expiryMs ?? 0));
     }
   }
 
@@ -189,13 +186,13 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const clean = packet.clean !== false;
     const requestedExpiry = v5 ? (packet.properties?.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER_EXPIRES;
     const sessionExpiryMs = this.expiryMs(requestedExpiry);
-    const sessionPresent = !clean && this.deps.sessions.present(clientId);
+    const sessionPresent = !clean && this.deps.sessions.has(clientId);
     this.wills.cancel(clientId);
     const receiveMaximum = packet.properties?.receiveMaximum;
     const device = this.deps.gateway.admit(
       conn,
       // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
-      { deviceId: clientId, resume: [], sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
+      { deviceId: clientId, resume: [], expiryMs: sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
       SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
       auth,
     );

@@ -7,33 +7,37 @@ import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
  * MQTT over WebSocket on the broker's uWS port: the transport's socket events adapted to
  * MQTT links. MQTT packets may be split over, or packed into, WebSocket messages.
  */
-export function mqttOverWebSocket(events: MqttLinkEvents): SocketEvents {
-  const receivers = new WeakMap<SocketConnection, MqttReceiver>();
+export function mqttOverWebSocket(events: MqttLinkEvents): SocketEvents<MqttSocketSlot> {
   return {
+    newSlot: () => ({ receiver: undefined }),
     onOpen(conn) {
-      receivers.set(conn, events.onOpen(new WsLink(conn)));
+      conn.slot.receiver = events.onOpen(new WsLink(conn));
     },
     onMessage(conn, bytes, isBinary) {
-      const receiver = receivers.get(conn);
       if (!isBinary) {
         conn.close(CloseCode.PROTOCOL_VIOLATION, 'MQTT over WebSocket needs binary messages');
         return;
       }
       // uWS reuses its receive buffer after this call: the MQTT parser keeps what it reads.
-      receiver?.receive(Buffer.from(bytes));
+      conn.slot.receiver?.receive(Buffer.from(bytes));
     },
     onFault() {
       // The transport counts it and closes the socket; onClose follows.
     },
     onClose(conn) {
-      receivers.get(conn)?.linkClosed();
-      receivers.delete(conn);
+      conn.slot.receiver?.linkClosed();
+      conn.slot.receiver = undefined;
     },
   };
 }
 
+/** What an MQTT-over-WebSocket socket carries: the MQTT connection reading its bytes. */
+export interface MqttSocketSlot {
+  receiver: MqttReceiver | undefined;
+}
+
 class WsLink implements MqttLink {
-  constructor(private readonly conn: SocketConnection) {}
+  constructor(private readonly conn: SocketConnection<MqttSocketSlot>) {}
 
   get remoteAddress(): string {
     return this.conn.remoteAddress;

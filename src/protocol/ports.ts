@@ -1,5 +1,5 @@
 import type { CloseCode } from './errors.js';
-import type { Frame, Qos } from './frames.js';
+import type { Frame, HelloFrame, Qos } from './frames.js';
 import type { MessageProperties } from './message-properties.js';
 
 /**
@@ -26,6 +26,26 @@ export interface MessageTally {
 }
 
 export const newMessageTally = (): MessageTally => ({ messagesIn: 0, messagesOut: 0 });
+
+/**
+ * What HELLO needs of the broker, bound to one connection that is not admitted yet. `Grant`
+ * is the broker's record of what the credentials allow; the protocol only passes it on.
+ */
+export interface HandshakePort<Grant extends { ok: true }> {
+  /** Protocol versions the broker speaks. */
+  readonly versions: readonly number[];
+  /** What WELCOME announces. */
+  readonly limits: { heartbeatMs: number; maxFrameBytes: number; maxInflight: number };
+  authenticate(hello: HelloFrame): Promise<Grant | { ok: false; reason: string }>;
+  /** Whether the broker holds a session of the device (WELCOME's sessionPresent). */
+  hasSession(deviceId: string): boolean;
+  newSessionId(): string;
+}
+
+/** What HELLO returns: replies and closes, and the admission the connection carries out before WELCOME goes out. */
+export type HandshakeEffect<Grant> =
+  | Extract<Effect, { type: 'send' | 'close' }>
+  | { type: 'admit'; hello: HelloFrame; version: number; sessionId: string; grant: Grant };
 
 /** The socket side of one connection: the transport implements it. */
 export interface Outbound {
@@ -85,15 +105,36 @@ export interface BrokerPort {
   newTraceId(): string;
 }
 
-export type SessionState = 'connecting' | 'authenticated' | 'live' | 'closing';
+/**
+ * Where one connection is in its life. One value per connection, moved by whoever acts at
+ * that step: the gateway (HELLO, authentication, refusal), the device actor (live, closing).
+ */
+export enum ConnectionState {
+  /** Open; the first frame must be HELLO. */
+  AwaitingHello = 'awaiting-hello',
+  /** HELLO accepted, credentials being checked; frames sent meanwhile wait. */
+  Authenticating = 'authenticating',
+  /** Turned away at open (too many connections from its address): nothing it sends is read. */
+  Refused = 'refused',
+  /** Admitted with a device actor; the stored session is being restored. */
+  Authenticated = 'authenticated',
+  /** Restored and replayed: live delivery. */
+  Live = 'live',
+  /** Closing: frames still arriving are ignored. */
+  Closing = 'closing',
+}
+
+/** The state of one connection, shared by its gateway and its device actor. */
+export interface ConnectionStatus {
+  state: ConnectionState;
+}
 
 /** Per-connection session context a device actor carries. */
 export interface Session {
   readonly deviceId: string;
   readonly sessionId: string;
   readonly version: number;
-  state: SessionState;
-  readonly subscriptions: Map<string, Qos>;
+  readonly subscriptions: ReadonlyMap<string, Qos>;
   readonly counters: { framesIn: number; framesOut: number; errors: number; restarts: number };
 }
 

@@ -1,16 +1,29 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, type MessageTally } from '../protocol/index.js';
 import { turnScheduler } from '../../actors/turn-scheduler.js';
-import { SocketConnection, newTransportStats, type SocketData, type TransportStats } from './socket-connection.js';
+import { SocketConnection, newTransportStats, type TransportStats } from './socket-connection.js';
 import { loadUws, type TemplatedApp, type WebSocketBehavior, type us_listen_socket } from './uws.js';
 
-export interface SocketEvents {
-  onOpen(conn: SocketConnection): void;
+/** What the layer above is told of its sockets; `Slot` is the state it keeps on each. */
+export interface SocketEvents<Slot> {
+  /** The state of a new socket, carried by it from before `onOpen` to after `onClose`. */
+  newSlot(): Slot;
+  onOpen(conn: SocketConnection<Slot>): void;
   /** `bytes` is only valid during this call: decode (copying) before returning. */
-  onMessage(conn: SocketConnection, bytes: Uint8Array, isBinary: boolean): void;
-  onClose(conn: SocketConnection, code: number, reason: string): void;
+  onMessage(conn: SocketConnection<Slot>, bytes: Uint8Array, isBinary: boolean): void;
+  onClose(conn: SocketConnection<Slot>, code: number, reason: string): void;
   /** A handler above threw while handling this socket's message; the socket is being closed. */
-  onFault(conn: SocketConnection, err: unknown): void;
+  onFault(conn: SocketConnection<Slot>, err: unknown): void;
+}
+
+/** Per-socket user data carried by uWS: the connection, of one of the two routes. */
+interface SocketData<Slot, MqttSlot> {
+  /** Value of the configured identity header at upgrade ('' when absent). */
+  identity: string;
+  /** Upgraded on the MQTT-over-WebSocket path. */
+  mqtt: boolean;
+  device?: SocketConnection<Slot>;
+  mqttClient?: SocketConnection<MqttSlot>;
 }
 
 export interface HttpReply {
@@ -42,7 +55,7 @@ export interface HttpRoute {
   handle(request: HttpRequestInfo): HttpReply | HttpStreamReply | Promise<HttpReply | HttpStreamReply>;
 }
 
-export interface WsServerOptions {
+export interface WsServerOptions<MqttSlot> {
   host: string;
   port: number;
   path: string;
@@ -56,14 +69,14 @@ export interface WsServerOptions {
   identityHeader?: string;
   routes?: HttpRoute[];
   /** MQTT over WebSocket (subprotocol `mqtt`) on this port at `path`, with its own events. */
-  mqtt?: { path: string; events: SocketEvents };
+  mqtt?: { path: string; events: SocketEvents<MqttSlot> };
   /** Where deliveries to this port's relaymesh devices are counted. */
   tally: MessageTally;
 }
 
-export interface WsServer {
+export interface WsServer<Slot> {
   readonly port: number;
-  readonly connections: ReadonlySet<SocketConnection>;
+  readonly connections: ReadonlySet<SocketConnection<Slot>>;
   readonly stats: TransportStats;
   /** Stops listening; open sockets stay until closed. */
   stopListening(): void;
@@ -72,7 +85,7 @@ export interface WsServer {
 }
 
 /** Starts the uWebSockets.js server: sockets in, SocketConnections out. */
-export async function startWsServer(options: WsServerOptions, events: SocketEvents): Promise<WsServer> {
+export async function startWsServer<Slot, MqttSlot>(options: WsServerOptions<MqttSlot>, events: SocketEvents<Slot>): Promise<WsServer<Slot>> {
   const uWS = loadUws(options.allowUwsFallback);
   const app: TemplatedApp = options.tls
     ? uWS.SSLApp({
@@ -82,13 +95,12 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
         ...(options.tls.passphrase ? { passphrase: options.tls.passphrase } : {}),
       })
     : uWS.App();
-  const connections = new Set<SocketConnection>();
+  const connections = new Set<SocketConnection<Slot>>();
   const stats = newTransportStats();
   let nextId = 1;
 
   // One behaviour for both routes: an MQTT socket is marked at upgrade and reported to the MQTT events.
-  const eventsOf = (data: SocketData): SocketEvents => (data.mqtt ? options.mqtt!.events : events);
-  const behavior: WebSocketBehavior<SocketData> = {
+  const behavior: WebSocketBehavior<SocketData<Slot, MqttSlot>> = {
     maxPayloadLength: options.maxPayloadBytes,
     // Backpressure is judged by SocketConnection; uWS must not drop frames (or the close frame) before that.
     maxBackpressure: options.hardBackpressureBytes * 2 + 16 * 1024 * 1024,
@@ -100,7 +112,7 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       const identity = options.identityHeader ? req.getHeader(options.identityHeader.toLowerCase()) : '';
       const mqtt = options.mqtt !== undefined && req.getUrl() === options.mqtt.path;
       const offered = req.getHeader('sec-websocket-protocol');
-      res.upgrade<SocketData>(
+      res.upgrade<SocketData<Slot, MqttSlot>>(
         { identity, mqtt },
         req.getHeader('sec-websocket-key'),
         mqtt && offered.split(',').some((p) => p.trim() === 'mqtt') ? 'mqtt' : offered,
@@ -109,42 +121,60 @@ export async function startWsServer(options: WsServerOptions, events: SocketEven
       );
     },
     open: (ws) => {
+      const data = ws.getUserData();
       const remote = Buffer.from(ws.getRemoteAddressAsText()).toString();
       const limits = { softLimitBytes: options.softBackpressureBytes, hardLimitBytes: options.hardBackpressureBytes };
-      const conn = new SocketConnection(ws, turnScheduler, limits, stats, options.tally, remote, nextId++, ws.getUserData().identity || undefined);
-      ws.getUserData().connection = conn;
-      // MQTT sockets have their own liveness (keep-alive): `connections` are the gateway's.
-      if (!ws.getUserData().mqtt) connections.add(conn);
+      const identity = data.identity || undefined;
       stats.opened++;
-      eventsOf(ws.getUserData()).onOpen(conn);
+      if (data.mqtt) {
+        const mqttEvents = options.mqtt!.events;
+        const conn = new SocketConnection(ws, turnScheduler, limits, stats, options.tally, remote, nextId++, mqttEvents.newSlot(), identity);
+        data.mqttClient = conn;
+        mqttEvents.onOpen(conn);
+        return;
+      }
+      const conn = new SocketConnection(ws, turnScheduler, limits, stats, options.tally, remote, nextId++, events.newSlot(), identity);
+      data.device = conn;
+      // MQTT sockets have their own liveness (keep-alive): `connections` are the gateway's.
+      connections.add(conn);
+      events.onOpen(conn);
     },
     message: (ws, message, isBinary) => {
-      const conn = ws.getUserData().connection;
-      if (!conn || conn.closed) return;
-      conn.lastSeenAt = Date.now();
-      stats.framesIn++;
-      stats.bytesIn += message.byteLength;
-      const handler = eventsOf(ws.getUserData());
-      try {
-        handler.onMessage(conn, new Uint8Array(message), isBinary);
-      } catch (err) {
-        // Nothing a device sends may reach the process as an exception: that socket goes instead.
-        stats.faults++;
-        handler.onFault(conn, err);
-        conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
-      }
+      const data = ws.getUserData();
+      if (data.mqttClient) deliver(data.mqttClient, options.mqtt!.events, message, isBinary);
+      else if (data.device) deliver(data.device, events, message, isBinary);
     },
     close: (ws, code, message) => {
-      const conn = ws.getUserData().connection;
-      if (!conn) return;
-      conn.markClosed();
-      connections.delete(conn);
-      stats.closed++;
-      eventsOf(ws.getUserData()).onClose(conn, code, Buffer.from(message).toString());
+      const data = ws.getUserData();
+      const reason = Buffer.from(message).toString();
+      if (data.mqttClient) closed(data.mqttClient, options.mqtt!.events, code, reason);
+      else if (data.device) {
+        connections.delete(data.device);
+        closed(data.device, events, code, reason);
+      }
     },
   };
-  app.ws<SocketData>(options.path, behavior);
-  if (options.mqtt) app.ws<SocketData>(options.mqtt.path, behavior);
+  function deliver<S>(conn: SocketConnection<S>, handler: SocketEvents<S>, message: ArrayBuffer, isBinary: boolean): void {
+    if (conn.closed) return;
+    conn.lastSeenAt = Date.now();
+    stats.framesIn++;
+    stats.bytesIn += message.byteLength;
+    try {
+      handler.onMessage(conn, new Uint8Array(message), isBinary);
+    } catch (err) {
+      // Nothing a device sends may reach the process as an exception: that socket goes instead.
+      stats.faults++;
+      handler.onFault(conn, err);
+      conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+  function closed<S>(conn: SocketConnection<S>, handler: SocketEvents<S>, code: number, reason: string): void {
+    conn.markClosed();
+    stats.closed++;
+    handler.onClose(conn, code, reason);
+  }
+  app.ws<SocketData<Slot, MqttSlot>>(options.path, behavior);
+  if (options.mqtt) app.ws<SocketData<Slot, MqttSlot>>(options.mqtt.path, behavior);
 
   for (const route of options.routes ?? []) {
     const paramCount = route.path.split('/').filter((part) => part.startsWith(':')).length;

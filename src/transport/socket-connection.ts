@@ -29,21 +29,13 @@ export interface TransportStats {
 
 export const newTransportStats = (): TransportStats => ({ opened: 0, closed: 0, framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, writes: 0, framesDropped: 0, faults: 0 });
 
-/** Per-socket user data carried by uWS. */
-export interface SocketData {
-  connection?: SocketConnection;
-  /** Value of the configured identity header at upgrade ('' when absent). */
-  identity: string;
-  /** Upgraded on the MQTT-over-WebSocket path. */
-  mqtt?: boolean;
-}
 
 /**
  * One WebSocket: a turn's writes flushed under one cork in the turn's output step (see
  * TurnScheduler), a slow consumer cut off at the hard limit, and a close that is safe to call
  * twice or after the peer left.
  */
-export class SocketConnection implements Outbound, TurnTask {
+export class SocketConnection<Slot> implements Outbound, TurnTask {
   private pending: Uint8Array[] = [];
   /** Indexes into `pending` of frames that may be dropped under backpressure. */
   private droppable: number[] = [];
@@ -53,20 +45,20 @@ export class SocketConnection implements Outbound, TurnTask {
   /** uWS reported the socket closed; `ws` must not be touched any more. */
   private gone = false;
   private forceCloseTimer: NodeJS.Timeout | undefined;
-  /** Arbitrary state owned by the layer above (the gateway). */
-  attachment: unknown;
   lastSeenAt = Date.now();
   readonly openedAt = Date.now();
   framesDropped = 0;
 
   constructor(
-    private readonly ws: WebSocket<SocketData>,
+    private readonly ws: WebSocket<unknown>,
     private readonly scheduler: TurnScheduler,
     private readonly limits: BackpressureLimits,
     private readonly stats: TransportStats,
     readonly tally: MessageTally,
     readonly remoteAddress: string,
     readonly id: number,
+    /** What the layer above keeps on this socket (its connection state), typed by it. */
+    readonly slot: Slot,
     /** Identity header sent at upgrade, if any (trusted only from configured proxy addresses). */
     readonly identityHeader?: string,
   ) {}

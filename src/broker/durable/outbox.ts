@@ -1,6 +1,8 @@
-import { FrameKind, encodeFrame, remainingLifetime, type MessageProperties, type MsgFrame, type Outbound, type StreamPosition } from '../../protocol/index.js';
-import type { MessageStore, StoredEntry } from '../../store/index.js';
+import { remainingLifetime, type Outbound, type StreamPosition } from '../../protocol/index.js';
+import type { MessageStore } from '../../store/index.js';
+import { encodeMsg, encodeReset } from '../message-frames.js';
 import { InflightWindow } from './inflight-window.js';
+import { EPOCH_CHANGED, RETENTION_GAP, decideResume } from './resume-decision.js';
 
 export interface OutboxLimits {
   /** Unacknowledged QoS 1 deliveries allowed per device. */
@@ -69,18 +71,12 @@ export class DurableOutbox {
     const positions = new Map(resume.map((p) => [p.stream, p]));
     // Only streams the device is entitled to (its inbox, streams of its QoS 1 subscriptions):
     // a resume position can never open someone else's stream.
-    for (const stream of cursors.keys()) {
+    for (const [stream, cursor] of cursors) {
       const head = this.store.head(stream);
-      if (head.lastOffset === 0 && head.epoch === '') continue;
-      let acked = cursors.get(stream) ?? 0;
-      const position = positions.get(stream);
-      if (position && position.epoch !== '' && position.epoch !== head.epoch) {
-        this.reset(stream, head.epoch, head.firstOffset - 1, 'the stream was reset: its epoch changed');
-        acked = Math.max(acked, head.firstOffset - 1);
-      } else if (position && position.offset > acked && position.offset <= head.lastOffset) {
-        acked = position.offset;
-      }
-      this.streams.set(stream, { epoch: head.epoch, acked, sent: acked });
+      const decision = decideResume(head, cursor, positions.get(stream));
+      if (decision.action === 'skip') continue;
+      if (decision.action === 'reset') this.reset(stream, decision.epoch, decision.after, decision.reason);
+      this.streams.set(stream, { epoch: head.epoch, acked: decision.after, sent: decision.after });
       this.pump(stream);
     }
   }
@@ -150,7 +146,7 @@ export class DurableOutbox {
       // Onward delivery started before the expiry, so it goes on (MQTT 5 §3.3.2.3.3): an expired
       // message is resent with the last second of its lifetime.
       const props = remainingLifetime(entry.props, entry.publishedAt, now);
-      this.conn.write(this.encode(entry, this.streams.get(item.stream)!.epoch, item.delivery, props === 'expired' ? { ...entry.props, expirySeconds: 1 } : props));
+      this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, this.streams.get(item.stream)!.epoch, item.delivery, props === 'expired' ? { ...entry.props, expirySeconds: 1 } : props));
       resent++;
     }
     this.conn.tally.messagesOut += resent;
@@ -189,7 +185,7 @@ export class DurableOutbox {
     if (!state || this.closed) return;
     const head = this.store.head(stream);
     if (head.epoch !== state.epoch) {
-      this.reset(stream, head.epoch, head.firstOffset - 1, 'the stream was reset: its epoch changed');
+      this.reset(stream, head.epoch, head.firstOffset - 1, EPOCH_CHANGED);
       state.epoch = head.epoch;
       state.acked = state.sent = head.firstOffset - 1;
       this.inflight.dropAfter(stream, 0);
@@ -199,7 +195,7 @@ export class DurableOutbox {
       const entries = this.store.read(stream, state.sent, Math.min(room, 256));
       if (entries.length === 0) break;
       if (entries[0]!.offset > state.sent + 1) {
-        this.reset(stream, state.epoch, entries[0]!.offset - 1, 'retention removed messages after your position');
+        this.reset(stream, state.epoch, entries[0]!.offset - 1, RETENTION_GAP);
       }
       const now = Date.now();
       let replayed = 0;
@@ -214,7 +210,7 @@ export class DurableOutbox {
           continue;
         }
         this.inflight.add(stream, entry.offset, now);
-        this.conn.write(this.encode(entry, state.epoch, 1, props));
+        this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, state.epoch, 1, props));
         replayed++;
       }
       this.conn.tally.messagesOut += replayed;
@@ -224,15 +220,6 @@ export class DurableOutbox {
   }
 
   private reset(stream: string, epoch: string, offset: number, reason: string): void {
-    this.conn.write(encodeFrame({ kind: FrameKind.RESET, seq: 0, stream, epoch, offset, reason }));
-  }
-
-  /** The MSG bytes of a stored entry, with `props` as of now (expiry: what remains). */
-  private encode(entry: StoredEntry, epoch: string, delivery: number, props: MessageProperties | undefined): Uint8Array {
-    const frame: MsgFrame = { kind: FrameKind.MSG, seq: 0, stream: entry.stream, offset: entry.offset, payload: entry.payload, traceId: entry.traceId, qos: 1, epoch, delivery };
-    if (entry.from !== undefined) frame.from = entry.from;
-    if (entry.hops !== undefined) frame.hops = entry.hops;
-    if (props !== undefined) frame.props = props;
-    return encodeFrame(frame);
+    this.conn.write(encodeReset(stream, epoch, offset, reason));
   }
 }

@@ -6,7 +6,7 @@ export function liveDeviceView(d: LiveDevice, nodeId: string) {
     deviceId: d.session.deviceId,
     node: nodeId,
     sessionId: d.session.sessionId,
-    state: d.session.state,
+    state: d.status.state,
     remoteAddress: d.conn.remoteAddress,
     subscriptions: [...d.session.subscriptions.keys()],
     inflight: d.outbox.inflightCount,

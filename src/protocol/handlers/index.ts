@@ -2,7 +2,7 @@ import { FrameKind } from '../frames.js';
 import { CommandRegistry } from '../registry.js';
 import { handleAck } from './ack.js';
 import { handleAuth } from './auth.js';
-import { handleRepeatedHello } from './hello.js';
+import { handleHello, handleRepeatedHello } from './hello.js';
 import { handlePing } from './ping.js';
 import { handlePub } from './pub.js';
 import { handleResync } from './resync.js';
@@ -23,6 +23,8 @@ export function registerV1(registry: CommandRegistry): CommandRegistry {
     .register(1, FrameKind.RESYNC, handleResync)
     .register(1, FrameKind.AUTH, handleAuth);
 }
+
+export { handleHello };
 
 export function createDefaultRegistry(): CommandRegistry {
   return registerV1(new CommandRegistry());

@@ -4,13 +4,12 @@ import type { Handler } from '../registry.js';
 import { topicFilterProblem } from '../topics.js';
 import { ok } from './reply.js';
 
-export const handleSub: Handler<FrameKind.SUB> = async (frame, { session, broker }) => {
+export const handleSub: Handler<FrameKind.SUB> = async (frame, { broker }) => {
   for (const filter of frame.filters) {
     const problem = topicFilterProblem(filter);
     if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(filter)}: ${problem}`);
   }
   const qos = frame.qos ?? 0;
   await broker.subscribe(frame.filters, qos);
-  for (const filter of frame.filters) session.subscriptions.set(filter, qos);
   return [ok(frame.seq)];
 };
