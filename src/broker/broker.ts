@@ -166,7 +166,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
         conn,
         { ackTimeoutMs: options.ackTimeoutMs, maxInflight: Math.min(maxInflight, options.maxInflight) },
         (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
-        (stream, offset) => index.advance(deviceId, stream, offset),
+        (stream, offset) => index.acked(deviceId, stream, offset),
         metrics.outboxObserver,
       );
     },
