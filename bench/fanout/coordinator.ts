@@ -182,7 +182,8 @@ export class CellRunner {
     let received = 0;
     let lastChangeAt = Date.now();
     for (let polls = 0; polls < deadlineMs / POLL_MS + 1; polls++) {
-      const progress = await Promise.all(this.subscribers.map((s) => s.request('progress', {}, 5_000)));
+      // Generous: a subscriber process busy with a backlog (or a loaded machine) answers late, not never.
+      const progress = await Promise.all(this.subscribers.map((s) => s.request('progress', {}, 30_000)));
       const now = sum(progress.map((p) => p.received));
       if (now >= expected) break;
       if (now !== received) {

@@ -24,8 +24,8 @@ export interface Inflight {
  * clock along with the write instead of counting its own lag against the device.
  */
 export class InflightWindow {
-  /** stream → offset → delivery; each map in ascending offset order (offsets are sent in order). */
-  private readonly byStream = new Map<string, Map<number, Inflight>>();
+  /** stream → its deliveries in ascending offset order (offsets are sent in order). */
+  private readonly byStream = new Map<string, OffsetQueue>();
   /** Every delivery, in the order of its last write. */
   private readonly order = new Set<Inflight>();
   /** Written since the last sweep; their clocks start at the sweep after next. */
@@ -42,8 +42,8 @@ export class InflightWindow {
   add(stream: string, offset: number, now: number): void {
     const item: Inflight = { stream, offset, delivery: 1, queuedAt: now, clockFrom: undefined };
     let offsets = this.byStream.get(stream);
-    if (!offsets) this.byStream.set(stream, (offsets = new Map()));
-    offsets.set(offset, item);
+    if (!offsets) this.byStream.set(stream, (offsets = new OffsetQueue()));
+    offsets.push(item);
     this.queue(item);
   }
 
@@ -51,9 +51,8 @@ export class InflightWindow {
   ackThrough(stream: string, through: number, freed: (item: Inflight) => void): void {
     const offsets = this.byStream.get(stream);
     if (!offsets) return;
-    for (const [offset, item] of offsets) {
-      if (offset > through) break;
-      offsets.delete(offset);
+    for (let item = offsets.first(); item && item.offset <= through; item = offsets.first()) {
+      offsets.shift();
       this.order.delete(item);
       freed(item);
     }
@@ -64,9 +63,8 @@ export class InflightWindow {
   dropAfter(stream: string, offset: number): void {
     const offsets = this.byStream.get(stream);
     if (!offsets) return;
-    for (const [o, item] of offsets) {
-      if (o <= offset) continue;
-      offsets.delete(o);
+    for (let item = offsets.last(); item && item.offset > offset; item = offsets.last()) {
+      offsets.pop();
       this.order.delete(item);
     }
     this.forgetIfEmpty(stream, offsets);
@@ -74,8 +72,7 @@ export class InflightWindow {
 
   remove(item: Inflight): void {
     const offsets = this.byStream.get(item.stream);
-    if (offsets?.get(item.offset) !== item) return;
-    offsets.delete(item.offset);
+    if (!offsets?.remove(item)) return;
     this.order.delete(item);
     this.forgetIfEmpty(item.stream, offsets);
   }
@@ -122,10 +119,57 @@ export class InflightWindow {
     this.queuedSinceSweep.push(item);
   }
 
-  private forgetIfEmpty(stream: string, offsets: Map<number, Inflight>): void {
+  private forgetIfEmpty(stream: string, offsets: OffsetQueue): void {
     if (offsets.size > 0) return;
     this.byStream.delete(stream);
     // Nothing left to clock: drop the references the sweep lists still hold.
     if (this.order.size === 0) this.queuedSinceSweep = this.queuedBeforeSweep = [];
+  }
+}
+
+/**
+ * One stream's deliveries in offset order. ACKs free from the front, resyncs drop from the back:
+ * both O(freed), where a Map walked from its front skips every entry deleted before (V8 keeps
+ * them as holes until it rehashes), which made a window acked one message at a time quadratic.
+ */
+class OffsetQueue {
+  private items: (Inflight | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  first(): Inflight | undefined {
+    return this.items[this.head];
+  }
+
+  last(): Inflight | undefined {
+    return this.size > 0 ? this.items[this.items.length - 1] : undefined;
+  }
+
+  push(item: Inflight): void {
+    this.items.push(item);
+  }
+
+  shift(): void {
+    this.items[this.head++] = undefined;
+    // Compact once the freed front outweighs what is left: amortized O(1) per delivery.
+    if (this.head >= 32 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  pop(): void {
+    this.items.pop();
+  }
+
+  /** Takes out `item` wherever it is (a delivery whose entry left the store); false if absent. */
+  remove(item: Inflight): boolean {
+    const at = this.items.indexOf(item, this.head);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    return true;
   }
 }
