@@ -4,7 +4,7 @@
  * at QoS 0 or QoS 1; this module picks the runs and reports what matters for durability.
  */
 import { loadavg } from 'node:os';
-import { CellRunner, ProgressLog, startSubscribers } from '../fanout/coordinator.js';
+import { CellRunner, ProgressLog, startPublisher, startSubscribers } from '../fanout/coordinator.js';
 import { machineState, sourceState, warnAboutLoad } from '../fanout/index.js';
 import { killAllChildren, killChildrenOnExit } from '../fanout/ipc.js';
 import { writeResults } from '../fanout/report.js';
@@ -23,12 +23,13 @@ export async function runDurableBench(args: string[]): Promise<number> {
   log.line(`durable bench: sizes ${options.sizes.join(', ')}; QoS 0 then QoS 1; payload ${options.cell.payloadBytes} B; ${options.cell.workers} subscriber processes`);
   const loadAtStart = warnAboutLoad(log);
   const subscribers = startSubscribers(options.cell.workers);
+  const publisher = startPublisher();
   try {
     const runs: DurableRun[] = [];
     for (const size of options.sizes) {
       const messages = messagesFor(options, size);
       for (const qos of [0, 1] as Qos[]) {
-        const runner = new CellRunner({ ...options.cell, qos, messages }, subscribers, log);
+        const runner = new CellRunner({ ...options.cell, qos, messages }, subscribers, log, publisher);
         const cell = await runner.run(options.cell.topologies[0]!, size);
         runs.push({ qos, loadAverage: loadavg()[0]!, cell });
       }
@@ -47,7 +48,7 @@ export async function runDurableBench(args: string[]): Promise<number> {
     const unconfirmed = runs.some((r) => r.cell.measurements.some((m) => m.durable && m.durable.confirmed < m.published));
     return runs.some((r) => r.cell.error) || unconfirmed ? 1 : 0;
   } finally {
-    await Promise.all(subscribers.map((s) => s.waitExit(0)));
+    await Promise.all([...subscribers, publisher].map((s) => s.waitExit(0)));
     killAllChildren();
     uninstall();
   }

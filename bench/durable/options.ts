@@ -4,10 +4,10 @@ import { parseTopology } from '../fanout/topologies.js';
 
 export const DURABLE_USAGE = `relaymesh bench durable [options]
 
-QoS 1 end to end next to QoS 0, from real devices: one device publishes bursts of PUB frames
-over WebSocket to N subscribing devices (in several client processes) that ACK every QoS 1 MSG
-as it arrives. For each fleet size the broker (default fan-out shape, durability 'flush') runs
-twice in a fresh process and data directory: subscriptions and PUBs at QoS 0, then at QoS 1
+QoS 1 end to end next to QoS 0, from real devices: one device (in a client process of its own)
+publishes bursts of PUB frames over WebSocket to N subscribing devices (in several client
+processes) that ACK every QoS 1 MSG as it arrives. For each fleet size the broker (default
+fan-out shape, durability 'flush') runs twice in a fresh process and data directory: subscriptions and PUBs at QoS 0, then at QoS 1
 (publish → commit → OK to the publisher; deliver → ACK → cursor). Reports deliveries/s, delivery
 latency, PUB → OK latency, the time until every PUB was confirmed to the publisher, redeliveries,
 broker CPU per delivery and what the store wrote per message.

@@ -26,6 +26,14 @@ export function startSubscribers(count: number): Subscribers {
   return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule));
 }
 
+/**
+ * A client process that holds only the publishing device: its OKs are read as they arrive,
+ * not behind a subscriber share's backlog of deliveries (what PUB → OK latency needs).
+ */
+export function startPublisher(): ChildLink<SubscriberCommands> {
+  return forkChild<SubscriberCommands>('publisher', subscriberModule);
+}
+
 /** Progress lines on stdout, stamped with seconds since the run began. */
 export class ProgressLog {
   private readonly t0 = Date.now();
@@ -55,6 +63,8 @@ export class CellRunner {
     private readonly options: BenchOptions,
     private readonly subscribers: Subscribers,
     private readonly log: ProgressLog,
+    /** Where the publishing device runs: by default in the first subscriber process. */
+    private readonly publisher: ChildLink<SubscriberCommands> = subscribers[0]!,
   ) {}
 
   /** Starts `spec` in a fresh server process, connects the fleet, runs every pattern, tears down. */
@@ -115,7 +125,8 @@ export class CellRunner {
       await server?.stop();
       if (this.options.cpuProf) this.collectProfile(spec.name, fleetSize, label);
       // The server's exit closed its sockets; wait for the clients to see it.
-      await Promise.all(this.subscribers.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
+      const clients = this.subscribers.includes(this.publisher) ? this.subscribers : [...this.subscribers, this.publisher];
+      await Promise.all(clients.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
     }
     return cell;
   }
@@ -205,7 +216,7 @@ export class CellRunner {
     const timeoutMs = plan.deadlineMs + 10_000;
     if (this.options.publisher === 'server' && server.publishInProcess) return server.publishInProcess(plan, timeoutMs);
     await server.mark();
-    return this.subscribers[0]!.request('publish', { ...plan, url: server.url, protocol: server.protocol, qos: this.options.qos, deviceId: 'bench-publisher' }, timeoutMs);
+    return this.publisher.request('publish', { ...plan, url: server.url, protocol: server.protocol, qos: this.options.qos, deviceId: 'bench-publisher' }, timeoutMs);
   }
 }
 
