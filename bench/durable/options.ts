@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { BenchOptions } from '../fanout/options.js';
+import { numberFlag } from '../fleet/options.js';
 import { parseTopology } from '../fanout/topologies.js';
 
 export const DURABLE_USAGE = `relaymesh bench durable [options]
@@ -49,12 +50,7 @@ export function parseDurableArgs(args: string[]): DurableOptions {
     },
   });
   const quick = values.quick ?? false;
-  const int = (flag: string, v: string | undefined, fallback: number, min: number, max: number): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int = numberFlag;
   const sizes = (values.sizes ?? '1,100,2000').split(',').map((s) => int('sizes', s.trim(), 0, 1, 19_900));
   const workers = int('workers', values.workers, 4, 1, 64);
   return {
