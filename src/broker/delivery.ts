@@ -21,7 +21,8 @@ export interface DeliveryResult {
 
 /** Where messages go: this node only (Delivery), or the cluster (ClusterBridge). */
 export interface MessageRouter {
-  publish(publication: Publication): Promise<DeliveryResult>;
+  /** Synchronous where nothing is awaited (a QoS 0 publish on this node): no promise per message on that path. */
+  publish(publication: Publication): DeliveryResult | Promise<DeliveryResult>;
   send(message: DirectMessage): Promise<DeliveryResult>;
 }
 
@@ -45,9 +46,14 @@ export class Delivery implements MessageRouter {
     private readonly onAccepted: (kind: 'publish' | 'send', message: Publication | DirectMessage) => void = () => undefined,
   ) {}
 
-  async publish(publication: Publication): Promise<DeliveryResult> {
+  publish(publication: Publication): DeliveryResult | Promise<DeliveryResult> {
     this.onAccepted('publish', publication);
     if (publication.qos === 0) return { reached: this.fanout.broadcast(publication.topic, encodeTopicMessage(publication)) };
+    return this.publishStored(publication);
+  }
+
+  /** QoS 1: appended to the topic's stream, then delivered once committed. */
+  private async publishStored(publication: Publication): Promise<DeliveryResult> {
     this.index.prepareAppend(publication.topic);
     const { offset, epoch } = await this.store.append(publication.topic, entryOf(publication));
     const reached = this.fanout.broadcast(publication.topic, encodeTopicMessage({ ...publication, qos: 0 }, offset, epoch), {

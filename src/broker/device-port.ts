@@ -46,9 +46,10 @@ export function devicePort(deps: DevicePortDeps, device: () => LiveDevice): Brok
       }
       sessions.saveConnected(d.session.deviceId, d.session.subscriptions);
     },
-    async publish(publication) {
+    publish(publication) {
       checkPublish(device().auth.acl, publication.topic);
-      return (await delivery.publish(publication)).stored;
+      const delivered = delivery.publish(publication);
+      return delivered instanceof Promise ? delivered.then((r) => r.stored) : delivered.stored;
     },
     async send(message) {
       checkSend(device().auth.acl, message.target);
