@@ -1,4 +1,4 @@
-import { dispatch, spawn, stop, type Ref } from 'nact';
+import { dispatch, spawn, stop, type Ref, type SupervisionActorFunc } from 'nact';
 import {
   CloseCode,
   ConnectionState,
@@ -57,19 +57,31 @@ interface Fault {
 
 /** Spawns the actor for one device connection under its shard supervisor. */
 export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: DeviceContext, scheduler: TurnScheduler): DeviceActor {
-  const mailbox = new DeviceMailbox<DeviceMsg>(
-    scheduler,
-    (msg) => handleDeviceMsg(device, msg),
-    (error) => dispatch(supervised, { error }),
-  );
-  let started = false;
-  const supervised: Ref<Fault> = spawn(
-    shard,
-    (_state: DeviceContext, fault: Fault): DeviceContext => {
-      throw fault.error;
-    },
-    name,
-    {
+  return new SupervisedDeviceActor(shard, name, device, scheduler);
+}
+
+/**
+ * Kept lean (it exists once per connection): methods on the prototype, and the nact behaviour
+ * and crash policy shared by every device; only what needs this device's state is a closure.
+ */
+class SupervisedDeviceActor implements DeviceActor {
+  private readonly mailbox: DeviceMailbox<DeviceMsg>;
+  private readonly supervised: Ref<Fault>;
+  private stopped = false;
+
+  constructor(
+    shard: Ref<unknown>,
+    readonly name: string,
+    device: DeviceContext,
+    scheduler: TurnScheduler,
+  ) {
+    const mailbox = (this.mailbox = new DeviceMailbox<DeviceMsg>(
+      scheduler,
+      (msg) => handleDeviceMsg(device, msg),
+      (error) => dispatch(this.supervised, { error }),
+    ));
+    let started = false;
+    this.supervised = spawn(shard, rethrowFault, name, {
       // A restart by the shard re-runs this: the session and socket survive, the count shows it.
       initialStateFunc: () => {
         if (started) {
@@ -79,22 +91,32 @@ export function spawnDeviceActor(shard: Ref<unknown>, name: string, device: Devi
         started = true;
         return device;
       },
-      onCrash: (_msg, _err, ctx) => ctx.escalate,
-    },
-  );
-  let stopped = false;
-  return {
-    name,
-    post: (msg) => mailbox.post(msg),
-    finish: (last) => mailbox.finish(last),
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      mailbox.stop();
-      stop(supervised);
-    },
-  };
+      onCrash: escalate,
+    });
+  }
+
+  post(msg: DeviceMsg): void {
+    this.mailbox.post(msg);
+  }
+
+  finish(last: () => void): void {
+    this.mailbox.finish(last);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.mailbox.stop();
+    stop(this.supervised);
+  }
 }
+
+/** The nact actor's behaviour: it receives only faults, and rethrows them for its shard. */
+function rethrowFault(_state: DeviceContext, fault: Fault): DeviceContext {
+  throw fault.error;
+}
+
+const escalate: SupervisionActorFunc<Fault, Ref<unknown>, Ref<unknown>> = (_msg, _err, ctx) => ctx.escalate;
 
 function handleDeviceMsg(device: DeviceContext, msg: DeviceMsg): void | Promise<void> {
   const { status, outbound } = device;

@@ -55,6 +55,12 @@ export class TurnScheduler {
 
   private readonly writeOutput = (): void => {
     try {
+      // Replies the handlers wrote (OK after a commit, ERROR, PONG, SEND) leave before the
+      // turn's fan-out is built: a publisher's OK does not wait behind thousands of deliveries.
+      // A socket that also gets broadcasts is written once more below, its frames still in order.
+      const replies = this.flushes;
+      this.flushes = [];
+      for (let i = 0; i < replies.length; i++) replies[i]!.run();
       const broadcasts = this.broadcasts;
       this.broadcasts = [];
       for (let i = 0; i < broadcasts.length; i++) broadcasts[i]!.run();

@@ -26,6 +26,14 @@ export function startSubscribers(count: number): Subscribers {
   return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule));
 }
 
+/**
+ * A client process that holds only the publishing device: its OKs are read as they arrive,
+ * not behind a subscriber share's backlog of deliveries (what PUB → OK latency needs).
+ */
+export function startPublisher(): ChildLink<SubscriberCommands> {
+  return forkChild<SubscriberCommands>('publisher', subscriberModule);
+}
+
 /** Progress lines on stdout, stamped with seconds since the run began. */
 export class ProgressLog {
   private readonly t0 = Date.now();
@@ -55,6 +63,8 @@ export class CellRunner {
     private readonly options: BenchOptions,
     private readonly subscribers: Subscribers,
     private readonly log: ProgressLog,
+    /** Where the publishing device runs: by default in the first subscriber process. */
+    private readonly publisher: ChildLink<SubscriberCommands> = subscribers[0]!,
   ) {}
 
   /** Starts `spec` in a fresh server process, connects the fleet, runs every pattern, tears down. */
@@ -115,13 +125,14 @@ export class CellRunner {
       await server?.stop();
       if (this.options.cpuProf) this.collectProfile(spec.name, fleetSize, label);
       // The server's exit closed its sockets; wait for the clients to see it.
-      await Promise.all(this.subscribers.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
+      const clients = this.subscribers.includes(this.publisher) ? this.subscribers : [...this.subscribers, this.publisher];
+      await Promise.all(clients.map((s) => s.request('disconnect', { timeoutMs: 10_000 }, 20_000).catch(() => undefined)));
     }
     return cell;
   }
 
   private profileDir(topology: string, fleetSize: number): string {
-    return resolve(this.options.outDir, 'profiles', `fanout-${topology}-${fleetSize}`);
+    return resolve(this.options.outDir, 'profiles', `fanout-${topology}${this.options.qos === 1 ? '-qos1' : ''}-${fleetSize}`);
   }
 
   private serverExecArgv(topology: string, fleetSize: number): string[] {
@@ -156,7 +167,7 @@ export class CellRunner {
     const results = await Promise.all(
       this.subscribers.map((s, i) => {
         const count = parts[i]!;
-        const plan = { url: server.url, protocol: server.protocol, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
+        const plan = { url: server.url, protocol: server.protocol, qos: this.options.qos, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
         firstId += count;
         return count === 0 ? Promise.resolve<ConnectResult>({ subscribed: 0, failed: 0, ms: 0 }) : s.request('connect', plan, 120_000);
       }),
@@ -177,11 +188,13 @@ export class CellRunner {
     const startedAt = Date.now();
     const plan = { pattern, runId, messages, burstSize: o.burstSize, rateHz: o.rateHz, payloadBytes: o.payloadBytes, deadlineMs };
     const published = await this.publish(server, plan);
+    if (o.qos === 1 && !published.confirmations) throw new Error('QoS 1 needs a device publisher (--publisher device)');
     const expected = published.published * cell.subscribed;
     let received = 0;
     let lastChangeAt = Date.now();
     for (let polls = 0; polls < deadlineMs / POLL_MS + 1; polls++) {
-      const progress = await Promise.all(this.subscribers.map((s) => s.request('progress', {}, 5_000)));
+      // Generous: a subscriber process busy with a backlog (or a loaded machine) answers late, not never.
+      const progress = await Promise.all(this.subscribers.map((s) => s.request('progress', {}, 30_000)));
       const now = sum(progress.map((p) => p.received));
       if (now >= expected) break;
       if (now !== received) {
@@ -203,7 +216,7 @@ export class CellRunner {
     const timeoutMs = plan.deadlineMs + 10_000;
     if (this.options.publisher === 'server' && server.publishInProcess) return server.publishInProcess(plan, timeoutMs);
     await server.mark();
-    return this.subscribers[0]!.request('publish', { ...plan, url: server.url, protocol: server.protocol, deviceId: 'bench-publisher' }, timeoutMs);
+    return this.publisher.request('publish', { ...plan, url: server.url, protocol: server.protocol, qos: this.options.qos, deviceId: 'bench-publisher' }, timeoutMs);
   }
 }
 
@@ -225,6 +238,9 @@ function summarize(
   const serverCpuUs = snapshot.cpuUserUs + snapshot.cpuSystemUs;
   const clientCpuUs = sum(reports.map((r) => r.cpuUserUs + r.cpuSystemUs));
   const reads = sum(reports.map((r) => r.reads));
+  const confirmations = published.confirmations;
+  const confirmLatency = new LatencyHistogram();
+  if (confirmations) confirmLatency.merge(confirmations.latency);
   return {
     topology: cell.topology,
     kind: cell.kind,
@@ -240,7 +256,7 @@ function summarize(
     complete: received >= expected,
     durationMs: durationUs / 1000,
     deliveriesPerSec: durationUs > 0 ? received / (durationUs / 1e6) : 0,
-    latencyUs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99), max: latency.max, mean: latency.mean },
+    latencyUs: percentilesOf(latency),
     serverCpuUsPerDelivery: received > 0 ? serverCpuUs / received : NaN,
     serverCoreShare: durationUs > 0 ? serverCpuUs / durationUs : 0,
     serverCpuSystemShare: serverCpuUs > 0 ? snapshot.cpuSystemUs / serverCpuUs : 0,
@@ -249,7 +265,23 @@ function summarize(
     framesPerWrite: snapshot.socketWrites > 0 ? snapshot.framesOut / snapshot.socketWrites : NaN,
     staleDeliveries: sum(reports.map((r) => r.stale)),
     closedSockets: sum(reports.map((r) => r.closed)),
+    ...(confirmations
+      ? {
+          durable: {
+            confirmed: confirmations.confirmed,
+            allConfirmedMs: confirmations.confirmed > 0 ? (confirmations.lastUs - published.firstUs) / 1000 : NaN,
+            confirmLatencyUs: percentilesOf(confirmLatency),
+            redelivered: sum(reports.map((r) => r.redelivered)),
+            storeGrowthBytesPerMessage: published.published > 0 ? snapshot.storeGrowthBytes / published.published : NaN,
+            storageWrittenBytesPerMessage: published.published > 0 ? snapshot.storageWrittenBytes / published.published : NaN,
+          },
+        }
+      : {}),
   };
+}
+
+function percentilesOf(h: LatencyHistogram): Measurement['latencyUs'] {
+  return { p50: h.percentile(50), p95: h.percentile(95), p99: h.percentile(99), max: h.max, mean: h.mean };
 }
 
 export function formatCount(n: number): string {

@@ -20,10 +20,7 @@ export async function runFanoutBench(args: string[]): Promise<number> {
     `fan-out bench: sizes ${options.sizes.join(', ')}; ${options.topologies.map((t) => t.name).join(', ')}; ` +
       `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes`,
   );
-  const loadAtStart = loadavg()[0]!;
-  if (loadAtStart > cpus().length * 0.5) {
-    log.line(`warning: load average ${loadAtStart.toFixed(1)} on ${cpus().length} cores: other processes will skew throughput and latency (CPU per delivery less so)`);
-  }
+  const loadAtStart = warnAboutLoad(log);
   const subscribers = startSubscribers(options.workers);
   try {
     const runner = new CellRunner(options, subscribers, log);
@@ -35,20 +32,14 @@ export async function runFanoutBench(args: string[]): Promise<number> {
     const result: BenchResult = {
       startedAt: startedAt.toISOString(),
       durationS: (Date.now() - startedAt.getTime()) / 1000,
-      machine: {
-        node: process.version,
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        platform: `${process.platform}-${process.arch}`,
-        loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
-      },
+      machine: machineState(loadAtStart),
       source: sourceState(),
       options: optionsForRecord(options),
       largestFleet: largestFleet(cells),
       cells,
     };
     process.stdout.write(renderTables(result) + '\n\n');
-    const files = writeResults(options.outDir, result, renderChart(result), options.html);
+    const files = writeResults(options.outDir, 'fanout', result, renderChart(result), options.html);
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${files.join(', ')}`);
     return cells.some((c) => c.error) ? 1 : 0;
   } finally {
@@ -58,8 +49,27 @@ export async function runFanoutBench(args: string[]): Promise<number> {
   }
 }
 
+/** The 1-minute load average now, with a warning when other work will skew the figures. */
+export function warnAboutLoad(log: ProgressLog): number {
+  const load = loadavg()[0]!;
+  if (load > cpus().length * 0.5) {
+    log.line(`warning: load average ${load.toFixed(1)} on ${cpus().length} cores: other processes will skew throughput and latency (CPU per delivery less so)`);
+  }
+  return load;
+}
+
+export function machineState(loadAtStart: number): BenchResult['machine'] {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
+  };
+}
+
 /** The commit measured, and the broker files that differed from it (results depend on both). */
-function sourceState(): BenchResult['source'] {
+export function sourceState(): BenchResult['source'] {
   const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     // Porcelain lines are `XY path`: the status columns may be spaces, so no trimming before the slice.

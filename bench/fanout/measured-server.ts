@@ -78,6 +78,8 @@ export async function startPeerServer(peer: MqttPeer, lifetimeS: number, execArg
         wallUs: (now.atMs - marked.atMs) * 1000,
         framesOut: NaN,
         socketWrites: NaN,
+        storeGrowthBytes: NaN,
+        storageWrittenBytes: NaN,
       };
     },
     mark: async () => void (marked = sampleTree(target.pid)),

@@ -1,4 +1,5 @@
 /** What the coordinator, the server process and the subscriber processes say to each other over IPC. */
+import type { Qos } from '../../src/index.js';
 import type { SparseCounts } from './histogram.js';
 
 export type PatternName = 'burst' | 'paced';
@@ -53,12 +54,23 @@ export interface DevicePublishPlan extends PublishPlan {
   url: string;
   protocol: WireProtocol;
   deviceId: string;
+  /** QoS 1: each PUB waits for its OK (stored), and the reply says when the last one came. */
+  qos: Qos;
 }
 
 export interface PublishResult {
   published: number;
   firstUs: number;
   lastUs: number;
+  /** QoS 1 device publisher: OKs received (each after the broker stored the message), PUB → OK latency. */
+  confirmations?: PublishConfirmations;
+}
+
+export interface PublishConfirmations {
+  confirmed: number;
+  /** When the last OK arrived (µs, CLOCK_MONOTONIC); 0 if none did. */
+  lastUs: number;
+  latency: { counts: SparseCounts; max: number; sum: number };
 }
 
 export interface ServerSnapshot {
@@ -76,6 +88,9 @@ export interface ServerSnapshot {
   /** Frames sent and socket writes (each may carry many frames) since the mark; NaN where the server cannot tell. */
   framesOut: number;
   socketWrites: number;
+  /** Growth of the broker's data directory (allocated blocks) and bytes the process wrote to storage, since the mark; NaN where unknown. */
+  storeGrowthBytes: number;
+  storageWrittenBytes: number;
 }
 
 /** A type alias, not an interface: aliases satisfy CommandMap's index signature. */
@@ -99,6 +114,8 @@ export interface ConnectPlan {
   concurrency: number;
   /** Source addresses in 127.0.0.0/8 to spread sockets over (empty: let the kernel pick). */
   localAddresses: string[];
+  /** The subscription's QoS: at 1 every MSG is ACKed as it arrives, as a device does. */
+  qos: Qos;
   timeoutMs: number;
 }
 
@@ -120,6 +137,8 @@ export interface SubscriberReport extends SubscriberProgress {
   /** Deliveries stamped with another run id (late arrivals from an earlier measurement). */
   stale: number;
   decodeErrors: number;
+  /** QoS 1 deliveries of this run that the broker marked as redelivered (delivery count > 1). */
+  redelivered: number;
   /** TCP reads that carried this run's frames: frames per read shows how well the server batched. */
   reads: number;
   cpuUserUs: number;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
+import type { Qos } from '../../src/index.js';
 import { PATTERNS, PUBLISHERS, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
 
@@ -19,6 +20,8 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
   --topologies <list>     default ${DEFAULT_TOPOLOGIES.join(',')}
                           (tree-b<B> uses --leaf-size; tree-b<B>-l<L> sets it)
   --leaf-size <n>         leaf size of tree-b<B> topologies (default 64)
+  --qos <0|1>             QoS of the subscriptions and of the device's PUBs (default 0); at 1 subscribers
+                          ACK every MSG and the publisher waits for each OK (bench:durable runs both)
   --payload <bytes>       payload size, >= 16 (default 64)
   --messages <n>          burst: messages per measurement (default: --deliveries / size, 10..2000)
   --deliveries <n>        burst: deliveries per measurement when --messages is not given (default 200000)
@@ -39,6 +42,7 @@ export interface BenchOptions {
   sizes: number[];
   patterns: PatternName[];
   publisher: PublisherKind;
+  qos: Qos;
   topologies: TopologySpec[];
   leafSize: number;
   payloadBytes: number;
@@ -68,6 +72,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       sizes: { type: 'string' },
       pattern: { type: 'string' },
       publisher: { type: 'string' },
+      qos: { type: 'string' },
       topologies: { type: 'string' },
       'leaf-size': { type: 'string' },
       payload: { type: 'string' },
@@ -108,6 +113,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     sizes,
     patterns,
     publisher,
+    qos: int('qos', values.qos, 0, 0, 1) as Qos,
     topologies,
     leafSize,
     payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),

@@ -64,7 +64,8 @@ function rowOf(cell: Cell, m: Measurement): string[] {
   ];
 }
 
-function table(rows: string[][]): string {
+/** Rows as aligned columns: the first two left-aligned (names), the rest right-aligned (figures). */
+export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
   const line = (row: string[]): string =>
@@ -72,15 +73,18 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-/** Writes fanout-<timestamp>.json, fanout-latest.json and fanout-latest.svg (and with `html` their reports); returns their paths. */
-export function writeResults(outDir: string, result: BenchResult, svg: string, html: boolean): string[] {
+/** Writes <bench>-<timestamp>.json, <bench>-latest.json and, given a chart, <bench>-latest.svg (and with `html` their reports); returns their paths. */
+export function writeResults(outDir: string, bench: string, result: { startedAt: string }, svg?: string, html = false): string[] {
   mkdirSync(outDir, { recursive: true });
   const stamp = result.startedAt.replace(/[:.]/g, '-');
   const json = JSON.stringify(result, null, 2) + '\n';
-  const files = [join(outDir, `fanout-${stamp}.json`), join(outDir, 'fanout-latest.json'), join(outDir, 'fanout-latest.svg')];
+  const files = [join(outDir, `${bench}-${stamp}.json`), join(outDir, `${bench}-latest.json`)];
   writeFileSync(files[0]!, json);
   writeFileSync(files[1]!, json);
-  writeFileSync(files[2]!, svg);
-  if (html) files.push(writeHtmlReport(files[0]!, { svgPath: files[2]! }), writeHtmlReport(files[1]!));
+  if (svg !== undefined) {
+    files.push(join(outDir, `${bench}-latest.svg`));
+    writeFileSync(files[2]!, svg);
+  }
+  if (html) files.push(writeHtmlReport(files[0]!, svg !== undefined ? { svgPath: files[2]! } : {}), writeHtmlReport(files[1]!));
   return files;
 }

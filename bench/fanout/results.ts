@@ -29,10 +29,27 @@ export interface Measurement {
   framesPerWrite: number;
   staleDeliveries: number;
   closedSockets: number;
+  /** QoS 1 runs (--qos 1): the publisher's OKs, redeliveries and what the store wrote. */
+  durable?: DurableFigures;
   /** Filled in once the whole run is done, from the baselines of the same size and pattern. */
   ratioToUwsNative?: number;
   ratioToCorkCeiling?: number;
   cpuRatioToUwsNative?: number;
+}
+
+export interface DurableFigures {
+  /** PUBs the broker confirmed (OK after the commit). */
+  confirmed: number;
+  /** First PUB sent → last OK received, at the publisher. */
+  allConfirmedMs: number;
+  /** PUB → OK at the publisher. */
+  confirmLatencyUs: Measurement['latencyUs'];
+  /** Deliveries the broker sent again (ack timeout) during the measurement. */
+  redelivered: number;
+  /** Growth of the data directory's disk space during the measurement, per message published (LMDB reuses freed pages: a lower bound). */
+  storeGrowthBytesPerMessage: number;
+  /** Bytes the broker process wrote to storage during the measurement, per message published (the stream entry, cursors, sessions, LMDB pages). */
+  storageWrittenBytesPerMessage: number;
 }
 
 /** One topology started on one fleet: connection and memory figures, and its measurements. */

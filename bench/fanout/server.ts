@@ -2,7 +2,8 @@
  * The server process of the fan-out bench: hosts one topology (a relaymesh broker or a bare
  * uWS baseline) so that its CPU time and memory are its own, and publishes on command.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createBroker, type Broker } from '../../src/index.js';
 import { startBareUws } from './bare-uws.js';
 import { nowUs } from './clock.js';
@@ -27,7 +28,27 @@ interface Hosted {
 }
 
 let hosted: Hosted | undefined;
-let mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes: { framesOut: 0, socketWrites: 0 } as WriteCounters };
+let storeDir: string | undefined;
+let mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes: { framesOut: 0, socketWrites: 0 } as WriteCounters, storeFile: NaN, storageWritten: storageWrittenBytes() };
+
+/** Disk space the store's files take (allocated blocks: LMDB files may be sparse). */
+function storeFileBytes(): number {
+  if (!storeDir) return NaN;
+  let bytes = 0;
+  for (const entry of readdirSync(storeDir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).blocks * 512;
+  }
+  return bytes;
+}
+
+/** Bytes this process caused to be written to storage (`write_bytes` of /proc/self/io): LMDB's page writes and syncs. */
+function storageWrittenBytes(): number {
+  try {
+    return Number(/^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
 
 /** Reads the broker's own transport counters from its Prometheus endpoint. */
 async function brokerWriteCounters(port: number, address: string): Promise<WriteCounters> {
@@ -38,7 +59,7 @@ async function brokerWriteCounters(port: number, address: string): Promise<Write
 
 async function startMark(): Promise<void> {
   const writes = (await hosted?.writeCounters()) ?? { framesOut: NaN, socketWrites: NaN };
-  mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes };
+  mark = { cpu: process.cpuUsage(), wallUs: nowUs(), writes, storeFile: storeFileBytes(), storageWritten: storageWrittenBytes() };
 }
 
 async function host(topology: TopologyPlan, address: string, dataDir: string): Promise<Hosted> {
@@ -88,6 +109,7 @@ serveCommands<ServerCommands>({
   async start({ topology, host: address, dataDir }) {
     if (hosted) throw new Error('a topology is already running in this process');
     hosted = await host(topology, address, dataDir);
+    if (topology.kind === 'broker') storeDir = dataDir;
     return { port: hosted.port, pid: process.pid };
   },
   async snapshot({ gc }) {
@@ -107,6 +129,8 @@ serveCommands<ServerCommands>({
       wallUs: nowUs() - mark.wallUs,
       framesOut: writes.framesOut - mark.writes.framesOut,
       socketWrites: writes.socketWrites - mark.writes.socketWrites,
+      storeGrowthBytes: storeFileBytes() - mark.storeFile,
+      storageWrittenBytes: storageWrittenBytes() - mark.storageWritten,
     };
   },
   async mark() {

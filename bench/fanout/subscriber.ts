@@ -27,6 +27,7 @@ const run = {
   received: 0,
   stale: 0,
   decodeErrors: 0,
+  redelivered: 0,
   reads: 0,
   closed: 0,
   firstUs: 0,
@@ -55,6 +56,7 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
       ...(localAddress ? { localAddress } : {}),
     });
     let phase: 'welcome' | 'ok' | 'live' = 'welcome';
+    let seq = 2;
     const timer = setTimeout(() => fail('subscribe timed out'), plan.timeoutMs);
     const fail = (why: string): void => {
       clearTimeout(timer);
@@ -78,10 +80,16 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
         return;
       }
       const frame = decoded.frame;
-      if (frame.kind === FrameKind.MSG) return onDelivery(frame.payload, atUs);
+      if (frame.kind === FrameKind.MSG) {
+        if (frame.qos === 1) {
+          ws.send(encodeFrame({ kind: FrameKind.ACK, seq: ++seq, stream: frame.stream, offset: frame.offset }));
+          if ((frame.delivery ?? 1) > 1 && stampRunId(frame.payload) === run.id) run.redelivered++;
+        }
+        return onDelivery(frame.payload, atUs);
+      }
       if (phase === 'welcome' && frame.kind === FrameKind.WELCOME) {
         phase = 'ok';
-        ws.send(encodeFrame({ kind: FrameKind.SUB, seq: 2, filters: [BENCH_TOPIC] }));
+        ws.send(encodeFrame({ kind: FrameKind.SUB, seq: 2, filters: [BENCH_TOPIC], qos: plan.qos }));
       } else if (phase === 'ok' && frame.kind === FrameKind.OK) {
         phase = 'live';
         clearTimeout(timer);
@@ -123,7 +131,7 @@ function openMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: s
       resolve(why);
     };
     client.on('connect', () => {
-      client.subscribe(BENCH_TOPIC, { qos: 0 }, (err) => {
+      client.subscribe(BENCH_TOPIC, { qos: plan.qos }, (err) => {
         if (err) return fail(`SUBSCRIBE failed: ${err.message}`);
         live = true;
         clearTimeout(timer);
@@ -170,7 +178,7 @@ async function connect(plan: ConnectPlan): Promise<ConnectResult> {
 serveCommands<SubscriberCommands>({
   connect,
   arm({ runId }) {
-    Object.assign(run, { id: runId, received: 0, stale: 0, decodeErrors: 0, reads: 0, closed: 0, firstUs: 0, lastUs: 0 });
+    Object.assign(run, { id: runId, received: 0, stale: 0, decodeErrors: 0, redelivered: 0, reads: 0, closed: 0, firstUs: 0, lastUs: 0 });
     run.latency = new LatencyHistogram();
     run.cpu = process.cpuUsage();
     return { ok: true };
@@ -187,6 +195,7 @@ serveCommands<SubscriberCommands>({
       firstUs: run.firstUs,
       stale: run.stale,
       decodeErrors: run.decodeErrors,
+      redelivered: run.redelivered,
       reads: run.reads,
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
@@ -198,7 +207,10 @@ serveCommands<SubscriberCommands>({
       publisher?.close();
       publisher = await openDevicePublisher(plan.url, plan.protocol, plan.deviceId, 15_000);
     }
-    return runPublisher(plan, publisher.sink);
+    publisher.expect(plan.qos);
+    const result = await runPublisher(plan, publisher.sink);
+    if (plan.qos === 0) return result;
+    return { ...result, confirmations: await publisher.confirmed(result.published, plan.deadlineMs) };
   },
   async disconnect({ timeoutMs }) {
     publisher?.close();

@@ -32,6 +32,8 @@ scenarios (--scenario, default all; --quick: the first five):
   --peers <list>         relaymesh-mqtt,mosquitto,aedes (default all; none to skip)
   --soak <s>             soak length (default 20; --quick 5)
   --commands <r>         commands per device per second (default 0.1)
+  --steady-broadcasts <r> broadcasts per second to every device during steady (default 1; 0 with
+                         --commands 0 and --backends 1 measures inbound telemetry alone)
   --fanout-hz <r>        broadcasts per second in the broadcast scenario (default 10)
   --payload <bytes>      payload size, >= 24 (default 64)
   --qos <0|1>            QoS of telemetry and commands (default 0)
@@ -119,6 +121,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
       drop: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       backends: { type: 'string' },
+      'steady-broadcasts': { type: 'string' },
       broker: { type: 'string' },
       'broker-workers': { type: 'string' },
       'cpu-prof': { type: 'string' },
@@ -143,7 +146,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
     peers,
     soakS: num('soak', values.soak, quick ? 5 : 20, 1, 24 * 3600),
     commandRate: num('commands', values.commands, 0.1, 0, 100, false),
-    steadyBroadcastHz: 1,
+    steadyBroadcastHz: num('steady-broadcasts', values['steady-broadcasts'], 1, 0, 100),
     fanoutHz: num('fanout-hz', values['fanout-hz'], 10, 0, 1000, false),
     payloadBytes: num('payload', values.payload, 64, 24, 64 * 1024),
     qos: qos as 0 | 1,

@@ -69,7 +69,7 @@ export class ClusterBridge implements MessageRouter {
 
   static async join(nodeId: string, settings: ClusterSettings, deps: BridgeDeps): Promise<ClusterBridge> {
     const { delivery, log } = deps;
-    const arrive = (m: ClusterMessage<ClusterPayload>): Promise<unknown> =>
+    const arrive = async (m: ClusterMessage<ClusterPayload>): Promise<unknown> =>
       m.payload.t === 'send'
         ? delivery.send({ ...m.payload.message, hops: joinHops(m.payload.message.hops, m.hops) })
         : delivery.publish({ ...m.payload.publication, hops: m.hops });

@@ -21,7 +21,8 @@ export interface DeliveryResult {
 
 /** Where messages go: this node only (Delivery), or the cluster (ClusterBridge). */
 export interface MessageRouter {
-  publish(publication: Publication): Promise<DeliveryResult>;
+  /** Synchronous where nothing is awaited (a QoS 0 publish on this node): no promise per message on that path. */
+  publish(publication: Publication): DeliveryResult | Promise<DeliveryResult>;
   send(message: DirectMessage): Promise<DeliveryResult>;
 }
 
@@ -45,10 +46,16 @@ export class Delivery implements MessageRouter {
     private readonly onAccepted: (kind: 'publish' | 'send', message: Publication | DirectMessage) => void = () => undefined,
   ) {}
 
-  async publish(publication: Publication): Promise<DeliveryResult> {
+  publish(publication: Publication): DeliveryResult | Promise<DeliveryResult> {
     this.onAccepted('publish', publication);
     const topic = publication.topic;
     if (publication.qos === 0) return { reached: this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, 0)) };
+    return this.publishStored(publication);
+  }
+
+  /** QoS 1: appended to the topic's stream, then delivered once committed. */
+  private async publishStored(publication: Publication): Promise<DeliveryResult> {
+    const topic = publication.topic;
     this.index.prepareAppend(topic);
     const { offset, epoch } = await this.store.append(topic, entryOf(publication));
     // Encoded twice: QoS 0 subscribers get it as QoS 0, QoS 1 ones through their outbox.

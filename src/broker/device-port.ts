@@ -22,11 +22,12 @@ export function devicePort(deps: DevicePortDeps, device: () => LiveDevice): Brok
       d.session.subscribe(filters, qos);
     },
     unsubscribe: (filters) => device().session.unsubscribe(filters),
-    async publish(publication) {
+    publish(publication) {
       const d = device();
       checkPublish(d.auth.acl, publication.topic);
       d.conn.tally.messagesIn++;
-      return (await delivery.publish(publication)).stored;
+      const delivered = delivery.publish(publication);
+      return delivered instanceof Promise ? delivered.then((r) => r.stored) : delivered.stored;
     },
     async send(message) {
       const d = device();

@@ -6,6 +6,7 @@ export const BENCH_USAGE = `relaymesh bench <benchmark> [options]
 
 benchmarks:
   fanout     fan-out topologies against bare uWS baselines (relaymesh bench fanout --help)
+  durable    QoS 1 end to end next to QoS 0: OK after commit, ACKs, redeliveries, bytes stored (relaymesh bench durable --help)
   fleet      device-fleet simulator and Mosquitto/Aedes comparison (relaymesh bench fleet --help)
   vehicles   connected vehicles over an emulated 4G/5G network, capacity model (relaymesh bench vehicles --help)
   cluster    hops, TLS links, cluster broadcast and membership through etcd (relaymesh bench cluster --help)
@@ -15,7 +16,7 @@ Every benchmark prints tables and writes JSON to bench/results/; with --html als
 self-contained HTML report next to the JSON (same name, .html), which the dashboard lists.
 Benchmarks run from a source checkout (they are not part of the npm package).`;
 
-const BENCHMARKS = ['fanout', 'fleet', 'vehicles', 'cluster', 'dashboard'];
+const BENCHMARKS = ['fanout', 'durable', 'fleet', 'vehicles', 'cluster', 'dashboard'];
 
 /**
  * `relaymesh bench <name>`: runs one of the product's benchmarks as its own process (its

@@ -278,7 +278,9 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
 
   private publishWill(clientId: string, will: Will): void {
     const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId, ...(will.props ? { props: will.props } : {}) };
-    this.deps.router.publish(publication).catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
+    Promise.resolve()
+      .then(() => this.deps.router.publish(publication))
+      .catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
     if (will.retain) void this.deps.retained.retain(publication);
   }
 

@@ -13,6 +13,9 @@ export class DurableIndex {
   private readonly filtersOf = new Map<string, Set<string>>();
   /** stream → device id → acked offset. */
   private readonly cursorsByStream = new Map<string, Map<string, number>>();
+  /** device id → stream → cursor advanced by ACKs and not yet written (see `acked`). */
+  private readonly ackedSinceWrite = new Map<string, Map<string, number>>();
+  private ackedWriteQueued = false;
 
   constructor(
     private readonly store: MessageStore,
@@ -77,6 +80,32 @@ export class DurableIndex {
     detachWrite(this.store.setCursor(deviceId, stream, offset), 'setCursor', this.writeFailed);
   }
 
+  /**
+   * Moves a cursor forward for an ACK: in memory now, in the store once the ACKs handled in
+   * this run of the turn are done (a microtask later, same commit): a device that acks a burst
+   * one message at a time costs one store write per cursor, not one per ACK.
+   */
+  acked(deviceId: string, stream: string, offset: number): void {
+    const previous = this.cursorsByStream.get(stream)?.get(deviceId);
+    if (previous !== undefined && offset <= previous) return;
+    this.remember(deviceId, stream, offset);
+    let streams = this.ackedSinceWrite.get(deviceId);
+    if (!streams) this.ackedSinceWrite.set(deviceId, (streams = new Map()));
+    streams.set(stream, offset);
+    if (!this.ackedWriteQueued) {
+      this.ackedWriteQueued = true;
+      queueMicrotask(this.writeAcked);
+    }
+  }
+
+  private readonly writeAcked = (): void => {
+    this.ackedWriteQueued = false;
+    for (const [deviceId, streams] of this.ackedSinceWrite) {
+      for (const [stream, offset] of streams) detachWrite(this.store.setCursor(deviceId, stream, offset), 'setCursor', this.writeFailed);
+    }
+    this.ackedSinceWrite.clear();
+  };
+
   /** The offset through which `stream` is no longer needed by anyone. */
   prunableThrough(stream: string): number {
     const head = this.store.head(stream);
@@ -112,6 +141,7 @@ export class DurableIndex {
     const cursors = this.cursorsByStream.get(stream);
     cursors?.delete(deviceId);
     if (cursors?.size === 0) this.cursorsByStream.delete(stream);
+    this.ackedSinceWrite.get(deviceId)?.delete(stream);
     detachWrite(this.store.removeCursor(deviceId, stream), 'removeCursor', this.writeFailed);
   }
 }

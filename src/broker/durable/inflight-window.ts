@@ -1,6 +1,9 @@
 /** Redelivery waits double per attempt up to this many ack timeouts (1, 2, 4, 8, 8, …). */
 const MAX_BACKOFF_FACTOR = 8;
 
+/** The sweep lists of a window with nothing queued: shared, never written to. */
+const NOTHING_QUEUED: Inflight[] = [];
+
 /** One QoS 1 delivery written to a device and not yet acknowledged. */
 export interface Inflight {
   readonly stream: string;
@@ -24,37 +27,39 @@ export interface Inflight {
  * clock along with the write instead of counting its own lag against the device.
  */
 export class InflightWindow {
-  /** stream → offset → delivery; each map in ascending offset order (offsets are sent in order). */
-  private readonly byStream = new Map<string, Map<number, Inflight>>();
+  // Allocated at the first delivery and dropped when the window empties: most connected
+  // devices have nothing in flight most of the time, and each empty Map or Set costs ~200 B.
+  /** stream → its deliveries in ascending offset order (offsets are sent in order). */
+  private byStream: Map<string, OffsetQueue> | undefined;
   /** Every delivery, in the order of its last write. */
-  private readonly order = new Set<Inflight>();
+  private order: Set<Inflight> | undefined;
   /** Written since the last sweep; their clocks start at the sweep after next. */
-  private queuedSinceSweep: Inflight[] = [];
+  private queuedSinceSweep: Inflight[] = NOTHING_QUEUED;
   /** Written before the last sweep: certainly flushed by the next one. */
-  private queuedBeforeSweep: Inflight[] = [];
+  private queuedBeforeSweep: Inflight[] = NOTHING_QUEUED;
 
   constructor(private readonly ackTimeoutMs: number) {}
 
   get size(): number {
-    return this.order.size;
+    return this.order?.size ?? 0;
   }
 
   add(stream: string, offset: number, now: number): void {
     const item: Inflight = { stream, offset, delivery: 1, queuedAt: now, clockFrom: undefined };
+    this.byStream ??= new Map();
     let offsets = this.byStream.get(stream);
-    if (!offsets) this.byStream.set(stream, (offsets = new Map()));
-    offsets.set(offset, item);
+    if (!offsets) this.byStream.set(stream, (offsets = new OffsetQueue()));
+    offsets.push(item);
     this.queue(item);
   }
 
   /** Frees the deliveries of `stream` up to `through`; `freed` sees each. */
   ackThrough(stream: string, through: number, freed: (item: Inflight) => void): void {
-    const offsets = this.byStream.get(stream);
+    const offsets = this.byStream?.get(stream);
     if (!offsets) return;
-    for (const [offset, item] of offsets) {
-      if (offset > through) break;
-      offsets.delete(offset);
-      this.order.delete(item);
+    for (let item = offsets.first(); item && item.offset <= through; item = offsets.first()) {
+      offsets.shift();
+      this.order!.delete(item);
       freed(item);
     }
     this.forgetIfEmpty(stream, offsets);
@@ -62,21 +67,19 @@ export class InflightWindow {
 
   /** Forgets the deliveries of `stream` after `offset` (they will be sent again). */
   dropAfter(stream: string, offset: number): void {
-    const offsets = this.byStream.get(stream);
+    const offsets = this.byStream?.get(stream);
     if (!offsets) return;
-    for (const [o, item] of offsets) {
-      if (o <= offset) continue;
-      offsets.delete(o);
-      this.order.delete(item);
+    for (let item = offsets.last(); item && item.offset > offset; item = offsets.last()) {
+      offsets.pop();
+      this.order!.delete(item);
     }
     this.forgetIfEmpty(stream, offsets);
   }
 
   remove(item: Inflight): void {
-    const offsets = this.byStream.get(item.stream);
-    if (offsets?.get(item.offset) !== item) return;
-    offsets.delete(item.offset);
-    this.order.delete(item);
+    const offsets = this.byStream?.get(item.stream);
+    if (!offsets?.remove(item)) return;
+    this.order!.delete(item);
     this.forgetIfEmpty(item.stream, offsets);
   }
 
@@ -85,10 +88,11 @@ export class InflightWindow {
    * (the ack timeout, doubled per earlier redelivery, capped) has passed: each comes back with
    * its next delivery count, queued for writing again. Called from the periodic sweep.
    */
-  dueForRedelivery(now: number): Inflight[] {
+  dueForRedelivery(now: number): readonly Inflight[] {
+    if (!this.order) return NOTHING_QUEUED;
     for (const item of this.queuedBeforeSweep) item.clockFrom = now;
     this.queuedBeforeSweep = this.queuedSinceSweep;
-    this.queuedSinceSweep = [];
+    this.queuedSinceSweep = NOTHING_QUEUED;
     const due: Inflight[] = [];
     for (const item of this.order) {
       // Later deliveries were written later and wait at least one ack timeout: none is due.
@@ -105,10 +109,9 @@ export class InflightWindow {
   }
 
   clear(): void {
-    this.byStream.clear();
-    this.order.clear();
-    this.queuedSinceSweep = [];
-    this.queuedBeforeSweep = [];
+    this.byStream = undefined;
+    this.order = undefined;
+    this.queuedSinceSweep = this.queuedBeforeSweep = NOTHING_QUEUED;
   }
 
   /** How long after the previous write delivery number `delivery` is sent. */
@@ -118,14 +121,62 @@ export class InflightWindow {
 
   private queue(item: Inflight): void {
     item.clockFrom = undefined;
-    this.order.add(item);
+    (this.order ??= new Set()).add(item);
+    if (this.queuedSinceSweep === NOTHING_QUEUED) this.queuedSinceSweep = [];
     this.queuedSinceSweep.push(item);
   }
 
-  private forgetIfEmpty(stream: string, offsets: Map<number, Inflight>): void {
+  private forgetIfEmpty(stream: string, offsets: OffsetQueue): void {
     if (offsets.size > 0) return;
-    this.byStream.delete(stream);
-    // Nothing left to clock: drop the references the sweep lists still hold.
-    if (this.order.size === 0) this.queuedSinceSweep = this.queuedBeforeSweep = [];
+    this.byStream!.delete(stream);
+    // Nothing left to clock: drop the window's structures and the references the sweep lists hold.
+    if (this.order!.size === 0) this.clear();
+  }
+}
+
+/**
+ * One stream's deliveries in offset order. ACKs free from the front, resyncs drop from the back:
+ * both O(freed), where a Map walked from its front skips every entry deleted before (V8 keeps
+ * them as holes until it rehashes), which made a window acked one message at a time quadratic.
+ */
+class OffsetQueue {
+  private items: (Inflight | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  first(): Inflight | undefined {
+    return this.items[this.head];
+  }
+
+  last(): Inflight | undefined {
+    return this.size > 0 ? this.items[this.items.length - 1] : undefined;
+  }
+
+  push(item: Inflight): void {
+    this.items.push(item);
+  }
+
+  shift(): void {
+    this.items[this.head++] = undefined;
+    // Compact once the freed front outweighs what is left: amortized O(1) per delivery.
+    if (this.head >= 32 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  pop(): void {
+    this.items.pop();
+  }
+
+  /** Takes out `item` wherever it is (a delivery whose entry left the store); false if absent. */
+  remove(item: Inflight): boolean {
+    const at = this.items.indexOf(item, this.head);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    return true;
   }
 }

@@ -40,10 +40,11 @@ interface StreamState {
  * That one rule gives in-order delivery with no gap and no duplicate at the replay/live seam.
  */
 export class DurableOutbox {
-  private readonly streams = new Map<string, StreamState>();
+  // Both maps are allocated on first use: a device without QoS 1 traffic keeps neither.
+  private streams: Map<string, StreamState> | undefined;
   private readonly inflight: InflightWindow;
   /** The highest ACK per stream that arrived on the socket, applied or still waiting in the device's mailbox. */
-  private readonly receivedAcks = new Map<string, number>();
+  private receivedAcks: Map<string, number> | undefined;
   private started = false;
   private closed = false;
 
@@ -76,7 +77,7 @@ export class DurableOutbox {
       const decision = decideResume(head, cursor, positions.get(stream));
       if (decision.action === 'skip') continue;
       if (decision.action === 'reset') this.reset(stream, decision.epoch, decision.after, decision.reason);
-      this.streams.set(stream, { epoch: head.epoch, acked: decision.after, sent: decision.after });
+      (this.streams ??= new Map()).set(stream, { epoch: head.epoch, acked: decision.after, sent: decision.after });
       this.pump(stream);
     }
   }
@@ -86,10 +87,10 @@ export class DurableOutbox {
     // Before start (the device is registered before its actor starts it) the message is already
     // in the store and start replays it: start alone builds the streams' state.
     if (this.closed || !this.started) return;
-    let state = this.streams.get(stream);
+    let state = this.streams?.get(stream);
     if (!state) {
       const acked = this.cursorOf(stream) ?? offset - 1;
-      this.streams.set(stream, (state = { epoch, acked, sent: acked }));
+      (this.streams ??= new Map()).set(stream, (state = { epoch, acked, sent: acked }));
     }
     if (offset <= state.sent) return;
     if (offset === state.sent + 1 && epoch === state.epoch && this.inflight.size < this.limits.maxInflight) {
@@ -104,7 +105,7 @@ export class DurableOutbox {
 
   /** Cumulative ack: everything of `stream` up to `offset` arrived. */
   ack(stream: string, offset: number): void {
-    const state = this.streams.get(stream);
+    const state = this.streams?.get(stream);
     if (!state) return;
     const upTo = Math.min(offset, state.sent);
     if (upTo <= state.acked) return;
@@ -121,13 +122,14 @@ export class DurableOutbox {
    */
   ackReceived(stream: string, offset: number): void {
     // Only streams delivered on this connection: the record stays as small as the session.
-    if (!this.streams.has(stream)) return;
+    if (!this.streams?.has(stream)) return;
+    this.receivedAcks ??= new Map();
     if (offset > (this.receivedAcks.get(stream) ?? 0)) this.receivedAcks.set(stream, offset);
   }
 
   /** The client holds `stream` up to `offset` (it saw a gap): send again from there. */
   resync(stream: string, offset: number): void {
-    const state = this.streams.get(stream);
+    const state = this.streams?.get(stream);
     if (!state || offset >= state.sent) return;
     state.sent = Math.max(offset, state.acked);
     this.inflight.dropAfter(stream, state.sent);
@@ -146,7 +148,7 @@ export class DurableOutbox {
       // Onward delivery started before the expiry, so it goes on (MQTT 5 §3.3.2.3.3): an expired
       // message is resent with the last second of its lifetime.
       const props = remainingLifetime(entry.props, entry.publishedAt, now);
-      this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, this.streams.get(item.stream)!.epoch, item.delivery, props === 'expired' ? { ...entry.props, expirySeconds: 1 } : props));
+      this.conn.write(encodeMsg(entry.stream, entry, 1, entry.offset, this.streams!.get(item.stream)!.epoch, item.delivery, props === 'expired' ? { ...entry.props, expirySeconds: 1 } : props));
       resent++;
     }
     this.conn.tally.messagesOut += resent;
@@ -155,7 +157,7 @@ export class DurableOutbox {
   }
 
   positions(): StreamPosition[] {
-    return [...this.streams].map(([stream, s]) => ({ stream, epoch: s.epoch, offset: s.acked }));
+    return [...(this.streams ?? [])].map(([stream, s]) => ({ stream, epoch: s.epoch, offset: s.acked }));
   }
 
   get inflightCount(): number {
@@ -166,14 +168,14 @@ export class DurableOutbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [stream, offset] of this.receivedAcks) this.ack(stream, offset);
-    this.receivedAcks.clear();
+    for (const [stream, offset] of this.receivedAcks ?? []) this.ack(stream, offset);
+    this.receivedAcks = undefined;
     this.inflight.clear();
   }
 
   private pumpAll(): void {
     if (this.closed) return;
-    for (const stream of this.streams.keys()) {
+    for (const stream of this.streams?.keys() ?? []) {
       if (this.inflight.size >= this.limits.maxInflight) return;
       this.pump(stream);
     }
@@ -181,7 +183,7 @@ export class DurableOutbox {
 
   /** Sends stored entries after `sent` while the window has room. */
   private pump(stream: string): void {
-    const state = this.streams.get(stream);
+    const state = this.streams?.get(stream);
     if (!state || this.closed) return;
     const head = this.store.head(stream);
     if (head.epoch !== state.epoch) {

@@ -34,7 +34,7 @@ export class DeviceSessions {
       conn,
       { ackTimeoutMs: this.deps.outbox.ackTimeoutMs, maxInflight: Math.min(request.maxInflight ?? this.deps.outbox.maxInflight, this.deps.outbox.maxInflight) },
       (stream) => index.cursor(deviceId, stream) ?? (stream === inbox ? 0 : undefined),
-      (stream, offset) => index.advance(deviceId, stream, offset),
+      (stream, offset) => index.acked(deviceId, stream, offset),
       this.deps.outboxObserver,
     );
     return new DeviceSession(deviceId, request.sessionId, request.version, outbox, this.deps, request.resume, request.expiryMs);

@@ -14,6 +14,8 @@ export function ok(ref: number, offset?: number): Effect {
  * the device's next frames go on meanwhile; the store keeps call order.
  */
 export function acceptance(ref: number, qos: Qos, stored: Stored | undefined | Promise<Stored | undefined>): Effect[] {
+  // Already done (a QoS 0 publish delivered in this call): nothing to wait for, nothing to say.
+  if (qos === 0 && !(stored instanceof Promise)) return [];
   const effects = Promise.resolve(stored).then((s) => (qos === 1 ? [ok(ref, s?.offset)] : []));
   return [{ type: 'later', ref, effects }];
 }
