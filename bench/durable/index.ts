@@ -43,7 +43,7 @@ export async function runDurableBench(args: string[]): Promise<number> {
       runs,
     };
     process.stdout.write(renderDurableTable(result) + '\n\n');
-    const files = writeResults(options.cell.outDir, 'durable', result);
+    const files = writeResults(options.cell.outDir, 'durable', result, undefined, options.cell.html);
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${files.join(', ')}`);
     const unconfirmed = runs.some((r) => r.cell.measurements.some((m) => m.durable && m.durable.confirmed < m.published));
     return runs.some((r) => r.cell.error) || unconfirmed ? 1 : 0;

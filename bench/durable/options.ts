@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import type { BenchOptions } from '../fanout/options.js';
 import { numberFlag } from '../fleet/options.js';
 import { parseTopology } from '../fanout/topologies.js';
@@ -22,7 +23,8 @@ broker CPU per delivery and what the store wrote per message.
   --timeout <s>       longest wait for one run's deliveries and OKs (default 60)
   --cpu-prof          V8 CPU profile of each broker process in bench/results/profiles/
   --out <dir>         results directory (default bench/results)
-  --quick             smoke run: --deliveries 20000, at most 500 messages per run (a minute or two)`;
+  --quick             smoke run: --deliveries 20000, at most 500 messages per run (a minute or two)
+${HTML_USAGE}`;
 
 export interface DurableOptions {
   sizes: number[];
@@ -47,6 +49,7 @@ export function parseDurableArgs(args: string[]): DurableOptions {
       'cpu-prof': { type: 'boolean' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      ...HTML_FLAG,
     },
   });
   const quick = values.quick ?? false;
@@ -74,6 +77,7 @@ export function parseDurableArgs(args: string[]): DurableOptions {
       cpuProf: values['cpu-prof'] ?? false,
       outDir: values.out ?? 'bench/results',
       quick,
+      html: values.html ?? false,
     },
   };
 }
