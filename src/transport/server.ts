@@ -42,7 +42,7 @@ export interface HttpStreamReply {
 }
 
 export interface HttpRequestInfo {
-  /** Values of the path's `:name` parameters, in order. */
+  /** Values of the path's `:name` parameters, in order, %-decoded (a malformed escape is answered 400 before any route runs). */
   params: string[];
   /** Request headers, lower-case names. */
   headers: Record<string, string>;
@@ -188,7 +188,11 @@ export async function startWsServer<Slot, MqttSlot>(options: WsServerOptions<Mqt
       // uWS requests live only until the handler returns: copy what the route needs now.
       const headers: Record<string, string> = {};
       req.forEach((name, value) => (headers[name] = value));
-      const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+      const params = decodedParams(Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? ''));
+      if (!params) {
+        res.cork(() => res.writeStatus('400 Bad Request').end('malformed %-escape in the path'));
+        return;
+      }
       void Promise.resolve()
         .then(() => route.handle({ params, headers }))
         .then(
@@ -235,4 +239,13 @@ export async function startWsServer<Slot, MqttSlot>(options: WsServerOptions<Mqt
       for (const conn of [...connections]) conn.close(code, reason);
     },
   };
+}
+
+/** Path parameters %-decoded once for every route, or undefined when an escape is malformed. */
+function decodedParams(raw: string[]): string[] | undefined {
+  try {
+    return raw.map((param) => decodeURIComponent(param));
+  } catch {
+    return undefined;
+  }
 }

@@ -64,7 +64,7 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
       method: 'get',
       path: '/dashboard/trees/:qos/:filter',
       handle: guard(({ params }) => {
-        const filter = decodeURIComponent(params[1] ?? '');
+        const filter = params[1] ?? '';
         const tree = deps.fanout.treeShape(filter, Number(params[0]) as Qos);
         return tree ? json({ filter, qos: Number(params[0]), tree }) : json({ error: `no fan-out tree for ${filter}` }, '404 Not Found');
       }),
@@ -74,8 +74,8 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
       method: 'get',
       path: '/dashboard/reports/:name',
       handle: guard(async ({ params }): Promise<HttpReply> => {
-        const name = decodedOrUndefined(params[0] ?? '');
-        if (name === undefined || !isReportName(name)) return json({ error: 'not a report name: a plain file name ending in .html' }, '400 Bad Request');
+        const name = params[0] ?? '';
+        if (!isReportName(name)) return json({ error: 'not a report name: a plain file name ending in .html' }, '400 Bad Request');
         const html = await reports.read(name);
         return html === undefined ? json({ error: `no report ${name}` }, '404 Not Found') : { status: '200 OK', contentType: 'text/html; charset=utf-8', body: html };
       }),
@@ -84,7 +84,7 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
       method: 'get',
       path: '/dashboard/devices/:id',
       handle: guard(async ({ params }) => {
-        const deviceId = decodeURIComponent(params[0] ?? '');
+        const deviceId = params[0] ?? '';
         const live = deps.devices.get(deviceId);
         const session = deps.store.loadSession(deviceId);
         if (!live && !session) {
@@ -107,13 +107,4 @@ export function dashboardRoutes(deps: OpsDeps): HttpRoute[] {
       }),
     },
   ];
-}
-
-/** A URL path parameter decoded, or undefined when its %-escapes are malformed. */
-function decodedOrUndefined(param: string): string | undefined {
-  try {
-    return decodeURIComponent(param);
-  } catch {
-    return undefined;
-  }
 }

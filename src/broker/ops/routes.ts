@@ -51,7 +51,7 @@ export function opsRoutes(deps: OpsDeps): HttpRoute[] {
       method: 'post',
       path: '/admin/devices/:id/kick',
       handle: admin(({ params }) => {
-        const deviceId = decodeURIComponent(params[0]!);
+        const deviceId = params[0]!;
         return deps.kick(deviceId, 'kicked by an operator') ? json({ kicked: deviceId }) : json({ error: `${deviceId} is not connected here` }, '404 Not Found');
       }),
     },
@@ -61,7 +61,7 @@ export function opsRoutes(deps: OpsDeps): HttpRoute[] {
       method: 'get',
       path: '/admin/sessions/:id',
       handle: admin(({ params }) => {
-        const deviceId = decodeURIComponent(params[0]!);
+        const deviceId = params[0]!;
         const record = deps.store.loadSession(deviceId);
         if (!record) return json({ error: `no session for ${deviceId}` }, '404 Not Found');
         return json({ deviceId, connected: deps.devices.get(deviceId) !== undefined, ...record, cursors: Object.fromEntries(deps.store.cursors(deviceId)) });
