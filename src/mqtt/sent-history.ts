@@ -31,9 +31,9 @@ export class SentHistory {
     const mine = sent;
     return {
       sendingNow: (stream, offset) => {
-        const before = (mine.get(stream) ?? 0) >= offset || offset <= (this.storedBeforeStart.get(stream) ?? 0);
-        if ((mine.get(stream) ?? 0) < offset) mine.set(stream, offset);
-        return before;
+        const highest = mine.get(stream) ?? 0;
+        if (highest < offset) mine.set(stream, offset);
+        return highest >= offset || offset <= (this.storedBeforeStart.get(stream) ?? 0);
       },
     };
   }
