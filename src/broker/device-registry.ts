@@ -19,8 +19,11 @@ export interface LiveDevice {
   /** Where its connection is in its life (shared with its device actor). */
   status: ConnectionStatus;
   conn: DeviceConnection;
-  /** The session's outbox, referenced here for the fan-out leaves. */
-  outbox: DurableOutbox;
+  /**
+   * `session.outbox` (readonly there and here, so the two never differ), held on the device
+   * because the fan-out leaves reach a member's outbox in one property read.
+   */
+  readonly outbox: DurableOutbox;
   actor: DeviceActor;
   actorName: string;
   /** What the credentials allow, and until when; replaced by a token refresh. */
