@@ -54,3 +54,43 @@ t.test('5.0 retain handling 2: no retained messages for that subscription', asyn
   await until(() => sub.received.some((m) => m.topic === 'cfg/marker'), 'the marker');
   t.same(sub.received.map((m) => m.topic), ['cfg/marker'], 'the retained message was not sent');
 });
+
+const transports = [
+  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
+  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
+] as const;
+
+for (const transport of transports) {
+  t.test(`${transport.name}, 5.0 retain handling 1: retained messages only for a subscription that did not exist, in this connection or the stored session`, async (t) => {
+    const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+    const url = transport.url(broker);
+    const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
+    await pub.publishAsync('cfg/x', 'retained', { qos: 1, retain: true });
+    const persistent = { clientId: 'rh1', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+    const retainedCount = (received: { topic: string }[]) => received.filter((m) => m.topic === 'cfg/x').length;
+    /** Subscribes to a marker topic and waits for a message on it: whatever came before it has come. */
+    const settle = async (client: Awaited<ReturnType<typeof mqttClient>>, n: number) => {
+      await client.subscribeAsync('marker', { qos: 1 });
+      await pub.publishAsync('marker', String(n), { qos: 1 });
+      await until(() => client.received.some((m) => m.topic === 'marker' && m.payload.toString() === String(n)), `marker ${n}`);
+    };
+
+    const first = await mqttClient(t, url, persistent);
+    await first.subscribeAsync('cfg/#', { qos: 1, rh: 1 });
+    await first.subscribeAsync('cfg/#', { qos: 1, rh: 1 });
+    await first.subscribeAsync('cfg/+', { qos: 0, rh: 1 });
+    await settle(first, 1);
+    t.equal(retainedCount(first.received), 2, 'sent for cfg/# when new and for cfg/+, not for cfg/# again');
+
+    await first.endAsync();
+    await until(() => broker.device('rh1') === undefined, 'the first connection to be gone');
+    const second = await mqttClient(t, url, persistent);
+    t.equal(second.received.length, 0);
+    await second.subscribeAsync('cfg/#', { qos: 1, rh: 1 });
+    await settle(second, 2);
+    t.equal(retainedCount(second.received), 0, 'the resumed session already held cfg/#');
+    await second.subscribeAsync('cfg/#', { qos: 1, rh: 0 });
+    await settle(second, 3);
+    t.equal(retainedCount(second.received), 1, 'retain handling 0 sends it anyway');
+  });
+}

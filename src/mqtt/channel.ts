@@ -27,6 +27,8 @@ export interface ChannelOptions {
   protocolVersion: 4 | 5;
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
+  /** The filters of the stored session this connection resumed (none after a clean start). */
+  storedFilters: Iterable<string>;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
   shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
 }
@@ -35,7 +37,7 @@ export interface ChannelOptions {
 type Pending =
   | { kind: 'puback'; packetId: number }
   /** One filter of a SUBSCRIBE: its reply fills slot `index` of the SUBACK. */
-  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1; sendRetained: boolean }
+  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1; sendRetained: boolean; existed: boolean }
   | { kind: 'unsuback'; packetId: number; count: number };
 
 interface SubscribeRequest {
@@ -56,12 +58,19 @@ export class MqttChannel {
   private readonly pending = new Map<number, Pending>();
   private readonly qos1 = new OutgoingQos1();
   private readonly topicAliases = new Map<number, string>();
+  /**
+   * The session's filters as of the packets handled so far, for retain handling 1. The session's
+   * own map lags behind: it changes in the device actor's turn, after this packet is judged.
+   */
+  private readonly filters: Set<string>;
 
   constructor(
     private readonly options: ChannelOptions,
     /** What this client id may have been sent before (redeliveries carry DUP). */
     private readonly sentBefore: ClientSentHistory,
-  ) {}
+  ) {
+    this.filters = new Set(options.storedFilters);
+  }
 
   get v5(): boolean {
     return this.options.protocolVersion === 5;
@@ -180,9 +189,11 @@ export class MqttChannel {
         case 'filter': {
           const seq = this.nextSeq();
           request.waiting++;
-          // Retain handling 2 (5.0): no retained messages for this subscription.
-          const sendRetained = subscription.rh !== 2;
-          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained });
+          const existed = this.filters.has(target.filter);
+          this.filters.add(target.filter);
+          // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.
+          const sendRetained = subscription.rh === 2 ? false : subscription.rh === 1 ? !existed : true;
+          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained, existed });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -196,7 +207,10 @@ export class MqttChannel {
     const filters: string[] = [];
     for (const filter of packet.unsubscriptions) {
       const target = subscribeTarget(filter, this.options.clientId);
-      if (target.kind === 'filter') filters.push(filter);
+      if (target.kind === 'filter') {
+        filters.push(filter);
+        this.filters.delete(filter);
+      }
       if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
     }
     const count = packet.unsubscriptions.length;
@@ -271,6 +285,7 @@ export class MqttChannel {
         const r = request.request;
         r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
         if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push({ filter: request.filter, qos: request.qos });
+        if (reason !== Reason.SUCCESS && !request.existed) this.filters.delete(request.filter);
         r.waiting--;
         return r.waiting === 0 ? this.suback(r) : [];
       }

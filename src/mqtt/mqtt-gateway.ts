@@ -27,8 +27,8 @@ export interface MqttGatewayDeps {
   gateway: Pick<Gateway, 'admit' | 'retire' | 'perAddress'>;
   devices: DeviceRegistry;
   authenticate: Authenticator;
-  /** Stored sessions: whether one exists, and ending one now (clean start). */
-  sessions: Pick<DeviceSessions, 'has' | 'discard'>;
+  /** Stored sessions: whether one exists, its filters, and ending one now (clean start). */
+  sessions: Pick<DeviceSessions, 'has' | 'discard' | 'storedFilters'>;
   router: MessageRouter;
   retained: RetainedStore;
   sentHistory: SentHistory;
@@ -242,6 +242,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           clientId,
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
+          storedFilters: clean ? [] : this.deps.sessions.storedFilters(clientId),
           shares: {
             join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;

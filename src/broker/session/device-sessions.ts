@@ -45,6 +45,11 @@ export class DeviceSessions {
     return this.deps.keeper.load(deviceId) !== undefined;
   }
 
+  /** The topic filters of the device's stored session (none when it has none). */
+  storedFilters(deviceId: string): string[] {
+    return (this.deps.keeper.load(deviceId)?.subscriptions ?? []).map(([filter]) => filter);
+  }
+
   /** Ends the stored session of a device now (MQTT clean start). */
   discard(deviceId: string): void {
     this.deps.keeper.discard(deviceId, this.deps.index);
