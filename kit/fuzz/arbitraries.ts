@@ -81,7 +81,7 @@ export const clientFrame: fc.Arbitrary<Frame> = fc.oneof(
   frameOf<PingFrame>(FrameKind.PING, { ts: uint }, []),
   frameOf<SubFrame>(FrameKind.SUB, { filters: texts, qos }, ['filters']),
   frameOf<UnsubFrame>(FrameKind.UNSUB, { filters: texts }, ['filters']),
-  frameOf<PubFrame>(FrameKind.PUB, { topic: text, payload, qos, traceId: text, props }, ['topic', 'payload']),
+  frameOf<PubFrame>(FrameKind.PUB, { topic: text, payload, qos, traceId: text, props, retain: fc.boolean() }, ['topic', 'payload']),
   frameOf<SendFrame>(FrameKind.SEND, { target: deviceId, payload, qos, traceId: text, props }, ['target', 'payload']),
   frameOf<AckFrame>(FrameKind.ACK, { stream: text, offset: uint }, ['stream', 'offset']),
   frameOf<ResyncFrame>(FrameKind.RESYNC, { stream: text, offset: uint }, ['stream', 'offset']),
@@ -94,7 +94,7 @@ export const serverFrame: fc.Arbitrary<Frame> = fc.oneof(
   frameOf<PongFrame>(FrameKind.PONG, { ts: uint }, []),
   frameOf<MsgFrame>(
     FrameKind.MSG,
-    { stream: text, offset: uint, payload, traceId: text, qos, from: text, epoch: text, delivery: uint, hops: texts, props },
+    { stream: text, offset: uint, payload, traceId: text, qos, from: text, epoch: text, delivery: uint, hops: texts, props, retain: fc.boolean() },
     ['stream', 'offset', 'payload', 'traceId', 'qos'],
   ),
   frameOf<ErrorFrame>(FrameKind.ERROR, { code: uint, message: text, ref: uint }, ['code', 'message']),

@@ -107,5 +107,6 @@ function entryOf(message: Publication | DirectMessage): NewEntry {
     ...(message.from !== undefined ? { from: message.from } : {}),
     ...(message.hops !== undefined ? { hops: message.hops } : {}),
     ...(message.props !== undefined ? { props: message.props } : {}),
+    ...('retain' in message && message.retain ? { retain: true } : {}),
   };
 }

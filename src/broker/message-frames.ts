@@ -2,7 +2,7 @@ import { FrameKind, encodeFrame, type MessageProperties, type MsgFrame, type Qos
 import type { NewEntry } from '../store/index.js';
 
 /** What every MSG carries of its message, live or from the store (a Publication, DirectMessage or StoredEntry). */
-type MessageBody = Pick<NewEntry, 'payload' | 'traceId' | 'from' | 'hops' | 'props'>;
+type MessageBody = Pick<NewEntry, 'payload' | 'traceId' | 'from' | 'hops' | 'props' | 'retain'>;
 
 /**
  * The one builder of MSG bytes, for live delivery, replay and redelivery alike. `epoch`
@@ -20,6 +20,7 @@ export function encodeMsg(stream: string, body: MessageBody, qos: Qos, offset: n
   }
   if (body.hops !== undefined) frame.hops = body.hops;
   if (props !== undefined) frame.props = props;
+  if (body.retain) frame.retain = true;
   return encodeFrame(frame);
 }
 

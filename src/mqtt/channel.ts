@@ -5,7 +5,8 @@ import { fromMqttProperties, toMqttProperties } from './publication-properties.j
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import type { RetainedMessage } from './retained-store.js';
 import type { ClientSentHistory } from './sent-history.js';
-import { publishTarget, subscribeTarget } from './topic-mapping.js';
+import type { SubscriptionOptions } from './subscription-options.js';
+import { SHARE_PREFIX, publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
 export type ChannelEffect =
@@ -29,6 +30,8 @@ export interface ChannelOptions {
   topicAliasMaximum: number;
   /** The filters of the stored session this connection resumed (none after a clean start). */
   storedFilters: Iterable<string>;
+  /** The session's 5.0 No Local and Retain As Published options (kept by the front across reconnects). */
+  subscriptionOptions: SubscriptionOptions;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
   shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
 }
@@ -161,12 +164,19 @@ export class MqttChannel {
         : { kind: FrameKind.PUB, seq, topic: target.topic, payload, qos };
     if (props) frame.props = props;
     const effects: ChannelEffect[] = [{ type: 'frame', frame }];
-    if (packet.retain && target.kind === 'topic') effects.push({ type: 'retain', topic, payload, qos, props });
+    if (packet.retain && frame.kind === FrameKind.PUB) {
+      frame.retain = true;
+      effects.push({ type: 'retain', topic, payload, qos, props });
+    }
     return effects;
   }
 
   private onSubscribe(packet: ISubscribePacket): ChannelEffect[] {
     if (packet.subscriptions.length === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'SUBSCRIBE without a topic filter' }];
+    // Spec 3.8.3-4: No Local on a shared subscription is a protocol error.
+    if (packet.subscriptions.some((s) => s.nl && s.topic.startsWith(SHARE_PREFIX))) {
+      return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'No Local on a shared subscription' }];
+    }
     const request: SubscribeRequest = { packetId: packet.messageId!, codes: [], waiting: 0, granted: [] };
     const effects: ChannelEffect[] = [];
     packet.subscriptions.forEach((subscription, index) => {
@@ -191,6 +201,7 @@ export class MqttChannel {
           request.waiting++;
           const existed = this.filters.has(target.filter);
           this.filters.add(target.filter);
+          this.options.subscriptionOptions.set(target.filter, { noLocal: subscription.nl === true, retainAsPublished: subscription.rap === true });
           // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.
           const sendRetained = subscription.rh === 2 ? false : subscription.rh === 1 ? !existed : true;
           this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained, existed });
@@ -210,6 +221,7 @@ export class MqttChannel {
       if (target.kind === 'filter') {
         filters.push(filter);
         this.filters.delete(filter);
+        this.options.subscriptionOptions.remove(filter);
       }
       if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
     }
@@ -220,9 +232,21 @@ export class MqttChannel {
     return [{ type: 'frame', frame: { kind: FrameKind.UNSUB, seq, filters } }];
   }
 
-  /** The PUBLISH that delivers `msg` (QoS 1: with its packet id, DUP when sent before). */
-  deliver(msg: MsgFrame): IPublishPacket {
+  /** Whether every delivery is the same PUBLISH for this client as for any other of its protocol version. */
+  get plainDeliveries(): boolean {
+    return this.options.subscriptionOptions.none;
+  }
+
+  /**
+   * The PUBLISH that delivers `msg` (QoS 1: with its packet id, DUP when sent before); or, for
+   * a message its subscriptions' No Local keeps from it, the effects that pass over it.
+   */
+  deliver(msg: MsgFrame): IPublishPacket | ChannelEffect[] {
+    const options = this.options.subscriptionOptions;
+    const forwarding = options.none ? 'clear-retain' : options.forwarding(msg.stream, msg.from === this.options.clientId, this.filters);
+    if (forwarding === 'skip') return this.passOver(msg);
     const packet = this.publishPacket(msg);
+    if (forwarding === 'keep-retain' && msg.retain) packet.retain = true;
     if (msg.qos === 0 || msg.epoch === undefined) return packet;
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
@@ -230,6 +254,14 @@ export class MqttChannel {
     packet.messageId = packetId;
     packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
     return packet;
+  }
+
+  /** A stored message not sent: acknowledged at once, so the cursor moves over it. */
+  private passOver(msg: MsgFrame): ChannelEffect[] {
+    if (msg.qos === 0 || msg.epoch === undefined) return [];
+    const { packetId } = this.qos1.packetIdFor(msg.stream, msg.offset);
+    const through = this.qos1.acknowledge(packetId);
+    return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
   }
 
   /**
@@ -285,7 +317,10 @@ export class MqttChannel {
         const r = request.request;
         r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
         if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push({ filter: request.filter, qos: request.qos });
-        if (reason !== Reason.SUCCESS && !request.existed) this.filters.delete(request.filter);
+        if (reason !== Reason.SUCCESS && !request.existed) {
+          this.filters.delete(request.filter);
+          this.options.subscriptionOptions.remove(request.filter);
+        }
         r.waiting--;
         return r.waiting === 0 ? this.suback(r) : [];
       }

@@ -174,7 +174,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   write(bytes: Uint8Array, droppable = false): void {
     const live = this.live;
     if (!live) return;
-    const cached = droppable ? encodedQos0[this.protocolVersion].get(bytes) : undefined;
+    const plain = live.channel.plainDeliveries;
+    const cached = droppable && plain ? encodedQos0[this.protocolVersion].get(bytes) : undefined;
     if (cached) {
       if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
       return;
@@ -183,8 +184,9 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     if (!frame) return;
     if (frame.kind === FrameKind.MSG) {
       // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
-      const packet = live.channel.deliver(frame);
-      this.send(packet, droppable, droppable && packet.qos === 0 ? bytes : undefined);
+      const delivery = live.channel.deliver(frame);
+      if (Array.isArray(delivery)) return this.apply(delivery);
+      this.send(delivery, droppable, droppable && plain && delivery.qos === 0 ? bytes : undefined);
       return;
     }
     this.apply(live.channel.onFrame(frame));

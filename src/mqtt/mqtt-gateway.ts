@@ -16,6 +16,7 @@ import { Reason, connackV4 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
 import type { SentHistory } from './sent-history.js';
 import type { SharedSubscriptions } from './shared-subscriptions.js';
+import { SubscriptionOptions } from './subscription-options.js';
 import { WillTimers, type Will } from './will.js';
 
 /** Topic aliases a 5.0 client may set on its PUBLISHes. */
@@ -62,6 +63,11 @@ interface ClientState {
 export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   private readonly connections = new Set<MqttConnection>();
   private readonly clients = new WeakMap<MqttConnection, ClientState>();
+  /**
+   * 5.0 No Local / Retain As Published of each client id's session, in memory (the stored
+   * session keeps filters and QoS only): they outlive a reconnect, not a broker restart.
+   */
+  private readonly subscriptionOptions = new Map<string, SubscriptionOptions>();
   private readonly wills: WillTimers;
   private readonly sweep: NodeJS.Timeout;
   private nextId = 1;
@@ -132,7 +138,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
-    if (!takenOver && client.device.session.expiryMs === 0) this.deps.sentHistory.forget(client.clientId);
+    if (!takenOver && client.device.session.expiryMs === 0) this.forgetSession(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.session.expiryMs ?? 0));
@@ -199,8 +205,10 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     // After admit: a connection it took over has saved its session by now, and clean start must win.
     if (clean) {
       this.deps.sessions.discard(clientId);
-      this.deps.sentHistory.forget(clientId);
+      this.forgetSession(clientId);
     }
+    let subscriptionOptions = this.subscriptionOptions.get(clientId);
+    if (!subscriptionOptions) this.subscriptionOptions.set(clientId, (subscriptionOptions = new SubscriptionOptions()));
 
     const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;
     if ((willProps?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
@@ -243,6 +251,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
           storedFilters: clean ? [] : this.deps.sessions.storedFilters(clientId),
+          subscriptionOptions,
           shares: {
             join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
@@ -272,13 +281,27 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     conn.refuse(reason, message);
   }
 
+  /** What is kept in memory of a client id's session, when the session ends. */
+  private forgetSession(clientId: string): void {
+    this.deps.sentHistory.forget(clientId);
+    this.subscriptionOptions.delete(clientId);
+  }
+
   /** The broker's session expiry caps what a client asks for (seconds, 0xFFFFFFFF: never). */
   private expiryMs(seconds: number): number {
     return seconds === NEVER_EXPIRES ? this.deps.limits.sessionExpiryMs : Math.min(seconds * 1000, this.deps.limits.sessionExpiryMs);
   }
 
   private publishWill(clientId: string, will: Will): void {
-    const publication = { topic: will.topic, payload: will.payload, qos: will.qos, traceId: this.deps.newTraceId(), from: clientId, ...(will.props ? { props: will.props } : {}) };
+    const publication = {
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      traceId: this.deps.newTraceId(),
+      from: clientId,
+      ...(will.props ? { props: will.props } : {}),
+      ...(will.retain ? { retain: true } : {}),
+    };
     Promise.resolve()
       .then(() => this.deps.router.publish(publication))
       .catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));

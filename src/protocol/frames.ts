@@ -83,6 +83,8 @@ export interface PubFrame extends FrameBase {
   traceId?: string;
   /** Passed to every receiver unchanged (MQTT 5 publication properties). */
   props?: MessageProperties;
+  /** Published with MQTT's RETAIN flag: retain-as-published MQTT subscribers see it set. */
+  retain?: boolean;
 }
 
 export interface SendFrame extends FrameBase {
@@ -113,6 +115,8 @@ export interface MsgFrame extends FrameBase {
   hops?: string[];
   /** The publisher's properties; `expirySeconds` is what remains of the message's lifetime. */
   props?: MessageProperties;
+  /** Published with MQTT's RETAIN flag (absent: without). */
+  retain?: boolean;
 }
 
 export interface AckFrame extends FrameBase {

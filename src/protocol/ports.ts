@@ -72,6 +72,8 @@ export interface Publication {
   hops?: string[];
   /** Passed to receivers unchanged (MQTT 5 publication properties). */
   props?: MessageProperties;
+  /** Published with MQTT's RETAIN flag: retain-as-published MQTT subscribers see it set. */
+  retain?: boolean;
 }
 
 export interface DirectMessage {

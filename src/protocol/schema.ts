@@ -33,7 +33,7 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
   [FrameKind.PONG, [opt('ts', 'uint')]],
   [FrameKind.SUB, [req('filters', 'strList'), opt('qos', 'qos')]],
   [FrameKind.UNSUB, [req('filters', 'strList')]],
-  [FrameKind.PUB, [req('topic', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str'), opt('props', 'props')]],
+  [FrameKind.PUB, [req('topic', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str'), opt('props', 'props'), opt('retain', 'bool')]],
   [FrameKind.SEND, [req('target', 'str'), req('payload', 'bin'), opt('qos', 'qos'), opt('traceId', 'str'), opt('props', 'props')]],
   [
     FrameKind.MSG,
@@ -48,6 +48,7 @@ export const FRAME_LAYOUTS: ReadonlyMap<FrameKind, readonly FieldSpec[]> = new M
       opt('delivery', 'uint'),
       opt('hops', 'strList'),
       opt('props', 'props'),
+      opt('retain', 'bool'),
     ],
   ],
   [FrameKind.ACK, [req('stream', 'str'), req('offset', 'uint')]],

@@ -39,7 +39,7 @@ export function checkTime(what: string, value: unknown): asserts value is number
 }
 
 export function checkNewEntry(entry: unknown): void {
-  const e = entry as { payload?: unknown; traceId?: unknown; from?: unknown; hops?: unknown; props?: unknown; qos?: unknown } | null;
+  const e = entry as { payload?: unknown; traceId?: unknown; from?: unknown; hops?: unknown; props?: unknown; qos?: unknown; retain?: unknown } | null;
   if (typeof e !== 'object' || e === null) throw new TypeError('entry must be an object');
   if (!(e.payload instanceof Uint8Array)) throw new TypeError('entry.payload must be a Uint8Array');
   if (typeof e.traceId !== 'string') throw new TypeError('entry.traceId must be a string');
@@ -49,6 +49,7 @@ export function checkNewEntry(entry: unknown): void {
   }
   if (e.props !== undefined && (typeof e.props !== 'object' || e.props === null)) throw new TypeError('entry.props must be an object when present');
   if (e.qos !== undefined && e.qos !== 0 && e.qos !== 1) throw new TypeError('entry.qos must be 0 or 1 when present');
+  if (e.retain !== undefined && typeof e.retain !== 'boolean') throw new TypeError('entry.retain must be a boolean when present');
 }
 
 export function checkSessionRecord(record: unknown): void {

@@ -15,7 +15,8 @@ export type EntryValue = [
   from?: string | null,
   hops?: string[] | null,
   props?: MessageProperties | null,
-  qos?: Qos,
+  qos?: Qos | null,
+  retain?: true,
 ];
 export type EntryKey = [stream: string, offset: number];
 
@@ -66,7 +67,8 @@ export class StreamLog {
     const offset = state.next++;
     const epoch = state.epoch;
     const value: EntryValue = [Date.now(), entry.traceId, entry.payload];
-    if (entry.qos !== undefined) value.push(entry.from ?? null, entry.hops ?? null, entry.props ?? null, entry.qos);
+    if (entry.retain) value.push(entry.from ?? null, entry.hops ?? null, entry.props ?? null, entry.qos ?? null, true);
+    else if (entry.qos !== undefined) value.push(entry.from ?? null, entry.hops ?? null, entry.props ?? null, entry.qos);
     else if (entry.props !== undefined) value.push(entry.from ?? null, entry.hops ?? null, entry.props);
     else if (entry.hops !== undefined) value.push(entry.from ?? null, entry.hops);
     else if (entry.from !== undefined) value.push(entry.from);
@@ -79,12 +81,13 @@ export class StreamLog {
     const start = Math.max(afterOffset + 1, state.first);
     const out: StoredEntry[] = [];
     for (const { key, value } of this.entries.getRange({ start: [stream, start], end: [stream, LAST_OFFSET], limit })) {
-      const [publishedAt, traceId, payload, from, hops, props, qos] = value;
+      const [publishedAt, traceId, payload, from, hops, props, qos, retain] = value;
       const entry: StoredEntry = { stream, offset: key[1], payload, traceId, publishedAt };
       if (from !== undefined && from !== null) entry.from = from;
       if (hops !== undefined && hops !== null) entry.hops = hops;
       if (props !== undefined && props !== null) entry.props = props;
-      if (qos !== undefined) entry.qos = qos;
+      if (qos !== undefined && qos !== null) entry.qos = qos;
+      if (retain) entry.retain = true;
       out.push(entry);
     }
     return out;

@@ -22,6 +22,8 @@ export interface NewEntry {
   props?: MessageProperties;
   /** The QoS it was published with, where a stream keeps it (retained messages); absent elsewhere. */
   qos?: Qos;
+  /** Published with MQTT's RETAIN flag (absent: without). */
+  retain?: boolean;
 }
 
 /** One stored message of a stream. */

@@ -9,5 +9,5 @@ export const handlePub: Handler<FrameKind.PUB> = (frame, { session, broker }) =>
   if (problem) throw new ProtocolError(ErrorCode.INVALID_TOPIC, `${JSON.stringify(frame.topic)}: ${problem}`);
   const qos = frame.qos ?? 0;
   const traceId = frame.traceId ?? broker.newTraceId();
-  return acceptance(frame.seq, qos, broker.publish({ topic: frame.topic, payload: frame.payload, qos, traceId, from: session.deviceId, ...(frame.props ? { props: frame.props } : {}) }));
+  return acceptance(frame.seq, qos, broker.publish({ topic: frame.topic, payload: frame.payload, qos, traceId, from: session.deviceId, ...(frame.props ? { props: frame.props } : {}), ...(frame.retain ? { retain: true } : {}) }));
 };

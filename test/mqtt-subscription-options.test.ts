@@ -1,0 +1,109 @@
+import t from 'tap';
+import { startTestBroker } from './helpers/broker.js';
+import { mqttClient, until, type Received } from './helpers/mqtt.js';
+import { RawMqtt, isConnack, isDisconnect, isSuback } from './helpers/raw-mqtt.js';
+
+const transports = [
+  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
+  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
+] as const;
+
+const retainOf = (received: Received[]) => Object.fromEntries(received.map((m) => [m.payload.toString(), m.retain]));
+
+for (const transport of transports) {
+  for (const protocolVersion of [4, 5] as const) {
+    t.test(`${transport.name}, MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'} without retain-as-published: RETAIN 0 when forwarded, 1 only on the retained message sent for a new subscription`, async (t) => {
+      const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+      const url = transport.url(broker);
+      const sub = await mqttClient(t, url, { clientId: 'sub', protocolVersion });
+      await sub.subscribeAsync('st/#', { qos: 1 });
+      const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion });
+      await pub.publishAsync('st/a', 'retained-q1', { qos: 1, retain: true });
+      await pub.publishAsync('st/b', 'retained-q0', { qos: 0, retain: true });
+      await pub.publishAsync('st/c', 'plain', { qos: 1 });
+      await until(() => sub.received.length === 3, 'three deliveries');
+      t.same(retainOf(sub.received), { 'retained-q1': false, 'retained-q0': false, plain: false }, 'forwarded with RETAIN 0');
+      const late = await mqttClient(t, url, { clientId: 'late', protocolVersion });
+      await late.subscribeAsync('st/#', { qos: 1 });
+      await until(() => late.received.length === 2, 'the two retained messages');
+      t.same(retainOf(late.received), { 'retained-q1': true, 'retained-q0': true }, 'sent for the new subscription with RETAIN 1');
+    });
+  }
+
+  t.test(`${transport.name}, 5.0 retain-as-published: forwarded messages keep the RETAIN flag they were published with, live and replayed from the stored session`, async (t) => {
+    const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+    const url = transport.url(broker);
+    const persistent = { clientId: 'rap', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+    const first = await mqttClient(t, url, persistent);
+    await first.subscribeAsync('st/#', { qos: 1, rap: true });
+    const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
+    await pub.publishAsync('st/a', 'retained-q1', { qos: 1, retain: true });
+    await pub.publishAsync('st/b', 'retained-q0', { qos: 0, retain: true });
+    await pub.publishAsync('st/c', 'plain', { qos: 1 });
+    await until(() => first.received.length === 3, 'three deliveries');
+    t.same(retainOf(first.received), { 'retained-q1': true, 'retained-q0': true, plain: false }, 'live');
+
+    await first.endAsync();
+    await until(() => broker.device('rap') === undefined, 'the first connection to be gone');
+    await pub.publishAsync('st/d', 'retained-while-away', { qos: 1, retain: true });
+    await pub.publishAsync('st/e', 'plain-while-away', { qos: 1 });
+    const second = await mqttClient(t, url, persistent);
+    await until(() => second.received.length === 2, 'the two stored messages');
+    t.same(retainOf(second.received), { 'retained-while-away': true, 'plain-while-away': false }, 'replayed from LMDB with the flag');
+  });
+
+  t.test(`${transport.name}, 5.0 no local: a client does not get its own messages on that subscription, QoS 0 or 1; others' still come`, async (t) => {
+    const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+    const url = transport.url(broker);
+    const persistent = { clientId: 'chatty', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+    const self = await mqttClient(t, url, persistent);
+    await self.subscribeAsync('chat/#', { qos: 1, nl: true });
+    const other = await mqttClient(t, url, { clientId: 'other', protocolVersion: 5 });
+    await self.publishAsync('chat/room', 'mine-q0', { qos: 0 });
+    await self.publishAsync('chat/room', 'mine-q1', { qos: 1 });
+    await other.publishAsync('chat/room', 'theirs', { qos: 1 });
+    await until(() => self.received.length > 0, 'the other client\'s message');
+    t.same(self.received.map((m) => m.payload.toString()), ['theirs'], 'only the other client\'s message');
+
+    // The passed-over QoS 1 message moved the cursor: it is not replayed to the resumed session.
+    await self.endAsync();
+    await until(() => broker.device('chatty') === undefined, 'gone');
+    await other.publishAsync('chat/room', 'while-away', { qos: 1 });
+    const back = await mqttClient(t, url, persistent);
+    await until(() => back.received.length > 0, 'the stored message');
+    await back.publishAsync('chat/room', 'mine-again', { qos: 1 });
+    await other.publishAsync('chat/room', 'marker', { qos: 1 });
+    await until(() => back.received.some((m) => m.payload.toString() === 'marker'), 'the marker');
+    t.same(back.received.map((m) => m.payload.toString()), ['while-away', 'marker'], 'no local still applies after the reconnect, nothing replayed twice');
+  });
+}
+
+t.test('5.0 no local on one filter, not on an overlapping one: the message comes (once); 3.1.1 clients get their own messages', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const v5 = await mqttClient(t, url, { clientId: 'v5', protocolVersion: 5 });
+  await v5.subscribeAsync({ 'chat/#': { qos: 1, nl: true }, 'chat/room': { qos: 1 } });
+  await v5.publishAsync('chat/room', 'own', { qos: 1 });
+  await v5.publishAsync('chat/other', 'own-nl-only', { qos: 1 });
+  await v5.publishAsync('chat/room', 'end', { qos: 1 });
+  await until(() => v5.received.some((m) => m.payload.toString() === 'end'), 'the end marker');
+  t.same(v5.received.map((m) => m.payload.toString()), ['own', 'end'], 'chat/room has a subscription without no local; chat/other does not');
+
+  const v4 = await mqttClient(t, url, { clientId: 'v4', protocolVersion: 4 });
+  await v4.subscribeAsync('chat/#', { qos: 1 });
+  await v4.publishAsync('chat/room', 'echo', { qos: 1 });
+  await until(() => v4.received.length === 1, 'its own message');
+});
+
+t.test('5.0 no local on a shared subscription is a protocol error: DISCONNECT 0x82', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const raw = await RawMqtt.open(broker.mqttPort!, 5);
+  t.teardown(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'nl-share', clean: true, keepalive: 30 });
+  await raw.waitFor(isConnack);
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/jobs/#', qos: 1, nl: true, rap: false, rh: 0 }] });
+  const disconnect = await raw.waitFor(isDisconnect);
+  t.equal(disconnect.reasonCode, 0x82);
+  t.notOk(raw.packets.some(isSuback), 'no SUBACK');
+  await raw.waitClosed();
+});
