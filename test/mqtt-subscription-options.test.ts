@@ -107,3 +107,59 @@ t.test('5.0 no local on a shared subscription is a protocol error: DISCONNECT 0x
   t.notOk(raw.packets.some(isSuback), 'no SUBACK');
   await raw.waitClosed();
 });
+
+for (const transport of transports) {
+  t.test(`${transport.name}, 5.0 subscription identifiers come back on the PUBLISHes of their subscriptions, retained ones included, and after a reconnect`, async (t) => {
+    const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+    const url = transport.url(broker);
+    const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
+    await pub.publishAsync('fleet/car-1/state', 'parked', { qos: 1, retain: true });
+    const persistent = { clientId: 'ids', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+    const idsOf = (m: Received | undefined) => {
+      const ids = m?.properties?.subscriptionIdentifier;
+      return ids === undefined ? [] : ([] as number[]).concat(ids).sort((a, b) => a - b);
+    };
+    const first = await mqttClient(t, url, persistent);
+    await first.subscribeAsync('fleet/#', { qos: 1, properties: { subscriptionIdentifier: 7 } });
+    await until(() => first.received.length === 1, 'the retained message');
+    t.same([first.received[0]!.retain, idsOf(first.received[0])], [true, [7]], 'the retained message carries the identifier');
+    await first.subscribeAsync('fleet/+/speed', { qos: 1, properties: { subscriptionIdentifier: 9 } });
+    await first.subscribeAsync('other', { qos: 1 });
+    await pub.publishAsync('fleet/car-1/speed', '88', { qos: 1 });
+    await pub.publishAsync('other', 'no id', { qos: 0 });
+    await until(() => first.received.length === 3, 'two live messages');
+    t.same(idsOf(first.received[1]), [7, 9], 'overlapping subscriptions: both identifiers, one PUBLISH');
+    t.same(idsOf(first.received[2]), [], 'a subscription without an identifier');
+
+    await first.endAsync();
+    await until(() => broker.device('ids') === undefined, 'gone');
+    await pub.publishAsync('fleet/car-2/speed', '12', { qos: 1 });
+    const second = await mqttClient(t, url, persistent);
+    await until(() => second.received.length === 1, 'the stored message');
+    t.same(idsOf(second.received[0]), [7, 9], 'kept with the session');
+  });
+}
+
+t.test('5.0 CONNACK advertises what the broker does', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 }, maxFrameBytes: 65_536 });
+  const raw = await RawMqtt.open(broker.mqttPort!, 5);
+  t.teardown(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'props', clean: true, keepalive: 30 });
+  const connack = await raw.waitFor(isConnack);
+  t.same(
+    connack.properties,
+    {
+      maximumQoS: 1,
+      retainAvailable: true,
+      sharedSubscriptionAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      topicAliasMaximum: 64,
+      maximumPacketSize: 65_536,
+    },
+    'no receive maximum (65,535: the broker does not limit inbound QoS 1) and no server keep alive (the client\'s is used)',
+  );
+  raw.send({ cmd: 'subscribe', messageId: 1, properties: { subscriptionIdentifier: 0 }, subscriptions: [{ topic: 'a', qos: 0, nl: false, rap: false, rh: 0 }] });
+  const disconnect = await raw.waitFor(isDisconnect);
+  t.equal(disconnect.reasonCode, 0x82, 'subscription identifier 0 is a protocol error');
+});

@@ -17,7 +17,7 @@ export type ChannelEffect =
   /** A retained PUBLISH to store (or clear, when empty) once the ACL allowed it. */
   | { type: 'retain'; topic: string; payload: Uint8Array; qos: 0 | 1; props: MessageProperties | undefined }
   /** Subscriptions granted whose retained messages are wanted: send them. */
-  | { type: 'granted'; filters: { filter: string; qos: 0 | 1 }[] }
+  | { type: 'granted'; filters: GrantedFilter[] }
   /** The client said goodbye (DISCONNECT). */
   | { type: 'goodbye'; publishWill: boolean; sessionExpirySeconds?: number }
   /** Close the connection: DISCONNECT with `reason` first (5.0), then end the transport. */
@@ -36,11 +36,19 @@ export interface ChannelOptions {
   shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
 }
 
+/** A subscription whose retained messages are wanted. */
+export interface GrantedFilter {
+  filter: string;
+  qos: 0 | 1;
+  /** 5.0 Subscription Identifier the retained messages carry. */
+  subscriptionId?: number;
+}
+
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
 type Pending =
   | { kind: 'puback'; packetId: number }
   /** One filter of a SUBSCRIBE: its reply fills slot `index` of the SUBACK. */
-  | { kind: 'suback'; request: SubscribeRequest; index: number; filter: string; qos: 0 | 1; sendRetained: boolean; existed: boolean }
+  | { kind: 'suback'; request: SubscribeRequest; index: number; granted: GrantedFilter; sendRetained: boolean; existed: boolean }
   | { kind: 'unsuback'; packetId: number; count: number };
 
 interface SubscribeRequest {
@@ -48,7 +56,7 @@ interface SubscribeRequest {
   codes: (number | undefined)[];
   waiting: number;
   /** Filters granted so far: their retained messages follow the SUBACK. */
-  granted: { filter: string; qos: 0 | 1 }[];
+  granted: GrantedFilter[];
 }
 
 /**
@@ -177,6 +185,9 @@ export class MqttChannel {
     if (packet.subscriptions.some((s) => s.nl && s.topic.startsWith(SHARE_PREFIX))) {
       return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'No Local on a shared subscription' }];
     }
+    const subscriptionId = packet.properties?.subscriptionIdentifier;
+    // Spec 3.8.2.1.2: an identifier of 0 is a protocol error (mqtt-packet parses it).
+    if (subscriptionId === 0) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: 'subscription identifier 0' }];
     const request: SubscribeRequest = { packetId: packet.messageId!, codes: [], waiting: 0, granted: [] };
     const effects: ChannelEffect[] = [];
     packet.subscriptions.forEach((subscription, index) => {
@@ -201,10 +212,15 @@ export class MqttChannel {
           request.waiting++;
           const existed = this.filters.has(target.filter);
           this.filters.add(target.filter);
-          this.options.subscriptionOptions.set(target.filter, { noLocal: subscription.nl === true, retainAsPublished: subscription.rap === true });
+          this.options.subscriptionOptions.set(target.filter, {
+            noLocal: subscription.nl === true,
+            retainAsPublished: subscription.rap === true,
+            ...(subscriptionId !== undefined ? { subscriptionId } : {}),
+          });
           // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.
           const sendRetained = subscription.rh === 2 ? false : subscription.rh === 1 ? !existed : true;
-          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained, existed });
+          const granted: GrantedFilter = { filter: target.filter, qos, ...(subscriptionId !== undefined ? { subscriptionId } : {}) };
+          this.pending.set(seq, { kind: 'suback', request, index, granted, sendRetained, existed });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -243,10 +259,13 @@ export class MqttChannel {
    */
   deliver(msg: MsgFrame): IPublishPacket | ChannelEffect[] {
     const options = this.options.subscriptionOptions;
-    const forwarding = options.none ? 'clear-retain' : options.forwarding(msg.stream, msg.from === this.options.clientId, this.filters);
-    if (forwarding === 'skip') return this.passOver(msg);
+    const forwarding = options.none ? undefined : options.forwarding(msg.stream, msg.from === this.options.clientId, this.filters);
+    if (forwarding?.skip) return this.passOver(msg);
     const packet = this.publishPacket(msg);
-    if (forwarding === 'keep-retain' && msg.retain) packet.retain = true;
+    if (forwarding) {
+      if (forwarding.keepRetain && msg.retain) packet.retain = true;
+      if (forwarding.subscriptionIds.length > 0) withSubscriptionIds(packet, forwarding.subscriptionIds);
+    }
     if (msg.qos === 0 || msg.epoch === undefined) return packet;
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
@@ -269,9 +288,10 @@ export class MqttChannel {
    * lower of its own QoS and the subscription's. A QoS 1 copy has a packet id of its own and moves
    * no cursor when acknowledged.
    */
-  retainedPacket(message: RetainedMessage, qos: 0 | 1): IPublishPacket {
+  retainedPacket(message: RetainedMessage, { qos, subscriptionId }: GrantedFilter): IPublishPacket {
     const packet: IPublishPacket = { cmd: 'publish', topic: message.topic, payload: Buffer.from(message.payload), qos: 0, dup: false, retain: true };
     if (this.v5 && message.props) packet.properties = toMqttProperties(message.props);
+    if (subscriptionId !== undefined) withSubscriptionIds(packet, [subscriptionId]);
     if (Math.min(message.qos, qos) === 1) {
       packet.qos = 1;
       packet.messageId = this.qos1.packetIdForUnstored(() => undefined);
@@ -315,11 +335,12 @@ export class MqttChannel {
       }
       case 'suback': {
         const r = request.request;
-        r.codes[request.index] = reason === Reason.SUCCESS ? request.qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
-        if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push({ filter: request.filter, qos: request.qos });
+        const { filter, qos } = request.granted;
+        r.codes[request.index] = reason === Reason.SUCCESS ? qos : this.v5 ? refusalReason(code!, 'subscribe') : SUBACK_FAILURE_V4;
+        if (reason === Reason.SUCCESS && request.sendRetained) r.granted.push(request.granted);
         if (reason !== Reason.SUCCESS && !request.existed) {
-          this.filters.delete(request.filter);
-          this.options.subscriptionOptions.remove(request.filter);
+          this.filters.delete(filter);
+          this.options.subscriptionOptions.remove(filter);
         }
         r.waiting--;
         return r.waiting === 0 ? this.suback(r) : [];
@@ -344,4 +365,9 @@ export class MqttChannel {
     this.seq = (this.seq % 0x7fffffff) + 1;
     return this.seq;
   }
+}
+
+/** Adds the 5.0 Subscription Identifiers of the subscriptions a PUBLISH is for. */
+function withSubscriptionIds(packet: IPublishPacket, ids: number[]): void {
+  packet.properties = { ...packet.properties, subscriptionIdentifier: ids.length === 1 ? ids[0]! : ids };
 }

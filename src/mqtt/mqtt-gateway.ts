@@ -113,9 +113,9 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         });
         return;
       case 'granted':
-        for (const { filter, qos } of effect.filters) {
-          for (const message of this.deps.retained.matching(filter)) {
-            conn.send(live.channel.retainedPacket(message, qos));
+        for (const granted of effect.filters) {
+          for (const message of this.deps.retained.matching(granted.filter)) {
+            conn.send(live.channel.retainedPacket(message, granted));
             conn.tally.messagesOut++;
           }
         }
@@ -231,7 +231,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         retainAvailable: true,
         sharedSubscriptionAvailable: true,
         wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: false,
+        subscriptionIdentifiersAvailable: true,
         topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
         maximumPacketSize: this.deps.limits.maxPacketBytes,
         ...(assigned ? { assignedClientIdentifier: clientId } : {}),
