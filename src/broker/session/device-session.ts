@@ -99,9 +99,11 @@ export class DeviceSession implements Session {
     const { fanout, index, keeper, devices } = this.services;
     fanout.removeMember(this.member);
     this.outbox.close();
-    // A newer connection of the device (takeover) keeps the session going.
+    // A newer connection of the device (takeover) carries the session on: it stays connected, so
+    // this connection's expiry (0: none) must not start, or the newcomer would restore nothing.
     const replaced = devices.get(this.deviceId) !== undefined;
-    if (this.expiryMs === 0 && !replaced) keeper.discard(this.deviceId, index);
+    if (replaced) keeper.saveConnected(this.deviceId, this.subscribed);
+    else if (this.expiryMs === 0) keeper.discard(this.deviceId, index);
     else keeper.saveDisconnected(this.deviceId, this.subscribed, this.expiryMs);
     if (!replaced) this.services.presence?.left(this.deviceId);
   }
