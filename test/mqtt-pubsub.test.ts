@@ -3,16 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RelaymeshClient } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
-import { mqttClient, until } from './helpers/mqtt.js';
+import { mqttClient, until, mqttTransports } from './helpers/mqtt.js';
 import { RawClient } from './helpers/raw-client.js';
 import { FrameKind } from '../src/protocol/index.js';
 
-const transports = [
-  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
-  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
-] as const;
-
-for (const transport of transports) {
+for (const transport of mqttTransports) {
   for (const protocolVersion of [4, 5] as const) {
     t.test(`${transport.name}, MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'}: QoS 0 and 1 publish reach a wildcard subscriber`, async (t) => {
       const broker = await startTestBroker(t, { mqtt: { port: 0 } });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startTestBroker } from './helpers/broker.js';
-import { mqttClient, until } from './helpers/mqtt.js';
+import { mqttClient, until, mqttTransports } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
 
 for (const protocolVersion of [4, 5] as const) {
@@ -55,12 +55,7 @@ t.test('5.0 retain handling 2: no retained messages for that subscription', asyn
   t.same(sub.received.map((m) => m.topic), ['cfg/marker'], 'the retained message was not sent');
 });
 
-const transports = [
-  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
-  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
-] as const;
-
-for (const transport of transports) {
+for (const transport of mqttTransports) {
   t.test(`${transport.name}, 5.0 retain handling 1: retained messages only for a subscription that did not exist, in this connection or the stored session`, async (t) => {
     const broker = await startTestBroker(t, { mqtt: { port: 0 } });
     const url = transport.url(broker);

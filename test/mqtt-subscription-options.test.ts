@@ -1,16 +1,11 @@
 import t from 'tap';
 import { startTestBroker } from './helpers/broker.js';
-import { mqttClient, until, type Received } from './helpers/mqtt.js';
+import { mqttClient, until, type Received, mqttTransports } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isDisconnect, isSuback } from './helpers/raw-mqtt.js';
-
-const transports = [
-  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
-  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
-] as const;
 
 const retainOf = (received: Received[]) => Object.fromEntries(received.map((m) => [m.payload.toString(), m.retain]));
 
-for (const transport of transports) {
+for (const transport of mqttTransports) {
   for (const protocolVersion of [4, 5] as const) {
     t.test(`${transport.name}, MQTT ${protocolVersion === 4 ? '3.1.1' : '5.0'} without retain-as-published: RETAIN 0 when forwarded, 1 only on the retained message sent for a new subscription`, async (t) => {
       const broker = await startTestBroker(t, { mqtt: { port: 0 } });
@@ -108,7 +103,7 @@ t.test('5.0 no local on a shared subscription is a protocol error: DISCONNECT 0x
   await raw.waitClosed();
 });
 
-for (const transport of transports) {
+for (const transport of mqttTransports) {
   t.test(`${transport.name}, 5.0 subscription identifiers come back on the PUBLISHes of their subscriptions, retained ones included, and after a reconnect`, async (t) => {
     const broker = await startTestBroker(t, { mqtt: { port: 0 } });
     const url = transport.url(broker);

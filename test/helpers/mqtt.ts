@@ -1,5 +1,11 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 
+/** The two ways an MQTT client reaches a test broker: TCP (`mqttPort`) and WebSocket at `/mqtt`. */
+export const mqttTransports = [
+  { name: 'TCP', url: (b: { mqttPort: number | undefined }) => `mqtt://127.0.0.1:${b.mqttPort}` },
+  { name: 'WebSocket', url: (b: { port: number }) => `ws://127.0.0.1:${b.port}/mqtt` },
+] as const;
+
 export interface Received {
   topic: string;
   payload: Buffer;
