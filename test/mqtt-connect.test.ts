@@ -100,6 +100,32 @@ t.test('QoS 2 PUBLISH is refused: 5.0 DISCONNECT 0x9B, 3.1.1 connection closed',
   }
 });
 
+t.test('QoS 2 elsewhere: a will with QoS 2 (5.0 CONNACK 0x9B; 3.1.1 accepted, published at QoS 1), a PUBREL (DISCONNECT 0x9B)', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const will = { topic: 'wills/q2', payload: Buffer.from('gone'), qos: 2 as const, retain: false };
+  const v5 = await RawMqtt.open(broker.mqttPort!, 5);
+  t.teardown(() => v5.destroy());
+  v5.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'will-v5', clean: true, keepalive: 30, will });
+  t.equal((await v5.waitFor(isConnack)).reasonCode, 0x9b, '5.0: QoS not supported');
+
+  const watcher = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'watcher' });
+  await watcher.subscribeAsync('wills/#', { qos: 1 });
+  const v4 = await RawMqtt.open(broker.mqttPort!, 4);
+  t.teardown(() => v4.destroy());
+  v4.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'will-v4', clean: true, keepalive: 30, will });
+  t.equal((await v4.waitFor(isConnack)).returnCode, 0, '3.1.1: accepted');
+  v4.destroy();
+  await until(() => watcher.received.length === 1, 'the will');
+  t.same([watcher.received[0]!.payload.toString(), watcher.received[0]!.qos], ['gone', 1], 'published at QoS 1');
+
+  const rel = await RawMqtt.open(broker.mqttPort!, 5);
+  t.teardown(() => rel.destroy());
+  rel.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'pubrel', clean: true, keepalive: 30 });
+  await rel.waitFor(isConnack);
+  rel.send({ cmd: 'pubrel', messageId: 1 });
+  t.equal((await rel.waitFor(isDisconnect)).reasonCode, 0x9b);
+});
+
 t.test('a silent client is closed after 1.5 × its keep-alive', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
   const raw = await RawMqtt.open(broker.mqttPort!, 5);
