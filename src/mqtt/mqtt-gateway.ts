@@ -139,6 +139,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
     if (!takenOver && client.device.session.expiryMs === 0) this.forgetSession(client.clientId);
+    // Kept only for client ids that set an option: a stored session may expire unseen by this front.
+    else if (!takenOver && this.subscriptionOptions.get(client.clientId)?.none) this.subscriptionOptions.delete(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.session.expiryMs ?? 0));
