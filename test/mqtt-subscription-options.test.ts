@@ -1,4 +1,5 @@
 import t from 'tap';
+import { RelaymeshClient } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until, type Received, mqttTransports } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isDisconnect, isSuback } from './helpers/raw-mqtt.js';
@@ -157,4 +158,19 @@ t.test('5.0 CONNACK advertises what the broker does', async (t) => {
   raw.send({ cmd: 'subscribe', messageId: 1, properties: { subscriptionIdentifier: 0 }, subscriptions: [{ topic: 'a', qos: 0, nl: false, rap: false, rh: 0 }] });
   const disconnect = await raw.waitFor(isDisconnect);
   t.equal(disconnect.reasonCode, 0x82, 'subscription identifier 0 is a protocol error');
+});
+
+t.test('an SDK subscriber gets MQTT publishes made with RETAIN (the flag travels in MSG), QoS 0 and 1', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const sdk = new RelaymeshClient({ url: broker.url, deviceId: 'sdk-backend', reconnect: false });
+  t.teardown(() => sdk.close());
+  const atSdk: string[] = [];
+  sdk.on('message', (m) => atSdk.push(Buffer.from(m.payload).toString()));
+  await sdk.connect();
+  await sdk.subscribe(['st/#'], { qos: 1 });
+  const pub = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'pub', protocolVersion: 5 });
+  await pub.publishAsync('st/a', 'q0', { qos: 0, retain: true });
+  await pub.publishAsync('st/b', 'q1', { qos: 1, retain: true });
+  await until(() => atSdk.length === 2, 'both messages');
+  t.same(atSdk.sort(), ['q0', 'q1']);
 });
