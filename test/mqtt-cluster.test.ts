@@ -40,4 +40,13 @@ t.test('across two cluster nodes: MQTT publisher → SDK subscriber, SDK publish
   const inboxed = mqttDevice.received.find((m) => m.topic === '$inbox/sensor-1')!;
   t.equal(inboxed.payload.toString(), 'reboot');
   t.same(inboxed.properties?.userProperties, { reason: 'update' }, 'a SEND stored and forwarded across nodes keeps its properties');
+  // The RETAIN flag crosses nodes too: a retain-as-published subscriber on a sees it set.
+  await mqttDevice.subscribeAsync('state/#', { qos: 1, rap: true, rh: 2 });
+  const publisherOnB = await mqttClient(t, `mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'sensor-2', protocolVersion: 5 });
+  const onState = () => mqttDevice.received.filter((m) => m.topic === 'state/sensor-2');
+  for (let i = 0; onState().length === 0 && i < 100; i++) {
+    await publisherOnB.publishAsync('state/sensor-2', 'online', { qos: 1, retain: true });
+    await until(() => onState().length > 0, 'the retain-as-published subscriber on node a', 200).catch(() => undefined);
+  }
+  t.equal(onState()[0]?.retain, true, 'MQTT on b → MQTT on a, RETAIN as published');
 });
