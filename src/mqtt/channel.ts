@@ -30,7 +30,7 @@ export interface ChannelOptions {
   topicAliasMaximum: number;
   /** The filters of the stored session this connection resumed (none after a clean start). */
   storedFilters: Iterable<string>;
-  /** The session's 5.0 No Local and Retain As Published options (kept by the front across reconnects). */
+  /** The session's 5.0 No Local, Retain As Published and Subscription Identifier options (kept by the front across reconnects). */
   subscriptionOptions: SubscriptionOptions;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
   shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };

@@ -64,8 +64,9 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   private readonly connections = new Set<MqttConnection>();
   private readonly clients = new WeakMap<MqttConnection, ClientState>();
   /**
-   * 5.0 No Local / Retain As Published of each client id's session, in memory (the stored
-   * session keeps filters and QoS only): they outlive a reconnect, not a broker restart.
+   * 5.0 No Local, Retain As Published and Subscription Identifiers of each client id's session,
+   * in memory (the stored session keeps filters and QoS only): they outlive a reconnect, not a
+   * broker restart.
    */
   private readonly subscriptionOptions = new Map<string, SubscriptionOptions>();
   private readonly wills: WillTimers;
