@@ -21,7 +21,8 @@ function mosquittoSub(args: string[]): Promise<string[]> {
   const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-W', '30', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => child.once('exit', () => resolve(out.split('\n').filter(Boolean))));
+  // 'close', not 'exit': the process may exit before its last stdout chunk was read.
+  return new Promise((resolve) => child.once('close', () => resolve(out.split('\n').filter(Boolean))));
 }
 
 /** Async: the broker under test runs in this process and must keep answering. */
