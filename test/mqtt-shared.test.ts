@@ -1,5 +1,5 @@
 import t from 'tap';
-import { freePort, startTestBroker } from './helpers/broker.js';
+import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
 
@@ -56,29 +56,4 @@ t.test('$share at QoS 1: acknowledged messages are not handed on when a member l
   await pub.publishAsync('tasks', 'marker', { qos: 1 });
   await until(() => b.received.some((m) => m.payload.toString() === 'marker'), 'the marker at b');
   t.equal(a.received.length + b.received.length, 5, 'no task delivered twice');
-});
-
-t.test('$share across two cluster nodes: a group is per node, each message reaches one member on each node that has members', async (t) => {
-  const secret = 'cluster-secret-0123456789';
-  const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startTestBroker(t, { nodeId: 'a', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portA, secret, peers: [`b@127.0.0.1:${portB}`] } });
-  const b = await startTestBroker(t, { nodeId: 'b', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portB, secret, peers: [`a@127.0.0.1:${portA}`] } });
-  const onA = [await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'a1', protocolVersion: 5 }), await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'a2' })];
-  const onB = await mqttClient(t, `mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'b1', protocolVersion: 5 });
-  for (const m of [...onA, onB]) await m.subscribeAsync('$share/g/work/#', { qos: 1 });
-  const pub = await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'pub', protocolVersion: 5 });
-  // Until the nodes are linked, node b hears nothing: warm up until it does.
-  for (let i = 0; onB.received.length === 0 && i < 300; i++) {
-    await pub.publishAsync('work/warmup', 'w', { qos: 1 });
-    await until(() => onB.received.length > 0, 'a warm-up message on node b', 200).catch(() => undefined);
-  }
-  await pub.publishAsync('work/fence', 'fence', { qos: 1 });
-  await until(() => onB.received.some((m) => m.topic === 'work/fence') && onA.some((c) => c.received.some((m) => m.topic === 'work/fence')), 'the fence on both nodes');
-  const jobsAt = (clients: typeof onA) => clients.flatMap((c) => c.received.filter((m) => m.topic === 'work/job'));
-  const count = 6;
-  for (let i = 0; i < count; i++) await pub.publishAsync('work/job', `job ${i}`, { qos: 1 });
-  await until(() => jobsAt(onA).length === count && jobsAt([onB]).length === count, 'every job once on each node');
-  t.equal(new Set(jobsAt(onA).map((m) => m.payload.toString())).size, count, 'node a: each job at one of its two members');
-  t.same(onA.map((c) => jobsAt([c]).length), [count / 2, count / 2], 'node a spreads the jobs over its members');
-  t.equal(jobsAt([onB]).length, count, 'node b: its one member gets every job too');
 });

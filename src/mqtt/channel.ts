@@ -28,7 +28,12 @@ export interface ChannelOptions {
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
-  shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
+  shares: {
+    join(group: string, filter: string, qos: 0 | 1): Reason | undefined;
+    leave(group: string, filter: string): void;
+    /** A PUBACK may have made room in the client's receive maximum for messages its groups hold back. */
+    roomFreed(): void;
+  };
 }
 
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
@@ -73,6 +78,7 @@ export class MqttChannel {
         return this.onPublish(packet);
       case 'puback': {
         const through = packet.messageId === undefined ? undefined : this.qos1.acknowledge(packet.messageId);
+        this.options.shares.roomFreed();
         return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
       }
       case 'subscribe':

@@ -250,6 +250,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
               return undefined;
             },
             leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
+            roomFreed: () => this.deps.shared.roomFreed(conn),
           },
         },
         this.deps.sentHistory.of(clientId),
