@@ -1,5 +1,8 @@
 import t from 'tap';
-import { startTestBroker } from './helpers/broker.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
 
@@ -56,4 +59,95 @@ t.test('$share at QoS 1: acknowledged messages are not handed on when a member l
   await pub.publishAsync('tasks', 'marker', { qos: 1 });
   await until(() => b.received.some((m) => m.payload.toString() === 'marker'), 'the marker at b');
   t.equal(a.received.length + b.received.length, 5, 'no task delivered twice');
+});
+
+t.test('$share in a persistent session: the group subscription survives a reconnect and a broker restart, and the member counts again', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-session-'));
+  const mqttPort = await freePort();
+  const first = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  const keeper = await mqttClient(t, url, { clientId: 'keeper', clean: false });
+  t.same((await keeper.subscribeAsync('$share/pool/jobs/#', { qos: 1 })).map((g) => g.qos), [1]);
+  const v5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await v5.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await keeper.endAsync();
+  await v5.endAsync();
+  await first.close();
+
+  await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  const back = await mqttClient(t, url, { clientId: 'keeper', clean: false });
+  const back5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 10;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await until(() => back.received.length + back5.received.length === count, 'every job at one restored member, without subscribing again');
+  t.equal(new Set([...back.received, ...back5.received].map((m) => m.payload.toString())).size, count, 'no job twice');
+  t.same([back.received.length, back5.received.length], [count / 2, count / 2], 'both restored members take turns (3.1.1 and 5.0)');
+});
+
+t.test('$share in a clean session: the group subscription ends with the connection', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const once = await mqttClient(t, url, { clientId: 'once' });
+  await once.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await once.endAsync();
+  const back = await mqttClient(t, url, { clientId: 'once', clean: false });
+  await back.subscribeAsync('jobs/marker', { qos: 1 });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job', { qos: 1 });
+  await pub.publishAsync('jobs/marker', 'marker', { qos: 1 });
+  await until(() => back.received.some((m) => m.topic === 'jobs/marker'), 'the marker');
+  t.same(back.received.map((m) => m.topic), ['jobs/marker'], 'no group message after a clean session ended');
+});
+
+/** A 5.0 client on a raw socket that never acknowledges, with receive maximum `receiveMaximum`, in `$share/pool/jobs/#`. */
+async function silentMember(t: { teardown(fn: () => unknown): void }, port: number, clientId: string, receiveMaximum: number): Promise<RawMqtt> {
+  const raw = await RawMqtt.open(port, 5);
+  t.teardown(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60, properties: { receiveMaximum } });
+  await raw.waitFor(isConnack);
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/pool/jobs/#', qos: 1 }] });
+  await raw.waitFor(isSuback);
+  return raw;
+}
+
+t.test('$share and receive maximum: a member whose window is full is skipped for another member', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const slow = await silentMember(t, broker.mqttPort!, 'slow', 2);
+  const worker = await mqttClient(t, url, { clientId: 'worker', protocolVersion: 5 });
+  await worker.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 12;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await until(() => slow.packets.filter(isPublish).length + worker.received.length === count, 'every job handed out');
+  t.equal(slow.packets.filter(isPublish).length, 2, 'the member that acknowledges nothing got only its receive maximum');
+  t.equal(worker.received.length, count - 2, 'the other member got the rest');
+});
+
+t.test('$share and receive maximum: when every member is full, QoS 1 messages wait and go out as acknowledgements make room', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const members = [await silentMember(t, broker.mqttPort!, 'm1', 1), await silentMember(t, broker.mqttPort!, 'm2', 1)];
+  const pub = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'pub' });
+  const count = 6;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  const sent = () => members.flatMap((m) => m.packets.filter(isPublish));
+  await until(() => sent().length === 2, 'one job at each member');
+  t.same(members.map((m) => m.packets.filter(isPublish).length), [1, 1], 'each within its window of one');
+  // Acknowledge one at a time: each PUBACK lets exactly one waiting job out.
+  const acked = new Set<string>();
+  for (let round = 0; round < count + 2 && acked.size < count; round++) {
+    for (const m of members) {
+      for (const p of m.packets.filter(isPublish)) {
+        const key = `${p.payload.toString()}`;
+        if (acked.has(key)) continue;
+        acked.add(key);
+        m.send({ cmd: 'puback', messageId: p.messageId! });
+      }
+    }
+    await until(() => sent().length > acked.size || acked.size === count, 'the next job after an acknowledgement');
+    t.ok(members.every((m) => m.packets.filter(isPublish).length - [...m.packets.filter(isPublish)].filter((p) => acked.has(p.payload.toString())).length <= 1), 'never more than one unacknowledged per member');
+  }
+  t.equal(new Set(sent().map((p) => p.payload.toString())).size, count, 'every job delivered: none dropped');
+  t.equal(sent().length, count, 'none twice');
 });

@@ -192,7 +192,13 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const device = this.deps.gateway.admit(
       conn,
       // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
-      { deviceId: clientId, resume: [], expiryMs: sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
+      {
+        deviceId: clientId,
+        resume: [],
+        expiryMs: sessionExpiryMs,
+        ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}),
+        groups: { join: (group, filter, qos) => this.deps.shared.join(conn, group, filter, qos), leave: (group, filter) => this.deps.shared.leave(conn, group, filter) },
+      },
       SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
       auth,
     );
@@ -246,10 +252,10 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
             join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
               if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              this.deps.shared.join(conn, group, filter, qos);
+              device.session.joinGroup(group, filter, qos);
               return undefined;
             },
-            leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
+            leave: (group, filter) => device.session.leaveGroup(group, filter),
             roomFreed: () => this.deps.shared.roomFreed(conn),
           },
         },
