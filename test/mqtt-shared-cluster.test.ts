@@ -108,3 +108,18 @@ t.test('$share across two cluster nodes: what a member on the far node had not a
   t.equal(redelivered.length, unacked.length, 'none lost: the far member’s jobs went to the worker');
   t.ok(redelivered.every((m) => m.dup && m.qos === 1), 'with DUP=1 at QoS 1');
 });
+
+t.test('$share across two cluster nodes: with the only member away (stored session) on the far node, QoS 1 messages wait there for it', async (t) => {
+  const { urlA, urlB } = await twoNodes(t);
+  const opts = { clientId: 'away', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 3600 } };
+  const member = await mqttClient(t, urlB, opts);
+  await member.subscribeAsync('$share/pool/work/#', { qos: 1 });
+  const pub = await mqttClient(t, urlA, { clientId: 'pub', protocolVersion: 5 });
+  await untilGroupSpans(pub, [member], 'a');
+  await member.endAsync();
+  const count = 5;
+  for (let i = 0; i < count; i++) await pub.publishAsync('work/job', `J${i}`, { qos: 1 });
+  const back = await mqttClient(t, urlB, opts);
+  await until(() => jobs([back]).length >= count, 'the jobs at the member once it is back');
+  t.same(jobs([back]).sort(), Array.from({ length: count }, (_, i) => `J${i}`).sort(), 'every job, once');
+});

@@ -151,3 +151,50 @@ t.test('$share and receive maximum: when every member is full, QoS 1 messages wa
   t.equal(new Set(sent().map((p) => p.payload.toString())).size, count, 'every job delivered: none dropped');
   t.equal(sent().length, count, 'none twice');
 });
+
+t.test('$share with every member away with a stored session: QoS 1 messages are kept for the first member that comes back', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const member = await mqttClient(t, url, { clientId: 'away', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 5;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await pub.publishAsync('jobs/late', 'late', { qos: 0 });
+  const back = await mqttClient(t, url, { clientId: 'away', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await until(() => back.received.length >= count, 'the kept jobs at the member that came back');
+  t.same(back.received.map((m) => m.payload.toString()), Array.from({ length: count }, (_, i) => `job ${i}`), 'every QoS 1 job, in order (QoS 0 ones are not kept)');
+});
+
+t.test('$share with every member away: a member coming back with a clean start gets nothing that was kept', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const member = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job 1', { qos: 1 });
+  const fresh = await mqttClient(t, url, { clientId: 'away', clean: true });
+  await fresh.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await pub.publishAsync('jobs/2', 'job 2', { qos: 1 });
+  await until(() => fresh.received.length > 0, 'the next job');
+  t.same(fresh.received.map((m) => m.payload.toString()), ['job 2'], 'only what was published after it joined');
+});
+
+t.test('$share with every member away across a broker restart: the stored session is parked again, and messages wait for it', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-parked-'));
+  const mqttPort = await freePort();
+  const first = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  const member = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  await first.close();
+  await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job 1', { qos: 1 });
+  const back = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await until(() => back.received.length > 0, 'the job published while it was away');
+  t.equal(back.received[0]!.payload.toString(), 'job 1');
+});

@@ -138,6 +138,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     send: [metrics.messages.labels('send', '0'), metrics.messages.labels('send', '1')],
   };
   const shared = new SharedSubscriptions(metrics.traffic.mqtt);
+  shared.parkStored(store.sessions(), options.sessionExpiryMs);
   const delivery = new Delivery(store, index, fanout, devices, options, storeWriteFailed, shared, (kind, message) => {
     acceptedByQos[kind][message.qos]!.inc();
     // Checked first: the log record would be built for every message even with debug off.

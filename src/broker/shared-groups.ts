@@ -11,8 +11,11 @@ export interface SharedHandOff {
   handOffs: number;
 }
 
-/** Members of one group on one node, as nodes tell each other. */
-export type GroupCount = [group: string, filter: string, members: number];
+/**
+ * One group on one node, as nodes tell each other: its connected members, and its members that
+ * are away with a stored session (they rejoin when they reconnect).
+ */
+export type GroupCount = [group: string, filter: string, members: number, parked: number];
 
 /** The other cluster nodes, as the groups use them. */
 export interface SharedGroupPeers {

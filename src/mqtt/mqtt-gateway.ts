@@ -129,6 +129,12 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (!client) return;
     const current = this.deps.devices.get(client.clientId);
     const takenOver = current !== undefined && current.conn !== conn;
+    const expiryMs = client.device.session.expiryMs ?? 0;
+    // Away with a stored session: still in its groups (the new connection of a takeover rejoins them itself).
+    if (!takenOver && expiryMs > 0) {
+      const expiresAt = Date.now() + expiryMs;
+      for (const [group, filter] of client.device.session.sharedSubscriptions) this.deps.shared.park(client.clientId, group, filter, expiresAt);
+    }
     this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
@@ -197,7 +203,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         resume: [],
         expiryMs: sessionExpiryMs,
         ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}),
-        groups: { join: (group, filter, qos) => this.deps.shared.join(conn, group, filter, qos), leave: (group, filter) => this.deps.shared.leave(conn, group, filter) },
+        groups: { join: (group, filter, qos) => this.deps.shared.join(conn, group, filter, qos, clientId), leave: (group, filter) => this.deps.shared.leave(conn, group, filter) },
       },
       SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
       auth,
@@ -206,6 +212,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (clean) {
       this.deps.sessions.discard(clientId);
       this.deps.sentHistory.forget(clientId);
+      this.deps.shared.unparkAll(clientId);
     }
 
     const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;

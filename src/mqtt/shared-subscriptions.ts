@@ -1,6 +1,7 @@
 import type { DurableCopy } from '../../actors/fanout-node.js';
 import type { ClusterGroups, GroupCount, SharedGroupPeers, SharedHandOff } from '../broker/shared-groups.js';
 import { TopicTrie, type MessageTally, type Qos } from '../protocol/index.js';
+import type { SessionRecord } from '../store/index.js';
 
 /** A client in a group, as the group sees it. */
 export interface SharedMember {
@@ -35,12 +36,16 @@ interface Membership {
  * A message accepted on this node goes to one node with members, in proportion to their member
  * counts, then to one member there, in turn among those with room in their receive maximum.
  * A QoS 1 message given to a client waits for its PUBACK; if the client leaves first, it goes to
- * another member with DUP=1. A QoS 1 message no member has room for waits here.
+ * another member with DUP=1. A QoS 1 message no member has room for waits here, and so does
+ * one for a group whose members are all away with a stored session ("parked"), for the first
+ * that comes back.
  */
 class SharedGroup {
   readonly memberships: Membership[] = [];
-  /** Member counts of the other nodes that have members. */
-  readonly remote = new Map<string, number>();
+  /** The other nodes that have members, connected or parked. */
+  readonly remote = new Map<string, { members: number; parked: number }>();
+  /** Members away with a stored session: client id → when that session expires. */
+  readonly parked = new Map<string, number>();
   /** QoS 1 messages no member had room for, oldest first, with whether they were given out before. */
   readonly waiting: { message: GroupMessage; dup: boolean }[] = [];
   private turn = 0;
@@ -54,9 +59,15 @@ class SharedGroup {
     private readonly dropped: () => void,
   ) {}
 
-  /** No member anywhere and nothing waiting: the group can be forgotten. */
+  /** No member anywhere, connected or parked: the group is forgotten, with what waited in it. */
   get empty(): boolean {
-    return this.memberships.length === 0 && this.remote.size === 0 && this.waiting.length === 0;
+    return this.memberships.length === 0 && this.remote.size === 0 && this.parkedHere() === 0;
+  }
+
+  /** Parked members whose session has not expired. */
+  parkedHere(now = Date.now()): number {
+    for (const [clientId, expiresAt] of this.parked) if (expiresAt <= now) this.parked.delete(clientId);
+    return this.parked.size;
   }
 
   /**
@@ -65,7 +76,8 @@ class SharedGroup {
    */
   route(message: GroupMessage, handOffs: number, dup = false): void {
     const handedHere = handOffs > 0;
-    const stay = handOffs >= MAX_HAND_OFFS || (handedHere && this.memberships.length > 0);
+    const keptHere = this.memberships.length > 0 || (this.remoteMembers() === 0 && this.parkedHere() > 0);
+    const stay = handOffs >= MAX_HAND_OFFS || (handedHere && keptHere);
     const to = stay ? undefined : this.pickNode(handedHere);
     if (to === undefined) return this.deliverHere(message, dup);
     const handOff = { group: this.group, filter: this.filter, bytes: message.bytes, qos: message.qos, dup, handOffs: handOffs + 1 };
@@ -93,7 +105,7 @@ class SharedGroup {
   /** Hands waiting messages to members with room (one joined, or acknowledged); elsewhere when none is left here. */
   drain(): void {
     while (this.waiting.length > 0) {
-      if (this.memberships.length === 0 && this.remote.size > 0) {
+      if (this.memberships.length === 0 && this.remoteMembers() > 0) {
         const { message, dup } = this.waiting.shift()!;
         this.route(message, 1, dup);
         continue;
@@ -124,23 +136,33 @@ class SharedGroup {
   }
 
   /**
-   * The node for the next message, undefined for this one: each node with members in proportion
-   * to its count (weighted round-robin), this node too unless `elsewhere`.
+   * The node for the next message, undefined for this one: each node with connected members in
+   * proportion to their count (weighted round-robin), this node too unless `elsewhere`; when no
+   * member is connected anywhere, a node with parked members (this one first).
    */
   private pickNode(elsewhere: boolean): string | undefined {
     if (this.remote.size === 0) return undefined;
     const here = elsewhere ? 0 : this.memberships.length;
-    let total = here;
-    for (const count of this.remote.values()) total += count;
-    if (total === 0) return undefined;
+    const total = here + this.remoteMembers();
+    if (total === 0) {
+      if (!elsewhere && this.parkedHere() > 0) return undefined;
+      for (const [nodeId, { parked }] of this.remote) if (parked > 0) return nodeId;
+      return undefined;
+    }
     let at = this.spread++ % total;
     if (at < here) return undefined;
     at -= here;
-    for (const [nodeId, count] of this.remote) {
-      if (at < count) return nodeId;
-      at -= count;
+    for (const [nodeId, { members }] of this.remote) {
+      if (at < members) return nodeId;
+      at -= members;
     }
     return undefined;
+  }
+
+  private remoteMembers(): number {
+    let total = 0;
+    for (const { members } of this.remote.values()) total += members;
+    return total;
   }
 
   /** The next member in turn that can take a message at `qos` now (QoS 1: a QoS 0 member, or one with room). */
@@ -167,6 +189,8 @@ export class SharedSubscriptions implements ClusterGroups {
   /** filter → keys of the groups on it. */
   private readonly filters = new TopicTrie<string>();
   private readonly joined = new Map<SharedMember, Set<string>>();
+  /** client id → keys of the groups it is parked in. */
+  private readonly parkedIn = new Map<string, Set<string>>();
   private peers: SharedGroupPeers | undefined;
   /** QoS 1 messages dropped because a group had MAX_WAITING_PER_GROUP waiting. */
   droppedWaiting = 0;
@@ -181,11 +205,13 @@ export class SharedSubscriptions implements ClusterGroups {
     this.peers = peers;
   }
 
-  join(member: SharedMember, group: string, filter: string, qos: Qos): void {
+  /** `clientId`: the member's, no longer parked in the group once it joined. */
+  join(member: SharedMember, group: string, filter: string, qos: Qos, clientId?: string): void {
     const key = keyOf(group, filter);
     let mine = this.joined.get(member);
     if (!mine) this.joined.set(member, (mine = new Set()));
     const shared = this.groupOf(group, filter);
+    if (clientId !== undefined && shared.parked.delete(clientId)) this.parkedIn.get(clientId)?.delete(key);
     if (mine.has(key)) {
       shared.memberships.find((m) => m.member === member)!.qos = qos;
       return;
@@ -209,6 +235,44 @@ export class SharedSubscriptions implements ClusterGroups {
     this.dropIfEmpty(key, shared);
   }
 
+  /**
+   * A client with a stored session went away (call before `leaveAll`): it stays in the group,
+   * parked, until its session expires at `expiresAt` or it rejoins. While all members are
+   * parked, QoS 1 messages wait for the first that comes back.
+   */
+  park(clientId: string, group: string, filter: string, expiresAt: number): void {
+    const key = keyOf(group, filter);
+    this.groupOf(group, filter).parked.set(clientId, expiresAt);
+    let mine = this.parkedIn.get(clientId);
+    if (!mine) this.parkedIn.set(clientId, (mine = new Set()));
+    mine.add(key);
+    this.peers?.countsChanged();
+  }
+
+  /**
+   * At start-up: the clients of stored sessions are parked in their groups, until their session
+   * expires (a session stored as connected, by a broker that was killed, for at most `longestMs`).
+   */
+  parkStored(sessions: Iterable<[clientId: string, record: SessionRecord]>, longestMs: number): void {
+    const latest = Date.now() + longestMs;
+    for (const [clientId, record] of sessions) {
+      for (const [group, filter] of record.shared ?? []) this.park(clientId, group, filter, Math.min(record.expiresAt, latest));
+    }
+  }
+
+  /** The client's stored session ended (clean start): it is parked nowhere. */
+  unparkAll(clientId: string): void {
+    const keys = this.parkedIn.get(clientId);
+    if (!keys) return;
+    this.parkedIn.delete(clientId);
+    for (const key of keys) {
+      const shared = this.groups.get(key);
+      if (!shared?.parked.delete(clientId)) continue;
+      this.dropIfEmpty(key, shared);
+    }
+    this.peers?.countsChanged();
+  }
+
   /** The client is gone: it leaves every group. */
   leaveAll(member: SharedMember): void {
     for (const key of [...(this.joined.get(member) ?? [])]) {
@@ -227,8 +291,18 @@ export class SharedSubscriptions implements ClusterGroups {
     if (this.groups.size === 0) return 0;
     const matched = this.filters.match(topic);
     const message: GroupMessage = durable ? { bytes: durable.bytes, qos: 1 } : { bytes, qos: 0 };
-    for (const key of matched) this.groups.get(key)!.route(message, 0);
-    return matched.size;
+    let reached = 0;
+    for (const key of matched) {
+      const shared = this.groups.get(key)!;
+      // Its last parked member's session expired since: nobody is left to get it.
+      if (shared.empty) {
+        this.dropIfEmpty(key, shared);
+        continue;
+      }
+      shared.route(message, 0);
+      reached++;
+    }
+    return reached;
   }
 
   /** A message another node handed to this node's members of its group. */
@@ -248,18 +322,22 @@ export class SharedSubscriptions implements ClusterGroups {
   /** This node's member count per group, for the other nodes. */
   localCounts(): GroupCount[] {
     const out: GroupCount[] = [];
-    for (const g of this.groups.values()) if (g.memberships.length > 0) out.push([g.group, g.filter, g.memberships.length]);
+    const now = Date.now();
+    for (const g of this.groups.values()) {
+      const parked = g.parkedHere(now);
+      if (g.memberships.length > 0 || parked > 0) out.push([g.group, g.filter, g.memberships.length, parked]);
+    }
     return out;
   }
 
   setRemoteCounts(nodeId: string, counts: readonly GroupCount[]): void {
     const now = new Set<string>();
-    for (const [group, filter, members] of counts) {
-      if (!(members > 0)) continue;
+    for (const [group, filter, members, parked] of counts) {
+      if (!(members > 0 || parked > 0)) continue;
       const key = keyOf(group, filter);
       now.add(key);
       const shared = this.groupOf(group, filter);
-      shared.remote.set(nodeId, members);
+      shared.remote.set(nodeId, { members, parked });
       shared.drain();
       this.dropIfEmpty(key, shared);
     }
@@ -279,7 +357,7 @@ export class SharedSubscriptions implements ClusterGroups {
     return shared;
   }
 
-  /** A group with no member anywhere and nothing waiting is forgotten. */
+  /** A group with no member anywhere, connected or parked, is forgotten. */
   private dropIfEmpty(key: string, shared: SharedGroup): void {
     if (!shared.empty) return;
     this.groups.delete(key);

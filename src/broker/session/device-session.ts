@@ -61,6 +61,11 @@ export class DeviceSession implements Session {
     return this.subscribed;
   }
 
+  /** `$share` subscriptions: [group, filter, qos]. */
+  get sharedSubscriptions(): Iterable<[group: string, filter: string, qos: Qos]> {
+    return this.shared.values();
+  }
+
   subscribe(filters: readonly string[], qos: Qos): void {
     const { maxSubscriptions } = this.services;
     const added = filters.filter((f) => !this.subscribed.has(f)).length;
