@@ -123,3 +123,17 @@ t.test('$share across two cluster nodes: with the only member away (stored sessi
   await until(() => jobs([back]).length >= count, 'the jobs at the member once it is back');
   t.same(jobs([back]).sort(), Array.from({ length: count }, (_, i) => `J${i}`).sort(), 'every job, once');
 });
+
+t.test('$share across two cluster nodes: once the far node is gone, QoS 1 messages go to the members that are left', async (t) => {
+  const { b, urlA, urlB } = await twoNodes(t);
+  const a1 = await mqttClient(t, urlA, { clientId: 'a1', protocolVersion: 5 });
+  const b1 = await mqttClient(t, urlB, { clientId: 'b1', protocolVersion: 5 });
+  for (const m of [a1, b1]) await m.subscribeAsync('$share/g/work/#', { qos: 1 });
+  const pub = await mqttClient(t, urlA, { clientId: 'pub', protocolVersion: 5 });
+  await untilGroupSpans(pub, [b1], 'a');
+  await b.close();
+  const count = 10;
+  for (let i = 0; i < count; i++) await pub.publishAsync('work/job', `J${i}`, { qos: 1 });
+  await until(() => new Set(jobs([a1])).size === count, 'every job published after node b closed at the member on node a', 60_000);
+  t.equal(jobs([b1]).length, 0, 'none went to the closed node');
+});
