@@ -1,7 +1,7 @@
 import t from 'tap';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { mqttClient, until, type Received } from './helpers/mqtt.js';
-import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
+import { isPublish, silentSubscriber } from './helpers/raw-mqtt.js';
 
 const SECRET = 'cluster-secret-0123456789';
 
@@ -83,12 +83,7 @@ t.test('$share across two cluster nodes: what a member on the far node had not a
   const { urlA, b } = await twoNodes(t);
   const worker = await mqttClient(t, urlA, { clientId: 'worker', protocolVersion: 5 });
   await worker.subscribeAsync('$share/pool/work/#', { qos: 1 });
-  const silent = await RawMqtt.open(b.mqttPort!, 5);
-  t.teardown(() => silent.destroy());
-  silent.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'silent', clean: true, keepalive: 60 });
-  await silent.waitFor(isConnack);
-  silent.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/pool/work/#', qos: 1 }] });
-  await silent.waitFor(isSuback);
+  const silent = await silentSubscriber(t, b.mqttPort!, 'silent', '$share/pool/work/#');
   const pub = await mqttClient(t, urlA, { clientId: 'pub', protocolVersion: 5 });
   const atSilent = () => silent.packets.filter(isPublish).map((p) => p.payload.toString());
   for (let i = 0; atSilent().length === 0 && i < 300; i++) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
-import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
+import { isPublish, silentSubscriber, type RawMqtt } from './helpers/raw-mqtt.js';
 
 t.test('$share at QoS 1: each stored message goes to exactly one member, at QoS 1, 5.0 and 3.1.1 members alike', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
@@ -24,12 +24,7 @@ t.test('$share at QoS 1: each stored message goes to exactly one member, at QoS 
 t.test('$share at QoS 1: what a member received but did not acknowledge goes to another member, with DUP=1, when it disconnects', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
   const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-  const silent = await RawMqtt.open(broker.mqttPort!, 5);
-  t.teardown(() => silent.destroy());
-  silent.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'silent', clean: true, keepalive: 60 });
-  await silent.waitFor(isConnack);
-  silent.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/pool/jobs/#', qos: 1 }] });
-  await silent.waitFor(isSuback);
+  const silent = await silentSubscriber(t, broker.mqttPort!, 'silent', '$share/pool/jobs/#');
   const worker = await mqttClient(t, url, { clientId: 'worker', protocolVersion: 4 });
   await worker.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
   const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
@@ -61,20 +56,29 @@ t.test('$share at QoS 1: acknowledged messages are not handed on when a member l
   t.equal(a.received.length + b.received.length, 5, 'no task delivered twice');
 });
 
-t.test('$share in a persistent session: the group subscription survives a reconnect and a broker restart, and the member counts again', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-session-'));
+/** A broker on a fixed MQTT port and data dir; `restart` closes it and starts it again. */
+async function restartableBroker(t: { teardown(fn: () => unknown): void }): Promise<{ url: string; restart(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-'));
   const mqttPort = await freePort();
-  const first = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
-  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  let broker = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  return {
+    url: `mqtt://127.0.0.1:${mqttPort}`,
+    async restart() {
+      await broker.close();
+      broker = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+    },
+  };
+}
+
+t.test('$share in a persistent session: the group subscription survives a reconnect and a broker restart, and the member counts again', async (t) => {
+  const { url, restart } = await restartableBroker(t);
   const keeper = await mqttClient(t, url, { clientId: 'keeper', clean: false });
   t.same((await keeper.subscribeAsync('$share/pool/jobs/#', { qos: 1 })).map((g) => g.qos), [1]);
   const v5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
   await v5.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
   await keeper.endAsync();
   await v5.endAsync();
-  await first.close();
-
-  await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  await restart();
   const back = await mqttClient(t, url, { clientId: 'keeper', clean: false });
   const back5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
   const pub = await mqttClient(t, url, { clientId: 'pub' });
@@ -100,15 +104,9 @@ t.test('$share in a clean session: the group subscription ends with the connecti
   t.same(back.received.map((m) => m.topic), ['jobs/marker'], 'no group message after a clean session ended');
 });
 
-/** A 5.0 client on a raw socket that never acknowledges, with receive maximum `receiveMaximum`, in `$share/pool/jobs/#`. */
-async function silentMember(t: { teardown(fn: () => unknown): void }, port: number, clientId: string, receiveMaximum: number): Promise<RawMqtt> {
-  const raw = await RawMqtt.open(port, 5);
-  t.teardown(() => raw.destroy());
-  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60, properties: { receiveMaximum } });
-  await raw.waitFor(isConnack);
-  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/pool/jobs/#', qos: 1 }] });
-  await raw.waitFor(isSuback);
-  return raw;
+/** A member of `$share/pool/jobs/#` that never acknowledges, with receive maximum `receiveMaximum`. */
+function silentMember(t: { teardown(fn: () => unknown): void }, port: number, clientId: string, receiveMaximum: number): Promise<RawMqtt> {
+  return silentSubscriber(t, port, clientId, '$share/pool/jobs/#', receiveMaximum);
 }
 
 t.test('$share and receive maximum: a member whose window is full is skipped for another member', async (t) => {
@@ -183,15 +181,11 @@ t.test('$share with every member away: a member coming back with a clean start g
 });
 
 t.test('$share with every member away across a broker restart: the stored session is parked again, and messages wait for it', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-parked-'));
-  const mqttPort = await freePort();
-  const first = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
-  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  const { url, restart } = await restartableBroker(t);
   const member = await mqttClient(t, url, { clientId: 'away', clean: false });
   await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
   await member.endAsync();
-  await first.close();
-  await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  await restart();
   const pub = await mqttClient(t, url, { clientId: 'pub' });
   await pub.publishAsync('jobs/1', 'job 1', { qos: 1 });
   const back = await mqttClient(t, url, { clientId: 'away', clean: false });
