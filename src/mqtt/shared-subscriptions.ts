@@ -55,7 +55,8 @@ class SharedGroup {
     readonly group: string,
     readonly filter: string,
     private readonly tally: MessageTally,
-    private readonly peers: SharedGroupPeers | undefined,
+    /** The cluster, once joined (groups parked at start-up exist before). */
+    private readonly peers: () => SharedGroupPeers | undefined,
     private readonly dropped: () => void,
   ) {}
 
@@ -79,9 +80,10 @@ class SharedGroup {
     const keptHere = this.memberships.length > 0 || (this.remoteMembers() === 0 && this.parkedHere() > 0);
     const stay = handOffs >= MAX_HAND_OFFS || (handedHere && keptHere);
     const to = stay ? undefined : this.pickNode(handedHere);
-    if (to === undefined) return this.deliverHere(message, dup);
+    const peers = this.peers();
+    if (to === undefined || !peers) return this.deliverHere(message, dup);
     const handOff = { group: this.group, filter: this.filter, bytes: message.bytes, qos: message.qos, dup, handOffs: handOffs + 1 };
-    this.peers!.handOff(to, handOff).catch(() => {
+    peers.handOff(to, handOff).catch(() => {
       // That node left (or refused): forget its members until it says otherwise, and pick again.
       this.remote.delete(to);
       if (message.qos === 1) this.route(message, handOffs + 1, dup);
@@ -351,7 +353,7 @@ export class SharedSubscriptions implements ClusterGroups {
     const key = keyOf(group, filter);
     let shared = this.groups.get(key);
     if (!shared) {
-      this.groups.set(key, (shared = new SharedGroup(group, filter, this.tally, this.peers, () => this.droppedWaiting++)));
+      this.groups.set(key, (shared = new SharedGroup(group, filter, this.tally, () => this.peers, () => this.droppedWaiting++)));
       this.filters.add(filter, key);
     }
     return shared;
