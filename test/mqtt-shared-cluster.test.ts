@@ -132,3 +132,30 @@ t.test('$share across two cluster nodes: once the far node is gone, QoS 1 messag
   await until(() => new Set(jobs([a1])).size === count, 'every job published after node b closed at the member on node a', 60_000);
   t.equal(jobs([b1]).length, 0, 'none went to the closed node');
 });
+
+t.test('$share across two cluster nodes: a member on the far node leaving mid-stream at QoS 1 loses no message', async (t) => {
+  const { urlA, urlB } = await twoNodes(t);
+  const a1 = await mqttClient(t, urlA, { clientId: 'a1', protocolVersion: 5 });
+  const b1 = await mqttClient(t, urlB, { clientId: 'b1', protocolVersion: 5 });
+  for (const m of [a1, b1]) await m.subscribeAsync('$share/g/work/#', { qos: 1 });
+  const pub = await mqttClient(t, urlA, { clientId: 'pub', protocolVersion: 5 });
+  await untilGroupSpans(pub, [b1], 'a');
+  const count = 60;
+  const published = Array.from({ length: count }, (_, i) => `J${i}`);
+  for (const id of published.slice(0, count / 2)) await pub.publishAsync('work/job', id, { qos: 1 });
+  await until(() => jobs([b1]).length > 0, 'some jobs at the far member');
+  // The second half is on its way (not awaited) when the far member leaves.
+  const secondHalf = published.slice(count / 2).map((id) => pub.publishAsync('work/job', id, { qos: 1 }));
+  b1.end(true);
+  await Promise.all(secondHalf);
+  await until(() => published.every((id) => jobs([a1, b1]).includes(id)), 'every job at some member', 60_000);
+  t.ok(jobs([b1]).length > 0, `the far member took ${jobs([b1]).length} before it left`);
+  const seen = new Set<string>();
+  const repeats = a1.received.filter((m) => m.topic === 'work/job').filter((m) => {
+    const id = m.payload.toString();
+    const again = seen.has(id) || jobs([b1]).includes(id);
+    seen.add(id);
+    return again;
+  });
+  t.ok(repeats.every((m) => m.dup), `a job the far member may have seen comes again only with DUP=1 (${repeats.length} did)`);
+});
