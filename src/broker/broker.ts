@@ -123,6 +123,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     store,
     clusterFaults: () => cluster?.socketFaults ?? 0,
     connections: { relaymesh: () => server?.connections.size ?? 0, mqtt: (): number => mqtt.connectionCount },
+    sharedDropped: () => shared.droppedWaiting,
   });
   const fanout = new TopicFanout<LiveDevice>(turnScheduler, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const storeWriteFailed: StoreWriteFailed = (operation, err) => {

@@ -84,9 +84,10 @@ class SharedGroup {
     if (to === undefined || !peers) return this.deliverHere(message, dup);
     const handOff = { group: this.group, filter: this.filter, bytes: message.bytes, qos: message.qos, dup, handOffs: handOffs + 1 };
     peers.handOff(to, handOff).catch(() => {
-      // That node left (or refused): forget its members until it says otherwise, and pick again.
+      // That node left (or refused): forget its members until it says otherwise, and pick again,
+      // with DUP set: it may have taken the message just before its link went down.
       this.remote.delete(to);
-      if (message.qos === 1) this.route(message, handOffs + 1, dup);
+      if (message.qos === 1) this.route(message, handOffs + 1, true);
     });
   }
 

@@ -84,13 +84,13 @@ export class DeviceSession implements Session {
   /** Joins a `$share` group (checked by the caller); kept with the session like a filter. */
   joinGroup(group: string, filter: string, qos: Qos): void {
     this.groups?.join(group, filter, qos);
-    this.shared.set(`${group}\u0000${filter}`, [group, filter, qos]);
+    this.shared.set(groupKey(group, filter), [group, filter, qos]);
     if (this.restored) this.services.keeper.saveConnected(this.deviceId, this.held());
   }
 
   leaveGroup(group: string, filter: string): void {
     this.groups?.leave(group, filter);
-    if (!this.shared.delete(`${group}\u0000${filter}`)) return;
+    if (!this.shared.delete(groupKey(group, filter))) return;
     if (this.restored) this.services.keeper.saveConnected(this.deviceId, this.held());
   }
 
@@ -122,7 +122,7 @@ export class DeviceSession implements Session {
     }
     // A group joined since the connection opened wins over the stored one.
     for (const [group, filter, qos] of stored?.shared ?? []) {
-      if (!this.groups || this.shared.has(`${group}\u0000${filter}`) || !mayReceive(this.member.auth.acl, filter)) continue;
+      if (!this.groups || this.shared.has(groupKey(group, filter)) || !mayReceive(this.member.auth.acl, filter)) continue;
       this.joinGroup(group, filter, qos);
     }
     this.restored = true;
@@ -146,4 +146,8 @@ export class DeviceSession implements Session {
   private held(): HeldSubscriptions {
     return { filters: this.subscribed, shared: this.shared.values() };
   }
+}
+
+function groupKey(group: string, filter: string): string {
+  return `${group}\u0000${filter}`;
 }
