@@ -22,7 +22,7 @@ export type ClusterPayload =
   | { t: 'send'; message: DirectMessage }
   | { t: 'publish'; publication: Publication }
   | { t: 'share'; message: SharedHandOff }
-  | { t: 'groups'; version: number; counts: GroupCount[] };
+  | { t: 'groups'; version: number; counts: GroupCount[]; ask?: boolean };
 
 export interface ClusterSettings {
   host: string;
@@ -92,7 +92,7 @@ export class ClusterBridge implements MessageRouter {
         case 'share':
           return deps.groups?.handedOff(payload.message);
         case 'groups':
-          return groupExchange?.received(m.origin, payload.version, payload.counts);
+          return groupExchange?.received(m.origin, payload.version, payload.counts, payload.ask === true);
       }
     };
     const { forwardTimeoutMs: _bridgeOnly, peers, etcd: etcdSettings, tls: tlsFiles, ...nodeOptions } = settings;

@@ -8,7 +8,9 @@ const REFRESH_MS = 5_000;
 /**
  * Every node's view of where the `$share` groups have members, and the hand-off of a group's
  * message to the node picked for it. Each node broadcasts its own member counts when they change
- * (once per turn), when a node joins, and every REFRESH_MS; a node that leaves has none.
+ * (once per turn), when a node joins, and every REFRESH_MS; a node that leaves has none. A node
+ * starting asks the others for theirs (their broadcasts of its joining may have come before it
+ * listened).
  */
 export class SharedGroupExchange implements SharedGroupPeers {
   private version = 0;
@@ -32,6 +34,7 @@ export class SharedGroupExchange implements SharedGroupPeers {
       if (!this.advertisedNone) this.advertise();
     }, REFRESH_MS);
     this.refresh.unref();
+    this.advertise(true);
   }
 
   countsChanged(): void {
@@ -53,8 +56,9 @@ export class SharedGroupExchange implements SharedGroupPeers {
     }
   }
 
-  /** Counts broadcast by `origin`. */
-  received(origin: string, version: number, counts: readonly GroupCount[]): void {
+  /** Counts broadcast by `origin`; `ask`: it wants everybody's. */
+  received(origin: string, version: number, counts: readonly GroupCount[], ask: boolean): void {
+    if (ask) this.countsChanged();
     if ((this.heard.get(origin) ?? -1) >= version) return;
     this.heard.set(origin, version);
     this.groups.setRemoteCounts(origin, counts);
@@ -64,11 +68,11 @@ export class SharedGroupExchange implements SharedGroupPeers {
     clearInterval(this.refresh);
   }
 
-  private advertise(): void {
+  private advertise(ask = false): void {
     const counts = this.groups.localCounts();
     this.advertisedNone = counts.length === 0;
     // Time-based, so that a restarted node's counts are newer than its former self's.
     this.version = Math.max(Date.now(), this.version + 1);
-    this.node.broadcast({ t: 'groups', version: this.version, counts });
+    this.node.broadcast({ t: 'groups', version: this.version, counts, ...(ask ? { ask } : {}) });
   }
 }
