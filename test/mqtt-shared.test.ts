@@ -1,7 +1,10 @@
 import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
-import { RawMqtt, isConnack, isPublish, isSuback } from './helpers/raw-mqtt.js';
+import { isPublish, silentSubscriber, type RawMqtt } from './helpers/raw-mqtt.js';
 
 t.test('$share at QoS 1: each stored message goes to exactly one member, at QoS 1, 5.0 and 3.1.1 members alike', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
@@ -21,12 +24,7 @@ t.test('$share at QoS 1: each stored message goes to exactly one member, at QoS 
 t.test('$share at QoS 1: what a member received but did not acknowledge goes to another member, with DUP=1, when it disconnects', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
   const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-  const silent = await RawMqtt.open(broker.mqttPort!, 5);
-  t.teardown(() => silent.destroy());
-  silent.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'silent', clean: true, keepalive: 60 });
-  await silent.waitFor(isConnack);
-  silent.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/pool/jobs/#', qos: 1 }] });
-  await silent.waitFor(isSuback);
+  const silent = await silentSubscriber(t, broker.mqttPort!, 'silent', '$share/pool/jobs/#');
   const worker = await mqttClient(t, url, { clientId: 'worker', protocolVersion: 4 });
   await worker.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
   const pub = await mqttClient(t, url, { clientId: 'pub', protocolVersion: 5 });
@@ -58,27 +56,139 @@ t.test('$share at QoS 1: acknowledged messages are not handed on when a member l
   t.equal(a.received.length + b.received.length, 5, 'no task delivered twice');
 });
 
-t.test('$share across two cluster nodes: a group is per node, each message reaches one member on each node that has members', async (t) => {
-  const secret = 'cluster-secret-0123456789';
-  const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startTestBroker(t, { nodeId: 'a', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portA, secret, peers: [`b@127.0.0.1:${portB}`] } });
-  const b = await startTestBroker(t, { nodeId: 'b', mqtt: { port: 0 }, cluster: { host: '127.0.0.1', port: portB, secret, peers: [`a@127.0.0.1:${portA}`] } });
-  const onA = [await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'a1', protocolVersion: 5 }), await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'a2' })];
-  const onB = await mqttClient(t, `mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'b1', protocolVersion: 5 });
-  for (const m of [...onA, onB]) await m.subscribeAsync('$share/g/work/#', { qos: 1 });
-  const pub = await mqttClient(t, `mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'pub', protocolVersion: 5 });
-  // Until the nodes are linked, node b hears nothing: warm up until it does.
-  for (let i = 0; onB.received.length === 0 && i < 300; i++) {
-    await pub.publishAsync('work/warmup', 'w', { qos: 1 });
-    await until(() => onB.received.length > 0, 'a warm-up message on node b', 200).catch(() => undefined);
-  }
-  await pub.publishAsync('work/fence', 'fence', { qos: 1 });
-  await until(() => onB.received.some((m) => m.topic === 'work/fence') && onA.some((c) => c.received.some((m) => m.topic === 'work/fence')), 'the fence on both nodes');
-  const jobsAt = (clients: typeof onA) => clients.flatMap((c) => c.received.filter((m) => m.topic === 'work/job'));
+/** A broker on a fixed MQTT port and data dir; `restart` closes it and starts it again. */
+async function restartableBroker(t: { teardown(fn: () => unknown): void }): Promise<{ url: string; restart(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-share-'));
+  const mqttPort = await freePort();
+  let broker = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+  return {
+    url: `mqtt://127.0.0.1:${mqttPort}`,
+    async restart() {
+      await broker.close();
+      broker = await startTestBroker(t, { dataDir, mqtt: { port: mqttPort } });
+    },
+  };
+}
+
+t.test('$share in a persistent session: the group subscription survives a reconnect and a broker restart, and the member counts again', async (t) => {
+  const { url, restart } = await restartableBroker(t);
+  const keeper = await mqttClient(t, url, { clientId: 'keeper', clean: false });
+  t.same((await keeper.subscribeAsync('$share/pool/jobs/#', { qos: 1 })).map((g) => g.qos), [1]);
+  const v5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await v5.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await keeper.endAsync();
+  await v5.endAsync();
+  await restart();
+  const back = await mqttClient(t, url, { clientId: 'keeper', clean: false });
+  const back5 = await mqttClient(t, url, { clientId: 'keeper5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 10;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await until(() => back.received.length + back5.received.length === count, 'every job at one restored member, without subscribing again');
+  t.equal(new Set([...back.received, ...back5.received].map((m) => m.payload.toString())).size, count, 'no job twice');
+  t.same([back.received.length, back5.received.length], [count / 2, count / 2], 'both restored members take turns (3.1.1 and 5.0)');
+});
+
+t.test('$share in a clean session: the group subscription ends with the connection', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const once = await mqttClient(t, url, { clientId: 'once' });
+  await once.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await once.endAsync();
+  const back = await mqttClient(t, url, { clientId: 'once', clean: false });
+  await back.subscribeAsync('jobs/marker', { qos: 1 });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job', { qos: 1 });
+  await pub.publishAsync('jobs/marker', 'marker', { qos: 1 });
+  await until(() => back.received.some((m) => m.topic === 'jobs/marker'), 'the marker');
+  t.same(back.received.map((m) => m.topic), ['jobs/marker'], 'no group message after a clean session ended');
+});
+
+/** A member of `$share/pool/jobs/#` that never acknowledges, with receive maximum `receiveMaximum`. */
+function silentMember(t: { teardown(fn: () => unknown): void }, port: number, clientId: string, receiveMaximum: number): Promise<RawMqtt> {
+  return silentSubscriber(t, port, clientId, '$share/pool/jobs/#', receiveMaximum);
+}
+
+t.test('$share and receive maximum: a member whose window is full is skipped for another member', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const slow = await silentMember(t, broker.mqttPort!, 'slow', 2);
+  const worker = await mqttClient(t, url, { clientId: 'worker', protocolVersion: 5 });
+  await worker.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 12;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await until(() => slow.packets.filter(isPublish).length + worker.received.length === count, 'every job handed out');
+  t.equal(slow.packets.filter(isPublish).length, 2, 'the member that acknowledges nothing got only its receive maximum');
+  t.equal(worker.received.length, count - 2, 'the other member got the rest');
+});
+
+t.test('$share and receive maximum: when every member is full, QoS 1 messages wait and go out as acknowledgements make room', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const members = [await silentMember(t, broker.mqttPort!, 'm1', 1), await silentMember(t, broker.mqttPort!, 'm2', 1)];
+  const pub = await mqttClient(t, `mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'pub' });
   const count = 6;
-  for (let i = 0; i < count; i++) await pub.publishAsync('work/job', `job ${i}`, { qos: 1 });
-  await until(() => jobsAt(onA).length === count && jobsAt([onB]).length === count, 'every job once on each node');
-  t.equal(new Set(jobsAt(onA).map((m) => m.payload.toString())).size, count, 'node a: each job at one of its two members');
-  t.same(onA.map((c) => jobsAt([c]).length), [count / 2, count / 2], 'node a spreads the jobs over its members');
-  t.equal(jobsAt([onB]).length, count, 'node b: its one member gets every job too');
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  const sent = () => members.flatMap((m) => m.packets.filter(isPublish));
+  await until(() => sent().length === 2, 'one job at each member');
+  t.same(members.map((m) => m.packets.filter(isPublish).length), [1, 1], 'each within its window of one');
+  // Acknowledge one at a time: each PUBACK lets exactly one waiting job out.
+  const acked = new Set<string>();
+  for (let round = 0; round < count + 2 && acked.size < count; round++) {
+    for (const m of members) {
+      for (const p of m.packets.filter(isPublish)) {
+        const key = `${p.payload.toString()}`;
+        if (acked.has(key)) continue;
+        acked.add(key);
+        m.send({ cmd: 'puback', messageId: p.messageId! });
+      }
+    }
+    await until(() => sent().length > acked.size || acked.size === count, 'the next job after an acknowledgement');
+    t.ok(members.every((m) => m.packets.filter(isPublish).length - [...m.packets.filter(isPublish)].filter((p) => acked.has(p.payload.toString())).length <= 1), 'never more than one unacknowledged per member');
+  }
+  t.equal(new Set(sent().map((p) => p.payload.toString())).size, count, 'every job delivered: none dropped');
+  t.equal(sent().length, count, 'none twice');
+});
+
+t.test('$share with every member away with a stored session: QoS 1 messages are kept for the first member that comes back', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const member = await mqttClient(t, url, { clientId: 'away', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  const count = 5;
+  for (let i = 0; i < count; i++) await pub.publishAsync(`jobs/${i}`, `job ${i}`, { qos: 1 });
+  await pub.publishAsync('jobs/late', 'late', { qos: 0 });
+  const back = await mqttClient(t, url, { clientId: 'away', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await until(() => back.received.length >= count, 'the kept jobs at the member that came back');
+  t.same(back.received.map((m) => m.payload.toString()), Array.from({ length: count }, (_, i) => `job ${i}`), 'every QoS 1 job, in order (QoS 0 ones are not kept)');
+});
+
+t.test('$share with every member away: a member coming back with a clean start gets nothing that was kept', async (t) => {
+  const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+  const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  const member = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job 1', { qos: 1 });
+  const fresh = await mqttClient(t, url, { clientId: 'away', clean: true });
+  await fresh.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await pub.publishAsync('jobs/2', 'job 2', { qos: 1 });
+  await until(() => fresh.received.length > 0, 'the next job');
+  t.same(fresh.received.map((m) => m.payload.toString()), ['job 2'], 'only what was published after it joined');
+});
+
+t.test('$share with every member away across a broker restart: the stored session is parked again, and messages wait for it', async (t) => {
+  const { url, restart } = await restartableBroker(t);
+  const member = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
+  await member.endAsync();
+  await restart();
+  const pub = await mqttClient(t, url, { clientId: 'pub' });
+  await pub.publishAsync('jobs/1', 'job 1', { qos: 1 });
+  const back = await mqttClient(t, url, { clientId: 'away', clean: false });
+  await until(() => back.received.length > 0, 'the job published while it was away');
+  t.equal(back.received[0]!.payload.toString(), 'job 1');
 });

@@ -40,6 +40,7 @@ t.test('/metrics exposes the listed series', async (t) => {
     'relaymesh_acks_pending 0',
     'relaymesh_replayed_total',
     'relaymesh_dropped_total',
+    'relaymesh_mqtt_shared_dropped_total 0',
     'relaymesh_fanout_seconds_bucket',
     'relaymesh_delivery_ack_seconds_count 1',
     'relaymesh_process_nodejs_eventloop_lag_seconds',

@@ -26,8 +26,8 @@ t.test('store writes nobody waits for report their failure instead of an unhandl
   await store.flush();
   await store.close();
 
-  sessions.saveConnected('dev', new Map([['fleet/#', 1]]));
-  sessions.saveDisconnected('dev', new Map([['fleet/#', 1]]));
+  sessions.saveConnected('dev', { filters: new Map([['fleet/#', 1]]), shared: [] });
+  sessions.saveDisconnected('dev', { filters: new Map([['fleet/#', 1]]), shared: [] });
   index.advance('dev', 'fleet/1', 4);
   index.unsubscribe('dev', 'fleet/#');
   // The failures settle on later turns, in no promised order.

@@ -123,6 +123,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     store,
     clusterFaults: () => cluster?.socketFaults ?? 0,
     connections: { relaymesh: () => server?.connections.size ?? 0, mqtt: (): number => mqtt.connectionCount },
+    sharedDropped: () => shared.droppedWaiting,
   });
   const fanout = new TopicFanout<LiveDevice>(turnScheduler, { ...options.fanout, observeLeafLatency: (s) => metrics.fanoutSeconds.observe(s) });
   const storeWriteFailed: StoreWriteFailed = (operation, err) => {
@@ -137,7 +138,9 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     publish: [metrics.messages.labels('publish', '0'), metrics.messages.labels('publish', '1')],
     send: [metrics.messages.labels('send', '0'), metrics.messages.labels('send', '1')],
   };
-  const delivery = new Delivery(store, index, fanout, devices, options, storeWriteFailed, (kind, message) => {
+  const shared = new SharedSubscriptions(metrics.traffic.mqtt);
+  shared.parkStored(store.sessions(), options.sessionExpiryMs);
+  const delivery = new Delivery(store, index, fanout, devices, options, storeWriteFailed, shared, (kind, message) => {
     acceptedByQos[kind][message.qos]!.inc();
     // Checked first: the log record would be built for every message even with debug off.
     if (traceLogs) log.debug({ traceId: message.traceId, kind, qos: message.qos, from: message.from, to: 'topic' in message ? message.topic : message.target }, 'message accepted');
@@ -151,7 +154,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     dataDirLock.release();
     throw err;
   };
-  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, log }).catch((err) => giveUp(err)) : undefined;
+  const cluster = options.cluster ? await ClusterBridge.join(options.nodeId, options.cluster, { delivery, devices, store, index, groups: shared, log }).catch((err) => giveUp(err)) : undefined;
   if (cluster) registerClusterMetrics(metrics.registry, () => cluster.stats());
   const router: MessageRouter = cluster ?? delivery;
   const authenticate = await buildAuthenticator(options).catch((err) => giveUp(err, cluster));
@@ -193,7 +196,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     router,
     retained: new RetainedStore(store),
     sentHistory: new SentHistory(store),
-    shared: new SharedSubscriptions(fanout, metrics.traffic.mqtt),
+    shared,
     tally: metrics.traffic.mqtt,
     newTraceId,
     limits: { ...options.limits, maxPacketBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs, sessionExpiryMs: options.sessionExpiryMs },

@@ -11,9 +11,18 @@ import type { Delivery, DeliveryResult, MessageRouter } from './delivery.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { DurableIndex } from './durable/durable-index.js';
 import { ForwardJournal, type JournalledSend } from './forward-journal.js';
+import { SharedGroupExchange } from './shared-group-exchange.js';
+import type { ClusterGroups, GroupCount, SharedHandOff } from './shared-groups.js';
 
-/** What brokers send each other: a point-to-point message for a device, or a topic publish. */
-export type ClusterPayload = { t: 'send'; message: DirectMessage } | { t: 'publish'; publication: Publication };
+/**
+ * What brokers send each other: a point-to-point message for a device, a topic publish, a
+ * `$share` group's message for the node picked for it, a node's member counts of the groups.
+ */
+export type ClusterPayload =
+  | { t: 'send'; message: DirectMessage }
+  | { t: 'publish'; publication: Publication }
+  | { t: 'share'; message: SharedHandOff }
+  | { t: 'groups'; version: number; counts: GroupCount[]; ask?: boolean };
 
 export interface ClusterSettings {
   host: string;
@@ -40,6 +49,8 @@ export interface BridgeDeps {
   devices: DeviceRegistry;
   store: MessageStore;
   index: DurableIndex;
+  /** `$share` groups, spread over the nodes. */
+  groups?: ClusterGroups;
   log: Logger;
 }
 
@@ -65,14 +76,25 @@ export class ClusterBridge implements MessageRouter {
     private readonly journal: ForwardJournal,
     private readonly etcd: EtcdDiscovery | undefined,
     private readonly seeded: boolean,
+    private readonly groupExchange: SharedGroupExchange | undefined,
   ) {}
 
   static async join(nodeId: string, settings: ClusterSettings, deps: BridgeDeps): Promise<ClusterBridge> {
     const { delivery, log } = deps;
-    const arrive = async (m: ClusterMessage<ClusterPayload>): Promise<unknown> =>
-      m.payload.t === 'send'
-        ? delivery.send({ ...m.payload.message, hops: joinHops(m.payload.message.hops, m.hops) })
-        : delivery.publish({ ...m.payload.publication, hops: m.hops });
+    let groupExchange: SharedGroupExchange | undefined;
+    const arrive = async (m: ClusterMessage<ClusterPayload>): Promise<unknown> => {
+      const payload = m.payload;
+      switch (payload.t) {
+        case 'send':
+          return delivery.send({ ...payload.message, hops: joinHops(payload.message.hops, m.hops) });
+        case 'publish':
+          return delivery.publish({ ...payload.publication, hops: m.hops }, true);
+        case 'share':
+          return deps.groups?.handedOff(payload.message);
+        case 'groups':
+          return groupExchange?.received(m.origin, payload.version, payload.counts, payload.ask === true);
+      }
+    };
     const { forwardTimeoutMs: _bridgeOnly, peers, etcd: etcdSettings, tls: tlsFiles, ...nodeOptions } = settings;
     const tls = tlsFiles ? readClusterTls(tlsFiles) : undefined;
     const etcd = etcdSettings
@@ -97,7 +119,8 @@ export class ClusterBridge implements MessageRouter {
       },
       onBroadcast: (m) => void arrive(m).catch((err: unknown) => log.warn({ err }, 'cluster publish failed here')),
     });
-    const bridge = new ClusterBridge(node, settings, deps, new ForwardJournal(deps.store, deps.index), etcd, peers.length > 0);
+    groupExchange = deps.groups && new SharedGroupExchange(node, deps.groups);
+    const bridge = new ClusterBridge(node, settings, deps, new ForwardJournal(deps.store, deps.index), etcd, peers.length > 0, groupExchange);
     void bridge.resumeJournal().catch((err: unknown) => log.error({ err }, 'forward journal: resuming failed'));
     return bridge;
   }
@@ -169,6 +192,7 @@ export class ClusterBridge implements MessageRouter {
   }
 
   close(): Promise<void> {
+    this.groupExchange?.close();
     return this.node.close();
   }
 

@@ -1,3 +1,4 @@
+import type { DurableCopy } from '../../actors/fanout-node.js';
 import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
 import type { MessageStore, NewEntry } from '../store/index.js';
 import { encodeMsg } from './message-frames.js';
@@ -17,6 +18,12 @@ export interface DeliveryResult {
   /** Local subscriptions matched (publish) or 1/0 for a live target (send). */
   reached: number;
   stored?: Stored;
+}
+
+/** Shared-subscription groups: each message accepted on this node goes to one member of each matching group. */
+export interface GroupDelivery {
+  /** Returns the groups `topic` matched. */
+  offer(topic: string, bytes: Uint8Array, durable: DurableCopy | undefined): number;
 }
 
 /** Where messages go: this node only (Delivery), or the cluster (ClusterBridge). */
@@ -42,29 +49,36 @@ export class Delivery implements MessageRouter {
     private readonly devices: DeviceRegistry,
     private readonly limits: InboxLimits,
     private readonly writeFailed: StoreWriteFailed,
+    private readonly groups: GroupDelivery | undefined,
     /** Told of every accepted message (metrics, trace logs). */
     private readonly onAccepted: (kind: 'publish' | 'send', message: Publication | DirectMessage) => void = () => undefined,
   ) {}
 
-  publish(publication: Publication): DeliveryResult | Promise<DeliveryResult> {
+  /**
+   * `fromPeer`: the message was accepted by another cluster node, which gave it to the shared
+   * groups already (each of their messages goes to one member cluster-wide).
+   */
+  publish(publication: Publication, fromPeer = false): DeliveryResult | Promise<DeliveryResult> {
     this.onAccepted('publish', publication);
     const topic = publication.topic;
-    if (publication.qos === 0) return { reached: this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, 0)) };
-    return this.publishStored(publication);
+    if (publication.qos === 0) {
+      const bytes = encodeMsg(topic, publication, 0, 0);
+      const reached = this.fanout.broadcast(topic, bytes);
+      return { reached: fromPeer || !this.groups ? reached : reached + this.groups.offer(topic, bytes, undefined) };
+    }
+    return this.publishStored(publication, fromPeer);
   }
 
   /** QoS 1: appended to the topic's stream, then delivered once committed. */
-  private async publishStored(publication: Publication): Promise<DeliveryResult> {
+  private async publishStored(publication: Publication, fromPeer: boolean): Promise<DeliveryResult> {
     const topic = publication.topic;
     this.index.prepareAppend(topic);
     const { offset, epoch } = await this.store.append(topic, entryOf(publication));
     // Encoded twice: QoS 0 subscribers get it as QoS 0, QoS 1 ones through their outbox.
-    const reached = this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, offset, epoch), {
-      stream: topic,
-      epoch,
-      offset,
-      bytes: encodeMsg(topic, publication, 1, offset, epoch),
-    });
+    const bytes = encodeMsg(topic, publication, 0, offset, epoch);
+    const durable = { stream: topic, epoch, offset, bytes: encodeMsg(topic, publication, 1, offset, epoch) };
+    let reached = this.fanout.broadcast(topic, bytes, durable);
+    if (!fromPeer && this.groups) reached += this.groups.offer(topic, bytes, durable);
     return { reached, stored: { offset } };
   }
 

@@ -17,7 +17,6 @@ import {
   type Frame,
   type HandshakePort,
   type HelloFrame,
-  type StreamPosition,
 } from '../protocol/index.js';
 import { handleHello } from '../protocol/handlers/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
@@ -25,7 +24,7 @@ import type { AuthGrant, VerdictSource } from './auth/index.js';
 import type { ConnectionLiveness } from './liveness.js';
 import { AddressCounter, FrameRateLimiter, type RateLimits } from './connection-limits.js';
 import type { DeviceConnection, DeviceRegistry, LiveDevice } from './device-registry.js';
-import type { DeviceSessions } from './session/device-sessions.js';
+import type { DeviceSessions, SessionRequest } from './session/device-sessions.js';
 
 /** Frames a client may pipeline after HELLO while it is being authenticated. */
 const MAX_QUEUED_DURING_HANDSHAKE = 64;
@@ -210,7 +209,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
    */
   admit(
     conn: DeviceConnection,
-    request: { deviceId: string; resume: StreamPosition[]; sessionId?: string; expiryMs?: number; maxInflight?: number },
+    request: Omit<SessionRequest, 'sessionId' | 'version'> & { sessionId?: string },
     version: number,
     auth: AuthGrant,
     /** The connection's state (a WebSocket's slot; MQTT keeps its own handshake apart). */

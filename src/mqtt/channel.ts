@@ -33,7 +33,12 @@ export interface ChannelOptions {
   /** The session's 5.0 No Local, Retain As Published and Subscription Identifier options (kept by the front across reconnects). */
   subscriptionOptions: SubscriptionOptions;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
-  shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
+  shares: {
+    join(group: string, filter: string, qos: 0 | 1): Reason | undefined;
+    leave(group: string, filter: string): void;
+    /** A PUBACK may have made room in the client's receive maximum for messages its groups hold back. */
+    roomFreed(): void;
+  };
 }
 
 /** A subscription whose retained messages are wanted. */
@@ -93,6 +98,7 @@ export class MqttChannel {
         return this.onPublish(packet);
       case 'puback': {
         const through = packet.messageId === undefined ? undefined : this.qos1.acknowledge(packet.messageId);
+        this.options.shares.roomFreed();
         return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
       }
       case 'subscribe':

@@ -68,6 +68,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   keepAliveMs = 0;
   /** From CONNECT: how packets are encoded. */
   protocolVersion: 4 | 5 = 4;
+  /** QoS 1 messages of `$share` groups sent and not acknowledged yet. */
+  private sharedInflight = 0;
 
   constructor(
     readonly id: string,
@@ -197,8 +199,22 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     const live = this.live;
     const frame = live && decodedOnce(bytes);
     if (frame?.kind !== FrameKind.MSG) return;
-    const packet = live!.channel.sharedDelivery(frame, qos, dup, acked);
+    const counted =
+      qos === 1
+        ? () => {
+            this.sharedInflight--;
+            acked();
+          }
+        : acked;
+    const packet = live!.channel.sharedDelivery(frame, qos, dup, counted);
+    if (packet.qos === 1) this.sharedInflight++;
     this.send(packet, packet.qos === 0);
+  }
+
+  /** Room in the receive maximum: what the outbox has in flight and the groups' messages count together. */
+  hasRoom(): boolean {
+    const outbox = this.live?.device.outbox;
+    return outbox !== undefined && this.sharedInflight + outbox.inflightCount < outbox.maxInflight;
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */

@@ -136,6 +136,12 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (!client) return;
     const current = this.deps.devices.get(client.clientId);
     const takenOver = current !== undefined && current.conn !== conn;
+    const expiryMs = client.device.session.expiryMs ?? 0;
+    // Away with a stored session: still in its groups (the new connection of a takeover rejoins them itself).
+    if (!takenOver && expiryMs > 0) {
+      const expiresAt = Date.now() + expiryMs;
+      for (const [group, filter] of client.device.session.sharedSubscriptions) this.deps.shared.park(client.clientId, group, filter, expiresAt);
+    }
     this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
@@ -201,7 +207,13 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const device = this.deps.gateway.admit(
       conn,
       // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
-      { deviceId: clientId, resume: [], expiryMs: sessionExpiryMs, ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}) },
+      {
+        deviceId: clientId,
+        resume: [],
+        expiryMs: sessionExpiryMs,
+        ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}),
+        groups: { join: (group, filter, qos) => this.deps.shared.join(conn, group, filter, qos, clientId), leave: (group, filter) => this.deps.shared.leave(conn, group, filter) },
+      },
       SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
       auth,
     );
@@ -209,6 +221,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     if (clean) {
       this.deps.sessions.discard(clientId);
       this.forgetSession(clientId);
+      this.deps.shared.unparkAll(clientId);
     }
     let subscriptionOptions = this.subscriptionOptions.get(clientId);
     if (!subscriptionOptions) this.subscriptionOptions.set(clientId, (subscriptionOptions = new SubscriptionOptions()));
@@ -259,10 +272,11 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
             join: (group, filter, qos) => {
               if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
               if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              this.deps.shared.join(conn, group, filter, qos);
+              device.session.joinGroup(group, filter, qos);
               return undefined;
             },
-            leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
+            leave: (group, filter) => device.session.leaveGroup(group, filter),
+            roomFreed: () => this.deps.shared.roomFreed(conn),
           },
         },
         this.deps.sentHistory.of(clientId),

@@ -53,13 +53,20 @@ export function checkNewEntry(entry: unknown): void {
 }
 
 export function checkSessionRecord(record: unknown): void {
-  const r = record as { subscriptions?: unknown; expiresAt?: unknown; updatedAt?: unknown } | null;
+  const r = record as { subscriptions?: unknown; shared?: unknown; expiresAt?: unknown; updatedAt?: unknown } | null;
   if (typeof r !== 'object' || r === null) throw new TypeError('session record must be an object');
   if (!Array.isArray(r.subscriptions) || !r.subscriptions.every(isSubscription)) {
     throw new TypeError('session subscriptions must be [filter, qos] pairs with qos 0 or 1');
   }
+  if (r.shared !== undefined && !(Array.isArray(r.shared) && r.shared.every(isSharedSubscription))) {
+    throw new TypeError('session shared subscriptions must be [group, filter, qos] triples with qos 0 or 1');
+  }
   checkTime('session expiresAt', r.expiresAt);
   checkTime('session updatedAt', r.updatedAt);
+}
+
+function isSharedSubscription(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && isSubscription(value.slice(1));
 }
 
 function isSubscription(value: unknown): boolean {

@@ -73,6 +73,8 @@ export interface CursorPosition {
 /** The durable part of a device's session. */
 export interface SessionRecord {
   subscriptions: [filter: string, qos: Qos][];
+  /** MQTT `$share/<group>/<filter>` subscriptions (absent: none). */
+  shared?: [group: string, filter: string, qos: Qos][];
   /** Milliseconds since the Unix epoch after which the session may be discarded. */
   expiresAt: number;
   updatedAt: number;

@@ -62,3 +62,18 @@ export const isDisconnect = (p: Packet): p is Extract<Packet, { cmd: 'disconnect
 export const isSuback = (p: Packet): p is Extract<Packet, { cmd: 'suback' }> => p.cmd === 'suback';
 export const isPuback = (p: Packet): p is Extract<Packet, { cmd: 'puback' }> => p.cmd === 'puback';
 export const isPublish = (p: Packet): p is Extract<Packet, { cmd: 'publish' }> => p.cmd === 'publish';
+
+/**
+ * A 5.0 client on a raw socket that never acknowledges, subscribed to `filter` at QoS 1 (e.g. a
+ * `$share` group), with `receiveMaximum` when given; closed when the test ends.
+ */
+export async function silentSubscriber(t: { teardown(fn: () => unknown): void }, port: number, clientId: string, filter: string, receiveMaximum?: number): Promise<RawMqtt> {
+  const raw = await RawMqtt.open(port, 5);
+  t.teardown(() => raw.destroy());
+  const properties = receiveMaximum !== undefined ? { properties: { receiveMaximum } } : {};
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60, ...properties });
+  await raw.waitFor(isConnack);
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
+  await raw.waitFor(isSuback);
+  return raw;
+}

@@ -164,6 +164,11 @@ export class DurableOutbox {
     return this.inflight.size;
   }
 
+  /** The window: at most this many in flight (an MQTT client's receive maximum, capped by the broker's). */
+  get maxInflight(): number {
+    return this.limits.maxInflight;
+  }
+
   /** The connection is gone. ACKs that arrived but were not applied yet still move the cursors. */
   close(): void {
     if (this.closed) return;

@@ -1,5 +1,11 @@
 import { inboxStream, type Qos } from '../../protocol/index.js';
 import type { MessageStore, SessionRecord } from '../../store/index.js';
+
+/** What a session holds: topic filters, and MQTT `$share` groups (`[group, filter, qos]`). */
+export interface HeldSubscriptions {
+  filters: ReadonlyMap<string, Qos>;
+  shared: Iterable<[group: string, filter: string, qos: Qos]>;
+}
 import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
 import type { DurableIndex } from './durable-index.js';
 
@@ -27,14 +33,14 @@ export class SessionKeeper {
   }
 
   /** Saves the subscriptions of a connected device. */
-  saveConnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>): void {
-    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: WHILE_CONNECTED, updatedAt: Date.now() });
+  saveConnected(deviceId: string, held: HeldSubscriptions): void {
+    this.save(deviceId, recordOf(held, WHILE_CONNECTED, Date.now()));
   }
 
   /** Starts the expiry clock of a device that went away (`expiryMs`: the client's own choice, e.g. MQTT's). */
-  saveDisconnected(deviceId: string, subscriptions: ReadonlyMap<string, Qos>, expiryMs = this.expiryMs): void {
+  saveDisconnected(deviceId: string, held: HeldSubscriptions, expiryMs = this.expiryMs): void {
     const now = Date.now();
-    this.save(deviceId, { subscriptions: [...subscriptions], expiresAt: now + expiryMs, updatedAt: now });
+    this.save(deviceId, recordOf(held, now + expiryMs, now));
   }
 
   /**
@@ -56,4 +62,9 @@ export class SessionKeeper {
     });
     detachWrite(settled, record ? 'saveSession' : 'deleteSession', this.writeFailed);
   }
+}
+
+function recordOf({ filters, shared }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
+  const groups = [...shared];
+  return { subscriptions: [...filters], ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
 }

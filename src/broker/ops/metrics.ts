@@ -13,6 +13,8 @@ export interface MetricsSources {
   clusterFaults: () => number;
   /** Open connections per device protocol (MQTT: over TCP and WebSocket). */
   connections: Record<DeviceProtocol, () => number>;
+  /** QoS 1 messages of MQTT `$share` groups dropped because too many waited in their group. */
+  sharedDropped: () => number;
 }
 
 /** The protocols devices speak to the broker: the `protocol` label of the per-protocol metrics. */
@@ -103,6 +105,7 @@ export class BrokerMetrics {
     total('relaymesh_bytes_out_total', 'Bytes sent', transport((s) => s.bytesOut));
     total('relaymesh_socket_writes_total', 'Socket writes (each carries every frame of one tick for one socket)', transport((s) => s.writes));
     total('relaymesh_dropped_total', 'QoS 0 deliveries dropped for backed-up sockets', transport((s) => s.framesDropped));
+    total('relaymesh_mqtt_shared_dropped_total', 'QoS 1 messages of MQTT $share groups dropped: too many waited in their group', sources.sharedDropped);
     gauge('relaymesh_acks_pending', 'QoS 1 deliveries waiting for their ack', () => {
       let pending = 0;
       for (const device of sources.devices.values()) pending += device.outbox.inflightCount;

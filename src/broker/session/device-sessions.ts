@@ -1,7 +1,7 @@
 import { inboxStream, type Outbound, type StreamPosition } from '../../protocol/index.js';
 import type { MessageStore } from '../../store/index.js';
 import { DurableOutbox, type OutboxLimits, type OutboxObserver } from '../durable/outbox.js';
-import { DeviceSession, type SessionServices } from './device-session.js';
+import { DeviceSession, type GroupMembership, type SessionServices } from './device-session.js';
 
 export interface DeviceSessionsDeps extends SessionServices {
   store: MessageStore;
@@ -19,6 +19,8 @@ export interface SessionRequest {
   expiryMs?: number;
   /** The client's own, smaller QoS 1 window (MQTT receive maximum). */
   maxInflight?: number;
+  /** The connection's `$share` groups (MQTT). */
+  groups?: GroupMembership;
 }
 
 /** Opens device sessions, and answers for stored sessions of devices that are not connected. */
@@ -37,7 +39,7 @@ export class DeviceSessions {
       (stream, offset) => index.acked(deviceId, stream, offset),
       this.deps.outboxObserver,
     );
-    return new DeviceSession(deviceId, request.sessionId, request.version, outbox, this.deps, request.resume, request.expiryMs);
+    return new DeviceSession(deviceId, request.sessionId, request.version, outbox, this.deps, request.resume, request.expiryMs, request.groups);
   }
 
   /** Whether the broker holds a stored session of the device. */
