@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import type { Qos } from '../../src/index.js';
-import { PATTERNS, PUBLISHERS, type PatternName, type PublisherKind } from './messages.js';
+import { MQTT_CLIENTS, PATTERNS, PUBLISHERS, type MqttClientKind, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
 
 export const FANOUT_USAGE = `relaymesh bench fanout [options]
@@ -30,6 +30,11 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
                           the subscriber processes absorb ~80k unbatched deliveries/s on 2 cores, so
                           10/s × 10k devices would measure their backlog, not the server)
   --paced-seconds <s>     paced: length of a measurement (default 2)
+  --mqtt-client <kind>    how the MQTT topologies' subscribers are simulated, the same against every
+                          server: lean (default), many connections per process through a streaming
+                          framer that reads only the header, the payload's stamp and PUBACKs QoS 1
+                          (~1 µs client CPU per delivery); mqttjs, full mqtt.js clients (12-16 µs per
+                          delivery: on 2 cores they bound the rate, not the server)
   --workers <n>           subscriber processes (default 4)
   --timeout <s>           longest wait for one measurement's deliveries (default 30)
   --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
@@ -43,6 +48,7 @@ export interface BenchOptions {
   patterns: PatternName[];
   publisher: PublisherKind;
   qos: Qos;
+  mqttClient: MqttClientKind;
   topologies: TopologySpec[];
   leafSize: number;
   payloadBytes: number;
@@ -73,6 +79,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       pattern: { type: 'string' },
       publisher: { type: 'string' },
       qos: { type: 'string' },
+      'mqtt-client': { type: 'string' },
       topologies: { type: 'string' },
       'leaf-size': { type: 'string' },
       payload: { type: 'string' },
@@ -106,6 +113,8 @@ export function parseBenchArgs(args: string[]): BenchOptions {
   });
   const publisher = (values.publisher ?? 'device') as PublisherKind;
   if (!PUBLISHERS.includes(publisher)) throw new Error(`--publisher: unknown publisher ${JSON.stringify(values.publisher)} (${PUBLISHERS.join(', ')})`);
+  const mqttClient = (values['mqtt-client'] ?? 'lean') as MqttClientKind;
+  if (!MQTT_CLIENTS.includes(mqttClient)) throw new Error(`--mqtt-client: unknown client ${JSON.stringify(values['mqtt-client'])} (${MQTT_CLIENTS.join(', ')})`);
   const leafSize = int('leaf-size', values['leaf-size'], 64, 1);
   const topologies = list(values.topologies, quick ? QUICK_TOPOLOGIES : DEFAULT_TOPOLOGIES).map((t) => parseTopology(t, leafSize));
   if (sizes.length === 0 || patterns.length === 0 || topologies.length === 0) throw new Error('--sizes, --pattern and --topologies must not be empty');
@@ -114,6 +123,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     patterns,
     publisher,
     qos: int('qos', values.qos, 0, 0, 1) as Qos,
+    mqttClient,
     topologies,
     leafSize,
     payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),
