@@ -67,6 +67,7 @@ export function parseDurableArgs(args: string[]): DurableOptions {
       publisher: 'device',
       // Only relaymesh's own protocol is measured here: no MQTT subscribers.
       mqttClient: 'lean',
+      mqttTransport: 'ws',
       topologies: [parseTopology(DEFAULT_SHAPE, 64)],
       leafSize: 64,
       payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),

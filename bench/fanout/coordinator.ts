@@ -96,7 +96,7 @@ export class CellRunner {
     let server: MeasuredServer | undefined;
     try {
       server = isMqttPeer(spec.kind)
-        ? await startPeerServer(spec.kind, this.options.timeoutS * 10 + 120, this.serverExecArgv(spec.name, fleetSize))
+        ? await startPeerServer(spec.kind, this.options.mqttTransport, this.options.timeoutS * 10 + 120, this.serverExecArgv(spec.name, fleetSize))
         : await startOwnServer(`server[${spec.name}@${fleetSize}]`, plan, this.serverExecArgv(spec.name, fleetSize));
       const idle = await server.snapshot(true);
       cell.url = server.url;

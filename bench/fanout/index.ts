@@ -18,7 +18,7 @@ export async function runFanoutBench(args: string[]): Promise<number> {
   const log = new ProgressLog();
   log.line(
     `fan-out bench: sizes ${options.sizes.join(', ')}; ${options.topologies.map((t) => t.name).join(', ')}; ` +
-      `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes; MQTT subscribers: ${options.mqttClient}`,
+      `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes; MQTT subscribers: ${options.mqttClient} over ${options.mqttTransport}`,
   );
   const loadAtStart = warnAboutLoad(log);
   const subscribers = startSubscribers(options.workers);

@@ -14,7 +14,7 @@ export const PUBLISHERS: readonly PublisherKind[] = ['device', 'server'];
 
 export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling' | MqttPeer;
 /**
- * MQTT brokers driven by the same mqtt.js clients over MQTT on WebSocket, measured from outside
+ * MQTT brokers driven by the same clients over MQTT on WebSocket or TCP, measured from outside
  * (started as bench:fleet starts them): relaymesh's own MQTT listener (the apples-to-apples row), Mosquitto, Aedes.
  */
 export type MqttPeer = 'relaymesh-mqtt' | 'mosquitto' | 'aedes';
@@ -28,6 +28,9 @@ export type WireProtocol = 'relaymesh' | 'mqtt';
  */
 export type MqttClientKind = 'lean' | 'mqttjs';
 export const MQTT_CLIENTS: readonly MqttClientKind[] = ['lean', 'mqttjs'];
+/** How every MQTT client of a run (subscribers and publisher) reaches the MQTT topologies. */
+export type MqttTransport = 'ws' | 'tcp';
+export const MQTT_TRANSPORTS: readonly MqttTransport[] = ['ws', 'tcp'];
 
 /** A topology resolved for one fleet size, ready to start. */
 export interface TopologyPlan {

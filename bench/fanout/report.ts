@@ -12,7 +12,9 @@ export function renderTables(result: BenchResult): string {
   const patterns = [...new Set(result.cells.flatMap((c) => c.measurements.map((m) => m.pattern)))];
   const header = ['topology', 'shape', 'deliv/s', '×native', '×ceiling', 'p50', 'p95', 'p99', 'max', 'srv µs/dlv', 'srv core', 'cli µs/dlv', 'frm/write', 'frm/read', 'RSS/conn', 'dropped', 'dup'];
   const mqttCells = result.cells.some((c) => (MQTT_PEERS as readonly string[]).includes(c.kind));
-  const mqttClient = mqttCells ? `; MQTT subscribers: ${String(result.options.mqttClient) === 'mqttjs' ? 'mqtt.js clients' : 'lean framer (--mqtt-client lean)'}` : '';
+  const mqttClient = mqttCells
+    ? `; MQTT over ${String(result.options.mqttTransport) === 'tcp' ? 'TCP' : 'WebSocket'}, subscribers: ${String(result.options.mqttClient) === 'mqttjs' ? 'mqtt.js clients' : 'lean framer (--mqtt-client lean)'}`
+    : '';
   for (const size of sizes) {
     const cells = result.cells.filter((c) => c.fleetSize === size);
     for (const pattern of patterns) {
