@@ -22,8 +22,21 @@ const subscriberModule = new URL('./subscriber.ts', import.meta.url);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
-export function startSubscribers(count: number): Subscribers {
-  return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule));
+/** `execArgv`: Node flags of the subscriber processes (e.g. --cpu-prof, see subscriberExecArgv). */
+export function startSubscribers(count: number, execArgv: string[] = []): Subscribers {
+  return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule, execArgv));
+}
+
+/**
+ * With --cpu-prof, the subscriber processes are profiled too, over the whole run, into
+ * profiles/fanout-subscribers/ (the load generator's own cost, next to each server's).
+ */
+export function subscriberExecArgv(options: BenchOptions): string[] {
+  if (!options.cpuProf) return [];
+  const dir = resolve(options.outDir, 'profiles', 'fanout-subscribers');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir];
 }
 
 /**

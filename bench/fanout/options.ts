@@ -39,7 +39,8 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
                           (relaymesh's --mqtt-port listener, Mosquitto's and Aedes's TCP listeners)
   --workers <n>           subscriber processes (default 4)
   --timeout <s>           longest wait for one measurement's deliveries (default 30)
-  --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
+  --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/,
+                          and of the subscriber processes (whole run) to profiles/fanout-subscribers/
   --out <dir>             results directory (default bench/results)
 ${HTML_USAGE}
   --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
