@@ -23,8 +23,8 @@ export const MQTT_PEERS: readonly MqttPeer[] = ['relaymesh-mqtt', 'mosquitto', '
 export type WireProtocol = 'relaymesh' | 'mqtt';
 /**
  * How MQTT subscribers are simulated: `lean`, a streaming framer that reads only what counting
- * and latency need (~1 µs of client CPU per delivery), or `mqttjs`, full mqtt.js clients
- * (12–16 µs per delivery: on 2 cores they, not the server, bound the rate).
+ * and latency need (2–5 µs of client CPU per delivery), or `mqttjs`, full mqtt.js clients
+ * (10–16 µs per delivery: on 2 cores they, not the server, bound the rate).
  */
 export type MqttClientKind = 'lean' | 'mqttjs';
 export const MQTT_CLIENTS: readonly MqttClientKind[] = ['lean', 'mqttjs'];

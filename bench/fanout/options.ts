@@ -33,7 +33,7 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
   --mqtt-client <kind>    how the MQTT topologies' subscribers are simulated, the same against every
                           server: lean (default), many connections per process through a streaming
                           framer that reads only the header, the payload's stamp and PUBACKs QoS 1
-                          (~1 µs client CPU per delivery); mqttjs, full mqtt.js clients (12-16 µs per
+                          (2-5 µs client CPU per delivery); mqttjs, full mqtt.js clients (10-16 µs per
                           delivery: on 2 cores they bound the rate, not the server)
   --mqtt-transport <t>    ws (default): MQTT over WebSocket (relaymesh at /mqtt); tcp: MQTT over TCP
                           (relaymesh's --mqtt-port listener, Mosquitto's and Aedes's TCP listeners)
