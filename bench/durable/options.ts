@@ -65,6 +65,9 @@ export function parseDurableArgs(args: string[]): DurableOptions {
       sizes,
       patterns: ['burst'],
       publisher: 'device',
+      // Only relaymesh's own protocol is measured here: no MQTT subscribers.
+      mqttClient: 'lean',
+      mqttTransport: 'ws',
       topologies: [parseTopology(DEFAULT_SHAPE, 64)],
       leafSize: 64,
       payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),

@@ -22,8 +22,21 @@ const subscriberModule = new URL('./subscriber.ts', import.meta.url);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
-export function startSubscribers(count: number): Subscribers {
-  return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule));
+/** `execArgv`: Node flags of the subscriber processes (e.g. --cpu-prof, see subscriberExecArgv). */
+export function startSubscribers(count: number, execArgv: string[] = []): Subscribers {
+  return Array.from({ length: count }, (_, i) => forkChild<SubscriberCommands>(`subscriber-${i}`, subscriberModule, execArgv));
+}
+
+/**
+ * With --cpu-prof, the subscriber processes are profiled too, over the whole run, into
+ * profiles/fanout-subscribers/ (the load generator's own cost, next to each server's).
+ */
+export function subscriberExecArgv(options: BenchOptions): string[] {
+  if (!options.cpuProf) return [];
+  const dir = resolve(options.outDir, 'profiles', 'fanout-subscribers');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir];
 }
 
 /**
@@ -96,7 +109,7 @@ export class CellRunner {
     let server: MeasuredServer | undefined;
     try {
       server = isMqttPeer(spec.kind)
-        ? await startPeerServer(spec.kind, this.options.timeoutS * 10 + 120, this.serverExecArgv(spec.name, fleetSize))
+        ? await startPeerServer(spec.kind, this.options.mqttTransport, this.options.timeoutS * 10 + 120, this.serverExecArgv(spec.name, fleetSize))
         : await startOwnServer(`server[${spec.name}@${fleetSize}]`, plan, this.serverExecArgv(spec.name, fleetSize));
       const idle = await server.snapshot(true);
       cell.url = server.url;
@@ -167,7 +180,7 @@ export class CellRunner {
     const results = await Promise.all(
       this.subscribers.map((s, i) => {
         const count = parts[i]!;
-        const plan = { url: server.url, protocol: server.protocol, qos: this.options.qos, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
+        const plan = { url: server.url, protocol: server.protocol, qos: this.options.qos, mqttClient: this.options.mqttClient, count, firstId, concurrency: 128, localAddresses: sourceAddresses(cell.fleetSize, i, count), timeoutMs: 15_000 };
         firstId += count;
         return count === 0 ? Promise.resolve<ConnectResult>({ subscribed: 0, failed: 0, ms: 0 }) : s.request('connect', plan, 120_000);
       }),
@@ -264,6 +277,7 @@ function summarize(
     framesPerRead: reads > 0 ? received / reads : NaN,
     framesPerWrite: snapshot.socketWrites > 0 ? snapshot.framesOut / snapshot.socketWrites : NaN,
     staleDeliveries: sum(reports.map((r) => r.stale)),
+    duplicates: sum(reports.map((r) => r.duplicates)),
     closedSockets: sum(reports.map((r) => r.closed)),
     ...(confirmations
       ? {
@@ -303,6 +317,7 @@ function describe(m: Measurement): string {
     `${m.pattern.padEnd(5)} ${formatCount(m.received)}/${formatCount(m.expected)} in ${(m.durationMs / 1000).toFixed(2)} s: ` +
     `${formatCount(m.deliveriesPerSec)}/s, p50 ${formatUs(m.latencyUs.p50)}, p99 ${formatUs(m.latencyUs.p99)}, ` +
     `server ${m.serverCpuUsPerDelivery.toFixed(2)} µs/delivery (${Math.round(m.serverCoreShare * 100)}% core, ${Math.round(m.serverCpuSystemShare * 100)}% kernel), ` +
-    `${m.framesPerWrite.toFixed(1)} frames/write, ${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}`
+    `${m.framesPerWrite.toFixed(1)} frames/write, ${m.framesPerRead.toFixed(1)} frames/read${m.dropped > 0 ? `, ${formatCount(m.dropped)} dropped` : ''}` +
+    `${m.duplicates > 0 ? `, ${formatCount(m.duplicates)} duplicates` : ''}`
   );
 }

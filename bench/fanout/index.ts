@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { renderChart } from './chart.js';
-import { CellRunner, ProgressLog, startSubscribers } from './coordinator.js';
+import { CellRunner, ProgressLog, startSubscribers, subscriberExecArgv } from './coordinator.js';
 import { killAllChildren, killChildrenOnExit } from './ipc.js';
 import { FANOUT_USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { renderTables, writeResults } from './report.js';
@@ -18,10 +18,10 @@ export async function runFanoutBench(args: string[]): Promise<number> {
   const log = new ProgressLog();
   log.line(
     `fan-out bench: sizes ${options.sizes.join(', ')}; ${options.topologies.map((t) => t.name).join(', ')}; ` +
-      `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes`,
+      `${options.patterns.join(' + ')}; payload ${options.payloadBytes} B; ${options.workers} subscriber processes; MQTT subscribers: ${options.mqttClient} over ${options.mqttTransport}`,
   );
   const loadAtStart = warnAboutLoad(log);
-  const subscribers = startSubscribers(options.workers);
+  const subscribers = startSubscribers(options.workers, subscriberExecArgv(options));
   try {
     const runner = new CellRunner(options, subscribers, log);
     const cells: Cell[] = [];
@@ -43,7 +43,8 @@ export async function runFanoutBench(args: string[]): Promise<number> {
     log.line(`done in ${result.durationS.toFixed(0)} s; wrote ${files.join(', ')}`);
     return cells.some((c) => c.error) ? 1 : 0;
   } finally {
-    await Promise.all(subscribers.map((s) => s.waitExit(0)));
+    // Profiled subscribers get time to write their profiles as they exit.
+    await Promise.all(subscribers.map((s) => s.close(options.cpuProf ? 15_000 : 0)));
     killAllChildren();
     uninstall();
   }

@@ -87,6 +87,12 @@ export class ChildLink<C extends CommandMap> {
     clearTimeout(timer);
   }
 
+  /** Closes the IPC channel (the child then exits on its own, writing any --cpu-prof profile), then waits as waitExit does. */
+  async close(graceMs: number): Promise<void> {
+    if (this.child.connected) this.child.disconnect();
+    await this.waitExit(graceMs);
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sampleTree, type ProcSample } from '../fleet/proc-stats.js';
 import { startTarget, type BrokerTarget } from '../fleet/targets.js';
 import { forkChild, type ChildLink } from './ipc.js';
-import type { MqttPeer, PublishPlan, PublishResult, ServerCommands, ServerSnapshot, TopologyPlan, WireProtocol } from './messages.js';
+import type { MqttPeer, MqttTransport, PublishPlan, PublishResult, ServerCommands, ServerSnapshot, TopologyPlan, WireProtocol } from './messages.js';
 
 export interface MeasuredServer {
   readonly url: string;
@@ -57,12 +57,20 @@ export async function startOwnServer(label: string, plan: TopologyPlan, execArgv
   }
 }
 
-/** An MQTT broker (relaymesh's listener, Mosquitto, Aedes) in a process of its own; `lifetimeS` bounds it even if the bench is killed. */
-export async function startPeerServer(peer: MqttPeer, lifetimeS: number, execArgv: string[]): Promise<MeasuredServer> {
+/**
+ * An MQTT broker (relaymesh's listener, Mosquitto, Aedes) in a process of its own, reached over
+ * `transport`; `lifetimeS` bounds it even if the bench is killed.
+ */
+export async function startPeerServer(peer: MqttPeer, transport: MqttTransport, lifetimeS: number, execArgv: string[]): Promise<MeasuredServer> {
   const target: BrokerTarget = await startTarget(peer, { heartbeatMs: 600_000, lifetimeS, relaymeshMode: 'host', brokerWorkers: 1, execArgv });
+  const url = transport === 'tcp' ? target.mqttTcpUrl : target.url;
+  if (url === undefined) {
+    await target.stop();
+    throw new Error(`${peer} has no MQTT over TCP listener here`);
+  }
   let marked: ProcSample = sampleTree(target.pid);
   return {
-    url: target.url,
+    url,
     protocol: 'mqtt',
     async snapshot() {
       const now = sampleTree(target.pid);

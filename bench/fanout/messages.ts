@@ -14,13 +14,23 @@ export const PUBLISHERS: readonly PublisherKind[] = ['device', 'server'];
 
 export type TopologyKind = 'broker' | 'uws-native' | 'cork-ceiling' | MqttPeer;
 /**
- * MQTT brokers driven by the same mqtt.js clients over MQTT on WebSocket, measured from outside
+ * MQTT brokers driven by the same clients over MQTT on WebSocket or TCP, measured from outside
  * (started as bench:fleet starts them): relaymesh's own MQTT listener (the apples-to-apples row), Mosquitto, Aedes.
  */
 export type MqttPeer = 'relaymesh-mqtt' | 'mosquitto' | 'aedes';
 export const MQTT_PEERS: readonly MqttPeer[] = ['relaymesh-mqtt', 'mosquitto', 'aedes'];
 /** What the clients speak to a topology: relaymesh's protocol (broker and uWS baselines) or MQTT 3.1.1. */
 export type WireProtocol = 'relaymesh' | 'mqtt';
+/**
+ * How MQTT subscribers are simulated: `lean`, a streaming framer that reads only what counting
+ * and latency need (2–5 µs of client CPU per delivery), or `mqttjs`, full mqtt.js clients
+ * (10–16 µs per delivery: on 2 cores they, not the server, bound the rate).
+ */
+export type MqttClientKind = 'lean' | 'mqttjs';
+export const MQTT_CLIENTS: readonly MqttClientKind[] = ['lean', 'mqttjs'];
+/** How every MQTT client of a run (subscribers and publisher) reaches the MQTT topologies. */
+export type MqttTransport = 'ws' | 'tcp';
+export const MQTT_TRANSPORTS: readonly MqttTransport[] = ['ws', 'tcp'];
 
 /** A topology resolved for one fleet size, ready to start. */
 export interface TopologyPlan {
@@ -116,6 +126,8 @@ export interface ConnectPlan {
   localAddresses: string[];
   /** The subscription's QoS: at 1 every MSG is ACKed as it arrives, as a device does. */
   qos: Qos;
+  /** MQTT topologies only: which client simulates the subscribers. */
+  mqttClient: MqttClientKind;
   timeoutMs: number;
 }
 
@@ -136,6 +148,8 @@ export interface SubscriberReport extends SubscriberProgress {
   firstUs: number;
   /** Deliveries stamped with another run id (late arrivals from an earlier measurement). */
   stale: number;
+  /** Deliveries of a message the same connection had already received in this run (not counted as received). */
+  duplicates: number;
   decodeErrors: number;
   /** QoS 1 deliveries of this run that the broker marked as redelivered (delivery count > 1). */
   redelivered: number;

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import type { Qos } from '../../src/index.js';
-import { PATTERNS, PUBLISHERS, type PatternName, type PublisherKind } from './messages.js';
+import { MQTT_CLIENTS, MQTT_TRANSPORTS, PATTERNS, PUBLISHERS, type MqttClientKind, type MqttTransport, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
 
 export const FANOUT_USAGE = `relaymesh bench fanout [options]
 
 Fan-out topology benchmark: the same fleet of WebSocket subscribers (in several client
 processes) receives broadcasts from relaymesh's fan-out trees, from bare uWS baselines and
-from Mosquitto and Aedes (MQTT over WebSocket, when installed: see bench/fleet/README.md),
+from Mosquitto and Aedes (MQTT over WebSocket or TCP, when installed: see bench/fleet/README.md),
 each hosted alone in a server process whose CPU time and memory are measured. By default a
 device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers).
 
@@ -30,9 +30,17 @@ device publishes: a WebSocket client sends PUB frames (MQTT PUBLISH to the peers
                           the subscriber processes absorb ~80k unbatched deliveries/s on 2 cores, so
                           10/s × 10k devices would measure their backlog, not the server)
   --paced-seconds <s>     paced: length of a measurement (default 2)
+  --mqtt-client <kind>    how the MQTT topologies' subscribers are simulated, the same against every
+                          server: lean (default), many connections per process through a streaming
+                          framer that reads only the header, the payload's stamp and PUBACKs QoS 1
+                          (2-5 µs client CPU per delivery); mqttjs, full mqtt.js clients (10-16 µs per
+                          delivery: on 2 cores they bound the rate, not the server)
+  --mqtt-transport <t>    ws (default): MQTT over WebSocket (relaymesh at /mqtt); tcp: MQTT over TCP
+                          (relaymesh's --mqtt-port listener, Mosquitto's and Aedes's TCP listeners)
   --workers <n>           subscriber processes (default 4)
   --timeout <s>           longest wait for one measurement's deliveries (default 30)
-  --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/
+  --cpu-prof              write a V8 CPU profile of each server process to bench/results/profiles/,
+                          and of the subscriber processes (whole run) to profiles/fanout-subscribers/
   --out <dir>             results directory (default bench/results)
 ${HTML_USAGE}
   --quick                 smoke run: size 1000, 100 burst messages, 1 s paced, topologies
@@ -43,6 +51,8 @@ export interface BenchOptions {
   patterns: PatternName[];
   publisher: PublisherKind;
   qos: Qos;
+  mqttClient: MqttClientKind;
+  mqttTransport: MqttTransport;
   topologies: TopologySpec[];
   leafSize: number;
   payloadBytes: number;
@@ -73,6 +83,8 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       pattern: { type: 'string' },
       publisher: { type: 'string' },
       qos: { type: 'string' },
+      'mqtt-client': { type: 'string' },
+      'mqtt-transport': { type: 'string' },
       topologies: { type: 'string' },
       'leaf-size': { type: 'string' },
       payload: { type: 'string' },
@@ -106,6 +118,10 @@ export function parseBenchArgs(args: string[]): BenchOptions {
   });
   const publisher = (values.publisher ?? 'device') as PublisherKind;
   if (!PUBLISHERS.includes(publisher)) throw new Error(`--publisher: unknown publisher ${JSON.stringify(values.publisher)} (${PUBLISHERS.join(', ')})`);
+  const mqttClient = (values['mqtt-client'] ?? 'lean') as MqttClientKind;
+  if (!MQTT_CLIENTS.includes(mqttClient)) throw new Error(`--mqtt-client: unknown client ${JSON.stringify(values['mqtt-client'])} (${MQTT_CLIENTS.join(', ')})`);
+  const mqttTransport = (values['mqtt-transport'] ?? 'ws') as MqttTransport;
+  if (!MQTT_TRANSPORTS.includes(mqttTransport)) throw new Error(`--mqtt-transport: unknown transport ${JSON.stringify(values['mqtt-transport'])} (${MQTT_TRANSPORTS.join(', ')})`);
   const leafSize = int('leaf-size', values['leaf-size'], 64, 1);
   const topologies = list(values.topologies, quick ? QUICK_TOPOLOGIES : DEFAULT_TOPOLOGIES).map((t) => parseTopology(t, leafSize));
   if (sizes.length === 0 || patterns.length === 0 || topologies.length === 0) throw new Error('--sizes, --pattern and --topologies must not be empty');
@@ -114,6 +130,8 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     patterns,
     publisher,
     qos: int('qos', values.qos, 0, 0, 1) as Qos,
+    mqttClient,
+    mqttTransport,
     topologies,
     leafSize,
     payloadBytes: int('payload', values.payload, 64, 16, 64 * 1024),

@@ -17,16 +17,25 @@ const scratch = new Uint8Array(8);
 const scratchF64 = new Float64Array(scratch.buffer);
 const scratchU32 = new Uint32Array(scratch.buffer);
 
-/** Publish time of a stamped payload (µs); NaN if it is too short to carry a stamp. */
-export function stampTime(payload: Uint8Array): number {
-  if (payload.byteLength < STAMP_BYTES) return NaN;
-  for (let i = 0; i < 8; i++) scratch[i] = payload[i]!;
+/** Publish time of the stamped payload `bytes[start, end)` (µs); NaN if it is too short to carry a stamp. */
+export function stampTime(bytes: Uint8Array, start = 0, end = bytes.byteLength): number {
+  if (end - start < STAMP_BYTES) return NaN;
+  for (let i = 0; i < 8; i++) scratch[i] = bytes[start + i]!;
   return scratchF64[0]!;
 }
 
-/** Run id of a stamped payload; -1 if it is too short to carry a stamp. */
-export function stampRunId(payload: Uint8Array): number {
-  if (payload.byteLength < STAMP_BYTES) return -1;
-  for (let i = 0; i < 4; i++) scratch[i] = payload[8 + i]!;
+/** Run id of the stamped payload `bytes[start, end)`; -1 if it is too short to carry a stamp. */
+export function stampRunId(bytes: Uint8Array, start = 0, end = bytes.byteLength): number {
+  return stampU32(bytes, start + 8, end - start);
+}
+
+/** Sequence number (0, 1, … within a run) of the stamped payload `bytes[start, end)`; -1 if it is too short to carry a stamp. */
+export function stampSeq(bytes: Uint8Array, start = 0, end = bytes.byteLength): number {
+  return stampU32(bytes, start + 12, end - start);
+}
+
+function stampU32(bytes: Uint8Array, at: number, payloadLength: number): number {
+  if (payloadLength < STAMP_BYTES) return -1;
+  for (let i = 0; i < 4; i++) scratch[i] = bytes[at + i]!;
   return scratchU32[0]!;
 }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeHtmlReport } from '../harness/html-report.js';
 import { formatCount, formatUs } from './coordinator.js';
+import { MQTT_PEERS } from './messages.js';
 import type { BenchResult, Cell, Measurement } from './results.js';
 
 /** The run as readable tables: one per (fleet size, pattern), a row per topology. */
@@ -9,7 +10,11 @@ export function renderTables(result: BenchResult): string {
   const out: string[] = [];
   const sizes = [...new Set(result.cells.map((c) => c.fleetSize))];
   const patterns = [...new Set(result.cells.flatMap((c) => c.measurements.map((m) => m.pattern)))];
-  const header = ['topology', 'shape', 'deliv/s', '×native', '×ceiling', 'p50', 'p95', 'p99', 'max', 'srv µs/dlv', 'srv core', 'cli µs/dlv', 'frm/write', 'frm/read', 'RSS/conn', 'dropped'];
+  const header = ['topology', 'shape', 'deliv/s', '×native', '×ceiling', 'p50', 'p95', 'p99', 'max', 'srv µs/dlv', 'srv core', 'cli µs/dlv', 'frm/write', 'frm/read', 'RSS/conn', 'dropped', 'dup'];
+  const mqttCells = result.cells.some((c) => (MQTT_PEERS as readonly string[]).includes(c.kind));
+  const mqttClient = mqttCells
+    ? `; MQTT over ${String(result.options.mqttTransport) === 'tcp' ? 'TCP' : 'WebSocket'}, subscribers: ${String(result.options.mqttClient) === 'mqttjs' ? 'mqtt.js clients' : 'lean framer (--mqtt-client lean)'}`
+    : '';
   for (const size of sizes) {
     const cells = result.cells.filter((c) => c.fleetSize === size);
     for (const pattern of patterns) {
@@ -25,7 +30,7 @@ export function renderTables(result: BenchResult): string {
       const first = cells.flatMap((c) => c.measurements).find((m) => m.pattern === pattern);
       const what = first ? `${first.messages} msgs${pattern === 'burst' ? '' : ' paced'} × ${formatCount(first.subscribers)} subscribers` : '';
       const who = first ? `, ${first.publisher}-published` : '';
-      out.push(`\n== ${size.toLocaleString('en-US')} subscribers, ${pattern}${who} (${what}) ==`);
+      out.push(`\n== ${size.toLocaleString('en-US')} subscribers, ${pattern}${who} (${what})${mqttClient} ==`);
       out.push(table([header, ...rows]));
     }
   }
@@ -61,6 +66,7 @@ function rowOf(cell: Cell, m: Measurement): string[] {
     Number.isNaN(m.framesPerRead) ? '-' : m.framesPerRead.toFixed(1),
     `${(cell.rssPerConnectionBytes / 1024).toFixed(2)} KB`,
     m.dropped > 0 ? formatCount(m.dropped) : '0',
+    m.duplicates > 0 ? formatCount(m.duplicates) : '0',
   ];
 }
 

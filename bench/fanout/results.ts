@@ -11,6 +11,7 @@ export interface Measurement {
   published: number;
   subscribers: number;
   expected: number;
+  /** Messages received, counted once per connection (see `duplicates`). */
   received: number;
   /** expected − received: QoS 0 drops under backpressure, closed sockets, or still in flight at the timeout. */
   dropped: number;
@@ -28,6 +29,8 @@ export interface Measurement {
   /** Frames per socket write at the server (its own counters): 1 means one syscall per delivery. NaN where unknown (uws-native). */
   framesPerWrite: number;
   staleDeliveries: number;
+  /** Deliveries of a message a connection had already received (QoS 1 redelivery, or a server sending twice); not in `received`. */
+  duplicates: number;
   closedSockets: number;
   /** QoS 1 runs (--qos 1): the publisher's OKs, redeliveries and what the store wrote. */
   durable?: DurableFigures;

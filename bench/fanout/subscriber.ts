@@ -1,7 +1,9 @@
 /**
  * A subscriber process of the fan-out bench: holds its share of the fleet as lean `ws`
- * sockets speaking the relaymesh protocol through its codec, counts deliveries and
- * publish-to-receive latency for the current measurement, and reports over IPC.
+ * sockets speaking the relaymesh protocol through its codec, or as MQTT subscribers (lean
+ * framer connections or mqtt.js clients, `--mqtt-client`), counts each message once per
+ * connection (duplicates apart) and publish-to-receive latency for the current measurement,
+ * and reports over IPC.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
@@ -11,12 +13,15 @@ import { nowUs } from './clock.js';
 import { openDevicePublisher, type DevicePublisher } from './device-publisher.js';
 import { LatencyHistogram } from './histogram.js';
 import { serveCommands } from './ipc.js';
+import { openLeanSubscriber, type LeanSubscriber } from './lean-mqtt-subscriber.js';
 import { BENCH_TOPIC, type ConnectPlan, type ConnectResult, type SubscriberCommands } from './messages.js';
-import { stampRunId, stampTime } from './payload.js';
+import { stampRunId, stampSeq, stampTime } from './payload.js';
 import { runPublisher } from './publisher.js';
+import { SeenSequences } from './seen-sequences.js';
 
 const sockets = new Set<WebSocket>();
 const mqttClients = new Set<MqttClient>();
+const leanSubscribers = new Set<LeanSubscriber>();
 let closedByPeer = 0;
 /** Kept open across the measurements of one server: closing it would drop frames still queued there. */
 let publisher: DevicePublisher | undefined;
@@ -26,6 +31,7 @@ const run = {
   id: -1,
   received: 0,
   stale: 0,
+  duplicates: 0,
   decodeErrors: 0,
   redelivered: 0,
   reads: 0,
@@ -36,15 +42,25 @@ const run = {
   cpu: process.cpuUsage(),
 };
 
-function onDelivery(payload: Uint8Array, atUs: number): void {
-  if (stampRunId(payload) !== run.id) {
+/** A delivery to the connection that has seen `seen`: its payload is `bytes[start, end)`. */
+function onDelivery(seen: SeenSequences, bytes: Uint8Array, start: number, end: number, atUs: number): void {
+  if (stampRunId(bytes, start, end) !== run.id) {
     run.stale++;
+    return;
+  }
+  if (!seen.firstTime(run.id, stampSeq(bytes, start, end))) {
+    run.duplicates++;
     return;
   }
   if (run.received++ === 0) run.firstUs = atUs;
   run.lastUs = atUs;
-  run.latency.record(atUs - stampTime(payload));
+  run.latency.record(atUs - stampTime(bytes, start, end));
 }
+
+const closedByServer = (): void => {
+  closedByPeer++;
+  run.closed++;
+};
 
 /** Opens one socket and takes it through HELLO → WELCOME → SUB → OK. Resolves false on any failure. */
 function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
@@ -57,6 +73,7 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
     });
     let phase: 'welcome' | 'ok' | 'live' = 'welcome';
     let seq = 2;
+    const seen = new SeenSequences();
     const timer = setTimeout(() => fail('subscribe timed out'), plan.timeoutMs);
     const fail = (why: string): void => {
       clearTimeout(timer);
@@ -85,7 +102,7 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
           ws.send(encodeFrame({ kind: FrameKind.ACK, seq: ++seq, stream: frame.stream, offset: frame.offset }));
           if ((frame.delivery ?? 1) > 1 && stampRunId(frame.payload) === run.id) run.redelivered++;
         }
-        return onDelivery(frame.payload, atUs);
+        return onDelivery(seen, frame.payload, 0, frame.payload.byteLength, atUs);
       }
       if (phase === 'welcome' && frame.kind === FrameKind.WELCOME) {
         phase = 'ok';
@@ -101,17 +118,38 @@ function openSubscriber(plan: ConnectPlan, deviceId: string, localAddress: strin
     });
     ws.on('error', (err) => fail(err.message));
     ws.on('close', (code, reason) => {
-      if (sockets.delete(ws)) {
-        closedByPeer++;
-        run.closed++;
-      }
+      if (sockets.delete(ws)) closedByServer();
       fail(`closed before subscribing (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
     });
   });
 }
 
-/** An MQTT 3.1.1 subscriber over WebSocket (Mosquitto, Aedes): CONNECT → SUBSCRIBE → SUBACK. */
-function openMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
+/** A lean MQTT 3.1.1 subscriber (`--mqtt-client lean`): CONNECT → SUBSCRIBE → SUBACK, then only framing. */
+async function openLeanMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
+  const seen = new SeenSequences();
+  let subscriber: LeanSubscriber | undefined;
+  const outcome = await openLeanSubscriber({
+    url: plan.url,
+    clientId: deviceId,
+    topic: BENCH_TOPIC,
+    qos: plan.qos,
+    timeoutMs: plan.timeoutMs,
+    localAddress,
+    onDelivery: (bytes, start, end, atUs) => onDelivery(seen, bytes, start, end, atUs),
+    onRead: () => run.reads++,
+    onClosed: () => {
+      if (subscriber && leanSubscribers.delete(subscriber)) closedByServer();
+    },
+    onMalformed: () => run.decodeErrors++,
+  });
+  if (typeof outcome === 'string') return outcome;
+  subscriber = outcome;
+  leanSubscribers.add(subscriber);
+  return true;
+}
+
+/** An mqtt.js MQTT 3.1.1 subscriber (`--mqtt-client mqttjs`): CONNECT → SUBSCRIBE → SUBACK. */
+function openMqttJsSubscriber(plan: ConnectPlan, deviceId: string, localAddress: string | undefined): Promise<true | string> {
   return new Promise((resolve) => {
     const client = mqtt.connect(plan.url, {
       clientId: deviceId,
@@ -123,6 +161,7 @@ function openMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: s
       wsOptions: { perMessageDeflate: false, generateMask: zeroMask, ...(localAddress ? { localAddress } : {}) },
     });
     let live = false;
+    const seen = new SeenSequences();
     const timer = setTimeout(() => fail('no CONNACK/SUBACK in time'), plan.timeoutMs);
     const fail = (why: string): void => {
       clearTimeout(timer);
@@ -139,13 +178,10 @@ function openMqttSubscriber(plan: ConnectPlan, deviceId: string, localAddress: s
         resolve(true);
       });
     });
-    client.on('message', (_topic, payload) => onDelivery(payload, nowUs()));
+    client.on('message', (_topic, payload) => onDelivery(seen, payload, 0, payload.byteLength, nowUs()));
     client.on('error', (err) => fail(err.message));
     client.on('close', () => {
-      if (mqttClients.delete(client)) {
-        closedByPeer++;
-        run.closed++;
-      }
+      if (mqttClients.delete(client)) closedByServer();
       fail('closed before subscribing');
     });
   });
@@ -162,7 +198,7 @@ async function connect(plan: ConnectPlan): Promise<ConnectResult> {
     while (next < plan.count && Date.now() - started < plan.timeoutMs * 4) {
       const i = next++;
       const address = plan.localAddresses.length > 0 ? plan.localAddresses[i % plan.localAddresses.length] : undefined;
-      const open = plan.protocol === 'mqtt' ? openMqttSubscriber : openSubscriber;
+      const open = plan.protocol === 'relaymesh' ? openSubscriber : plan.mqttClient === 'lean' ? openLeanMqttSubscriber : openMqttJsSubscriber;
       const outcome = await open(plan, `dev-${plan.firstId + i}`, address);
       if (outcome === true) subscribed++;
       else {
@@ -178,7 +214,7 @@ async function connect(plan: ConnectPlan): Promise<ConnectResult> {
 serveCommands<SubscriberCommands>({
   connect,
   arm({ runId }) {
-    Object.assign(run, { id: runId, received: 0, stale: 0, decodeErrors: 0, redelivered: 0, reads: 0, closed: 0, firstUs: 0, lastUs: 0 });
+    Object.assign(run, { id: runId, received: 0, stale: 0, duplicates: 0, decodeErrors: 0, redelivered: 0, reads: 0, closed: 0, firstUs: 0, lastUs: 0 });
     run.latency = new LatencyHistogram();
     run.cpu = process.cpuUsage();
     return { ok: true };
@@ -194,6 +230,7 @@ serveCommands<SubscriberCommands>({
       closed: run.closed,
       firstUs: run.firstUs,
       stale: run.stale,
+      duplicates: run.duplicates,
       decodeErrors: run.decodeErrors,
       redelivered: run.redelivered,
       reads: run.reads,
@@ -217,12 +254,15 @@ serveCommands<SubscriberCommands>({
     publisher = undefined;
     const before = closedByPeer;
     const deadline = Date.now() + timeoutMs;
-    while (sockets.size + mqttClients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const terminated = sockets.size + mqttClients.size;
+    const open = (): number => sockets.size + mqttClients.size + leanSubscribers.size;
+    while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const terminated = open();
     for (const ws of sockets) ws.terminate();
     for (const client of mqttClients) client.end(true);
+    for (const subscriber of leanSubscribers) subscriber.terminate();
     sockets.clear();
     mqttClients.clear();
+    leanSubscribers.clear();
     return { closedByPeer: closedByPeer - before, terminated };
   },
 });

@@ -1,9 +1,11 @@
 /**
  * Hosts one Aedes broker behind a WebSocket listener, the way Aedes documents it (docs/Examples.md,
  * "MQTT server over WebSocket": a `ws` WebSocketServer on an http server, each socket handed to
- * aedes.handle as a stream), in a process of its own so its CPU and memory are its own.
+ * aedes.handle as a stream), and behind a TCP listener (`net.createServer(aedes.handle)`, its
+ * README), in a process of its own so its CPU and memory are its own.
  */
 import { createServer } from 'node:http';
+import { createServer as createTcpServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { serveCommands } from '../fanout/ipc.js';
@@ -13,6 +15,17 @@ import type { BrokerHostCommands } from './messages.js';
 let aedes: Aedes | undefined;
 const windowLag = new LoopLag();
 const phaseLag = new LoopLag();
+
+/** Listens on a free port of `host`; resolves with it. */
+function listen(server: Server | ReturnType<typeof createServer>, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    });
+  });
+}
 
 serveCommands<BrokerHostCommands>({
   async start({ host }) {
@@ -27,16 +40,11 @@ serveCommands<BrokerHostCommands>({
       stream.on('error', () => undefined);
       broker.handle(stream, req);
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(0, host, () => {
-        const address = httpServer.address();
-        resolve(typeof address === 'object' && address ? address.port : 0);
-      });
-    });
+    const port = await listen(httpServer, host);
+    const mqttTcpPort = await listen(createTcpServer(broker.handle), host);
     windowLag.take();
     phaseLag.take();
-    return { port, pid: process.pid };
+    return { port, mqttTcpPort, pid: process.pid };
   },
   sample({ newPhase }) {
     const window = windowLag.take();

@@ -198,7 +198,8 @@ export interface HostLag {
 }
 
 export type BrokerHostCommands = {
-  start: { args: { host: string; dataDir: string; heartbeatMs: number }; reply: { port: number; pid: number } };
+  /** `port`: MQTT over WebSocket (and relaymesh's protocol); `mqttTcpPort`: MQTT over TCP. */
+  start: { args: { host: string; dataDir: string; heartbeatMs: number }; reply: { port: number; mqttTcpPort: number; pid: number } };
   /** `window`: lag since the previous sample. `phase`: since the previous sample with newPhase, which starts a new one. */
   sample: { args: { newPhase: boolean }; reply: { window: HostLag; phase: HostLag; connections: number } };
   /** Replies, then exits: the kernel closes every socket from the broker's side. */

@@ -14,10 +14,10 @@ const phaseLag = new LoopLag();
 serveCommands<BrokerHostCommands>({
   async start({ host, dataDir, heartbeatMs }) {
     if (broker) throw new Error('a broker is already running in this process');
-    broker = await createBroker({ host, port: 0, dataDir, anonymous: true, logLevel: 'warn', heartbeatMs });
+    broker = await createBroker({ host, port: 0, dataDir, anonymous: true, logLevel: 'warn', heartbeatMs, mqtt: { path: '/mqtt', port: 0 } });
     windowLag.take();
     phaseLag.take();
-    return { port: broker.port, pid: process.pid };
+    return { port: broker.port, mqttTcpPort: broker.mqttPort!, pid: process.pid };
   },
   sample({ newPhase }) {
     const window = windowLag.take();

@@ -26,6 +26,8 @@ export interface BrokerTarget {
   name: BrokerName;
   protocol: Protocol;
   url: string;
+  /** MQTT over TCP (`mqtt://host:port`), for the brokers that listen for it. */
+  mqttTcpUrl?: string;
   /** The process whose tree is measured (CPU, RSS, open files). */
   pid: number;
   fdLimit: number;
@@ -120,11 +122,12 @@ async function startHosted(name: 'relaymesh' | 'aedes', settings: TargetSettings
   const child: ChildLink<BrokerHostCommands> = forkChild<BrokerHostCommands>(`${name}-broker`, module, settings.execArgv);
   const dataDir = tempDir(`fleet-${name}-`);
   try {
-    const { port, pid } = await child.request('start', { host: HOST, dataDir, heartbeatMs: settings.heartbeatMs }, START_TIMEOUT_MS);
+    const { port, mqttTcpPort, pid } = await child.request('start', { host: HOST, dataDir, heartbeatMs: settings.heartbeatMs }, START_TIMEOUT_MS);
     return {
       name,
       protocol: name === 'relaymesh' ? 'relaymesh' : 'mqtt',
       url: `ws://${HOST}:${port}/`,
+      mqttTcpUrl: `mqtt://${HOST}:${mqttTcpPort}`,
       pid,
       fdLimit: fdLimitOf(pid),
       ...(name === 'relaymesh' ? { metricsUrl: `http://${HOST}:${port}/metrics` } : {}),
@@ -190,8 +193,8 @@ async function startMosquitto(settings: TargetSettings): Promise<BrokerTarget> {
       'log_dest stderr',
       'log_type error',
       'log_type warning',
-      // Mosquitto 2.0.11 (Debian 12) exits with "Unable to start any listening sockets" when a
-      // websockets listener is its only one: an unused plain MQTT listener keeps it up.
+      // MQTT over TCP (the fan-out bench's --mqtt-transport tcp). Mosquitto 2.0.11 (Debian 12) also
+      // exits with "Unable to start any listening sockets" when a websockets listener is its only one.
       `listener ${tcpPort} ${HOST}`,
       `listener ${port} ${HOST}`,
       'protocol websockets',
@@ -208,9 +211,10 @@ async function startMosquitto(settings: TargetSettings): Promise<BrokerTarget> {
     name: 'mosquitto',
     protocol: 'mqtt',
     url: `ws://${HOST}:${port}/`,
+    mqttTcpUrl: `mqtt://${HOST}:${tcpPort}`,
     pid,
     fdLimit: fdLimitOf(pid),
-    how: `${version.trim()}, websockets listener from a generated config`,
+    how: `${version.trim()}, websockets and TCP listeners from a generated config`,
     lag: async () => undefined,
     async stop() {
       await stopSpawned(child);
