@@ -4,7 +4,7 @@ import { OutgoingQos1 } from './outgoing-qos1.js';
 import { fromMqttProperties, toMqttProperties } from './publication-properties.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import type { RetainedMessage } from './retained-store.js';
-import type { ClientSentHistory } from './sent-history.js';
+import type { SentHistory } from './sent-history.js';
 import { publishTarget, subscribeTarget } from './topic-mapping.js';
 
 /** What the connection must do; the channel itself does no I/O (group subscriptions go through `shares`). */
@@ -27,8 +27,14 @@ export interface ChannelOptions {
   protocolVersion: 4 | 5;
   /** Topic aliases the client may set (5.0); 0: none. */
   topicAliasMaximum: number;
-  /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
-  shares: { join(group: string, filter: string, qos: 0 | 1): Reason | undefined; leave(group: string, filter: string): void };
+  /** `$share/<group>/<filter>` subscriptions of this client: joining returns a refusal, if any. */
+  shares: ShareGroups;
+}
+
+/** The `$share` groups one client joins and leaves (its connection: no closures per client). */
+export interface ShareGroups {
+  joinGroup(group: string, filter: string, qos: 0 | 1): Reason | undefined;
+  leaveGroup(group: string, filter: string): void;
 }
 
 /** A request sent to the device actor whose reply becomes an MQTT acknowledgement. */
@@ -53,14 +59,16 @@ interface SubscribeRequest {
  */
 export class MqttChannel {
   private seq = 0;
-  private readonly pending = new Map<number, Pending>();
-  private readonly qos1 = new OutgoingQos1();
-  private readonly topicAliases = new Map<number, string>();
+  // Created on first use and `pending` dropped when empty: most clients of a fleet sit idle
+  // with no request open, no alias set and no QoS 1 delivery, and an empty Map costs ~200 bytes.
+  private pending: Map<number, Pending> | undefined;
+  private qos1: OutgoingQos1 | undefined;
+  private topicAliases: Map<number, string> | undefined;
 
   constructor(
     private readonly options: ChannelOptions,
-    /** What this client id may have been sent before (redeliveries carry DUP). */
-    private readonly sentBefore: ClientSentHistory,
+    /** What client ids may have been sent before (redeliveries carry DUP). */
+    private readonly sentBefore: Pick<SentHistory, 'sendingNow'>,
   ) {}
 
   get v5(): boolean {
@@ -72,7 +80,7 @@ export class MqttChannel {
       case 'publish':
         return this.onPublish(packet);
       case 'puback': {
-        const through = packet.messageId === undefined ? undefined : this.qos1.acknowledge(packet.messageId);
+        const through = packet.messageId === undefined ? undefined : this.qos1?.acknowledge(packet.messageId);
         return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
       }
       case 'subscribe':
@@ -109,7 +117,7 @@ export class MqttChannel {
         return frame.ref === undefined ? [] : this.reply(frame.ref, undefined, frame.code);
       case FrameKind.RESET:
         // MQTT has no "history lost" signal: delivery simply continues after the gap.
-        this.qos1.forgetStream(frame.stream);
+        this.qos1?.forgetStream(frame.stream);
         return [];
       default:
         return [];
@@ -126,11 +134,11 @@ export class MqttChannel {
     if (alias !== undefined) {
       if (alias < 1 || alias > this.options.topicAliasMaximum) return [{ type: 'close', reason: Reason.TOPIC_ALIAS_INVALID, message: `topic alias ${alias} out of range` }];
       if (topic === '') {
-        const known = this.topicAliases.get(alias);
+        const known = this.topicAliases?.get(alias);
         if (known === undefined) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: `unknown topic alias ${alias}` }];
         topic = known;
       } else {
-        this.topicAliases.set(alias, topic);
+        (this.topicAliases ??= new Map()).set(alias, topic);
       }
     }
     // A topic name with a wildcard or NUL is a malformed PUBLISH (spec 3.3.2-2, 1.5.4-2): the connection ends.
@@ -144,7 +152,7 @@ export class MqttChannel {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
     const seq = this.nextSeq();
-    if (qos === 1) this.pending.set(seq, { kind: 'puback', packetId: packet.messageId! });
+    if (qos === 1) this.expectReply(seq, { kind: 'puback', packetId: packet.messageId! });
     const target = publishTarget(topic);
     const frame: Frame =
       target.kind === 'inbox'
@@ -173,7 +181,7 @@ export class MqttChannel {
           return;
         case 'shared': {
           // A shared message goes to one connected member; stored ones wait for its PUBACK.
-          const refusal = this.options.shares.join(target.group, target.filter, qos);
+          const refusal = this.options.shares.joinGroup(target.group, target.filter, qos);
           request.codes[index] = refusal === undefined ? qos : this.v5 ? refusal : SUBACK_FAILURE_V4;
           return;
         }
@@ -182,7 +190,7 @@ export class MqttChannel {
           request.waiting++;
           // Retain handling 2 (5.0): no retained messages for this subscription.
           const sendRetained = subscription.rh !== 2;
-          this.pending.set(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained });
+          this.expectReply(seq, { kind: 'suback', request, index, filter: target.filter, qos, sendRetained });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -197,12 +205,12 @@ export class MqttChannel {
     for (const filter of packet.unsubscriptions) {
       const target = subscribeTarget(filter, this.options.clientId);
       if (target.kind === 'filter') filters.push(filter);
-      if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
+      if (target.kind === 'shared') this.options.shares.leaveGroup(target.group, target.filter);
     }
     const count = packet.unsubscriptions.length;
     if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];
     const seq = this.nextSeq();
-    this.pending.set(seq, { kind: 'unsuback', packetId: packet.messageId!, count });
+    this.expectReply(seq, { kind: 'unsuback', packetId: packet.messageId!, count });
     return [{ type: 'frame', frame: { kind: FrameKind.UNSUB, seq, filters } }];
   }
 
@@ -210,8 +218,8 @@ export class MqttChannel {
   deliver(msg: MsgFrame): IPublishPacket {
     const packet = this.publishPacket(msg);
     if (msg.qos === 0 || msg.epoch === undefined) return packet;
-    const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
-    const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
+    const { packetId, resent } = this.outgoingQos1().packetIdFor(msg.stream, msg.offset);
+    const seenBefore = this.sentBefore.sendingNow(this.options.clientId, msg.stream, msg.offset);
     packet.qos = 1;
     packet.messageId = packetId;
     packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
@@ -228,7 +236,7 @@ export class MqttChannel {
     if (this.v5 && message.props) packet.properties = toMqttProperties(message.props);
     if (Math.min(message.qos, qos) === 1) {
       packet.qos = 1;
-      packet.messageId = this.qos1.packetIdForUnstored(() => undefined);
+      packet.messageId = this.outgoingQos1().packetIdForUnstored(() => undefined);
     }
     return packet;
   }
@@ -243,7 +251,7 @@ export class MqttChannel {
     if (qos === 0 || msg.epoch === undefined) return packet;
     packet.qos = 1;
     packet.dup = dup;
-    packet.messageId = this.qos1.packetIdForUnstored(acked);
+    packet.messageId = this.outgoingQos1().packetIdForUnstored(acked);
     return packet;
   }
 
@@ -257,9 +265,10 @@ export class MqttChannel {
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
   private reply(ref: number, reason: Reason | undefined, code?: number): ChannelEffect[] {
-    const request = this.pending.get(ref);
+    const request = this.pending?.get(ref);
     if (!request) return [];
-    this.pending.delete(ref);
+    this.pending!.delete(ref);
+    if (this.pending!.size === 0) this.pending = undefined;
     switch (request.kind) {
       case 'puback': {
         // 3.1.1 has no way to refuse a publish but closing; like Mosquitto and EMQX, relaymesh
@@ -288,6 +297,15 @@ export class MqttChannel {
 
   private unsuback(packetId: number, count: number): ChannelEffect {
     return { type: 'packet', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? Array(count).fill(Reason.SUCCESS) : [] } };
+  }
+
+  /** `seq` is a request whose reply becomes an acknowledgement (see `reply`). */
+  private expectReply(seq: number, pending: Pending): void {
+    (this.pending ??= new Map()).set(seq, pending);
+  }
+
+  private outgoingQos1(): OutgoingQos1 {
+    return (this.qos1 ??= new OutgoingQos1());
   }
 
   private nextSeq(): number {

@@ -139,6 +139,19 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     }
   }
 
+  joinGroup(conn: MqttConnection, group: string, filter: string, qos: 0 | 1): Reason | undefined {
+    const live = conn.live;
+    if (!live) return Reason.UNSPECIFIED_ERROR;
+    if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
+    if (!mayReceive(live.device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
+    this.deps.shared.join(conn, group, filter, qos);
+    return undefined;
+  }
+
+  leaveGroup(conn: MqttConnection, group: string, filter: string): void {
+    this.deps.shared.leave(conn, group, filter);
+  }
+
   failed(conn: MqttConnection, err: unknown): void {
     this.deps.log.error({ err, clientId: this.clients.get(conn)?.clientId }, 'MQTT connection failed; closing it');
   }
@@ -242,17 +255,9 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           clientId,
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
-          shares: {
-            join: (group, filter, qos) => {
-              if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
-              if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              this.deps.shared.join(conn, group, filter, qos);
-              return undefined;
-            },
-            leave: (group, filter) => this.deps.shared.leave(conn, group, filter),
-          },
+          shares: conn,
         },
-        this.deps.sentHistory.of(clientId),
+        this.deps.sentHistory,
       ),
       device,
       limiter: new FrameRateLimiter(this.deps.limits),
