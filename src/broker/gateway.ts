@@ -51,8 +51,8 @@ export interface GatewayDeps {
   devices: DeviceRegistry;
   shards: { ring: HashRing; refs: Map<string, Ref<never>> };
   authenticate: VerdictSource;
-  /** Builds the broker port a device's handlers use. */
-  portFor(device: () => LiveDevice): BrokerPort;
+  /** Builds the broker port a device's handlers use (its device set once it exists). */
+  newPort(): BrokerPort & { device: LiveDevice };
   sessions: DeviceSessions;
   limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number; maxConnectionsPerAddress: number } & RateLimits;
   /** Addresses of TLS-terminating proxies whose identity header is believed. */
@@ -222,10 +222,11 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
     const shardName = this.deps.shards.ring.locate(deviceId)!;
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
-    let device!: LiveDevice;
-    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => session.restore() };
+    const broker = this.deps.newPort();
+    const context = { session, status, registry: this.deps.registry, broker, outbound: conn, onLive: () => session.restore() };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
-    device = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    const device: LiveDevice = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    broker.device = device;
     session.bind(device);
     const previous = this.deps.devices.add(device);
     if (previous) {
