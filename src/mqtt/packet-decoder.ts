@@ -19,7 +19,13 @@ class PacketParser {
   }
 
   parse(bytes: Buffer): DecodeResult {
-    const leftover = this.parser.parse(bytes);
+    let leftover = -1;
+    try {
+      leftover = this.parser.parse(bytes);
+    } catch (err) {
+      // Thrown instead of emitted: as malformed, and this parser is replaced all the same.
+      this.error ??= err instanceof Error ? err.message : String(err);
+    }
     const { packet, error } = this;
     this.packet = undefined;
     this.error = undefined;
