@@ -18,7 +18,7 @@ import {
 } from '../protocol/index.js';
 import { startWsServer, type WsServer } from '../transport/index.js';
 import { buildAuthenticator } from './auth/index.js';
-import { devicePort } from './device-port.js';
+import { DevicePort } from './device-port.js';
 import { DeviceRegistry, type LiveDevice } from './device-registry.js';
 import { Gateway, type ConnectionSlot } from './gateway.js';
 import { startLivenessSweep } from './liveness.js';
@@ -176,7 +176,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     devices,
     shards: { ring: new HashRing(shardNames), refs: shardRefs },
     authenticate,
-    portFor: (device) => devicePort(portDeps, device),
+    newPort: () => new DevicePort(portDeps),
     sessions: deviceSessions,
     limits: {
       maxFrameBytes: options.maxFrameBytes,

@@ -50,8 +50,8 @@ export interface GatewayDeps {
   devices: DeviceRegistry;
   shards: { ring: HashRing; refs: Map<string, Ref<never>> };
   authenticate: VerdictSource;
-  /** Builds the broker port a device's handlers use. */
-  portFor(device: () => LiveDevice): BrokerPort;
+  /** Builds the broker port a device's handlers use (its device set once it exists). */
+  newPort(): BrokerPort & { device: LiveDevice };
   sessions: DeviceSessions;
   limits: { maxFrameBytes: number; heartbeatMs: number; maxInflight: number; maxConnectionsPerAddress: number } & RateLimits;
   /** Addresses of TLS-terminating proxies whose identity header is believed. */
@@ -198,7 +198,7 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
           ...(proxied !== undefined ? { proxiedIdentity: proxied } : {}),
         }),
       hasSession: (deviceId) => this.deps.sessions.has(deviceId),
-      newSessionId: randomUUID,
+      newSessionId,
     };
   }
 
@@ -217,14 +217,15 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   ): LiveDevice {
     status.state = ConnectionState.Authenticated;
     const deviceId = request.deviceId;
-    const session = this.deps.sessions.open({ ...request, sessionId: request.sessionId ?? randomUUID(), version }, conn);
+    const session = this.deps.sessions.open({ ...request, sessionId: request.sessionId ?? newSessionId(), version }, conn);
     const shardName = this.deps.shards.ring.locate(deviceId)!;
     const shard = this.deps.shards.refs.get(shardName)!;
     const actorName = `${shardName}.c${conn.id}.${actorSafe(deviceId)}`;
-    let device!: LiveDevice;
-    const context = { session, status, registry: this.deps.registry, broker: this.deps.portFor(() => device), outbound: conn, onLive: () => session.restore() };
+    const broker = this.deps.newPort();
+    const context = { session, status, registry: this.deps.registry, broker, outbound: conn, onLive: () => session.restore() };
     const actor = spawnDeviceActor(shard, actorName, context, turnScheduler);
-    device = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    const device: LiveDevice = { session, status, conn, actor, actorName, outbox: session.outbox, auth: { ...auth } };
+    broker.device = device;
     session.bind(device);
     const previous = this.deps.devices.add(device);
     if (previous) {
@@ -252,6 +253,17 @@ export class Gateway implements SocketEvents<ConnectionSlot> {
   private sendError(conn: GatewayConnection, code: ErrorCode, message: string, ref?: number): void {
     conn.write(encodeFrame({ kind: FrameKind.ERROR, seq: 0, code, message, ...(ref !== undefined ? { ref } : {}) }));
   }
+}
+
+/**
+ * A session id, kept as long as its session. randomUUID() builds its text by concatenation: a
+ * rope of some 30 pieces (~480 bytes) until the string is first read, which flattens it to ~60.
+ * An MQTT session's id is never sent, so it is read here.
+ */
+function newSessionId(): string {
+  const id = randomUUID();
+  id.charCodeAt(0);
+  return id;
 }
 
 /** nact accepts only URI-safe actor names. */

@@ -4,7 +4,7 @@ import { OutgoingQos1 } from './outgoing-qos1.js';
 import { fromMqttProperties, toMqttProperties } from './publication-properties.js';
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import type { RetainedMessage } from './retained-store.js';
-import type { ClientSentHistory } from './sent-history.js';
+import type { SentHistory } from './sent-history.js';
 import type { SubscriptionOptions } from './subscription-options.js';
 import { SHARE_PREFIX, publishTarget, subscribeTarget } from './topic-mapping.js';
 
@@ -32,13 +32,16 @@ export interface ChannelOptions {
   storedFilters: Iterable<string>;
   /** The session's 5.0 No Local, Retain As Published and Subscription Identifier options (kept by the front across reconnects). */
   subscriptionOptions: SubscriptionOptions;
-  /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
-  shares: {
-    join(group: string, filter: string, qos: 0 | 1): Reason | undefined;
-    leave(group: string, filter: string): void;
-    /** A PUBACK may have made room in the client's receive maximum for messages its groups hold back. */
-    roomFreed(): void;
-  };
+  /** `$share/<group>/<filter>` subscriptions of this client: joining returns a refusal, if any. */
+  shares: ShareGroups;
+}
+
+/** The `$share` groups one client joins and leaves (its connection: no closures per client). */
+export interface ShareGroups {
+  joinGroup(group: string, filter: string, qos: 0 | 1): Reason | undefined;
+  leaveGroup(group: string, filter: string): void;
+  /** A PUBACK may have made room in the client's receive maximum for messages its groups hold back. */
+  roomFreed(): void;
 }
 
 /** A subscription whose retained messages are wanted. */
@@ -71,9 +74,11 @@ interface SubscribeRequest {
  */
 export class MqttChannel {
   private seq = 0;
-  private readonly pending = new Map<number, Pending>();
-  private readonly qos1 = new OutgoingQos1();
-  private readonly topicAliases = new Map<number, string>();
+  // Created on first use and `pending` dropped when empty: most clients of a fleet sit idle
+  // with no request open, no alias set and no QoS 1 delivery, and an empty Map costs ~200 bytes.
+  private pending: Map<number, Pending> | undefined;
+  private qos1: OutgoingQos1 | undefined;
+  private topicAliases: Map<number, string> | undefined;
   /**
    * The session's filters as of the packets handled so far, for retain handling 1. The session's
    * own map lags behind: it changes in the device actor's turn, after this packet is judged.
@@ -82,8 +87,8 @@ export class MqttChannel {
 
   constructor(
     private readonly options: ChannelOptions,
-    /** What this client id may have been sent before (redeliveries carry DUP). */
-    private readonly sentBefore: ClientSentHistory,
+    /** What client ids may have been sent before (redeliveries carry DUP). */
+    private readonly sentBefore: Pick<SentHistory, 'sendingNow'>,
   ) {
     this.filters = new Set(options.storedFilters);
   }
@@ -97,7 +102,7 @@ export class MqttChannel {
       case 'publish':
         return this.onPublish(packet);
       case 'puback': {
-        const through = packet.messageId === undefined ? undefined : this.qos1.acknowledge(packet.messageId);
+        const through = packet.messageId === undefined ? undefined : this.qos1?.acknowledge(packet.messageId);
         this.options.shares.roomFreed();
         return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
       }
@@ -135,7 +140,7 @@ export class MqttChannel {
         return frame.ref === undefined ? [] : this.reply(frame.ref, undefined, frame.code);
       case FrameKind.RESET:
         // MQTT has no "history lost" signal: delivery simply continues after the gap.
-        this.qos1.forgetStream(frame.stream);
+        this.qos1?.forgetStream(frame.stream);
         return [];
       default:
         return [];
@@ -152,11 +157,11 @@ export class MqttChannel {
     if (alias !== undefined) {
       if (alias < 1 || alias > this.options.topicAliasMaximum) return [{ type: 'close', reason: Reason.TOPIC_ALIAS_INVALID, message: `topic alias ${alias} out of range` }];
       if (topic === '') {
-        const known = this.topicAliases.get(alias);
+        const known = this.topicAliases?.get(alias);
         if (known === undefined) return [{ type: 'close', reason: Reason.PROTOCOL_ERROR, message: `unknown topic alias ${alias}` }];
         topic = known;
       } else {
-        this.topicAliases.set(alias, topic);
+        (this.topicAliases ??= new Map()).set(alias, topic);
       }
     }
     // A topic name with a wildcard or NUL is a malformed PUBLISH (spec 3.3.2-2, 1.5.4-2): the connection ends.
@@ -170,7 +175,7 @@ export class MqttChannel {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const qos = packet.qos;
     const seq = this.nextSeq();
-    if (qos === 1) this.pending.set(seq, { kind: 'puback', packetId: packet.messageId! });
+    if (qos === 1) this.expectReply(seq, { kind: 'puback', packetId: packet.messageId! });
     const target = publishTarget(topic);
     const frame: Frame =
       target.kind === 'inbox'
@@ -209,7 +214,7 @@ export class MqttChannel {
           return;
         case 'shared': {
           // A shared message goes to one connected member; stored ones wait for its PUBACK.
-          const refusal = this.options.shares.join(target.group, target.filter, qos);
+          const refusal = this.options.shares.joinGroup(target.group, target.filter, qos);
           request.codes[index] = refusal === undefined ? qos : this.v5 ? refusal : SUBACK_FAILURE_V4;
           return;
         }
@@ -226,7 +231,7 @@ export class MqttChannel {
           // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.
           const sendRetained = subscription.rh === 2 ? false : subscription.rh === 1 ? !existed : true;
           const granted: GrantedFilter = { filter: target.filter, qos, ...(subscriptionId !== undefined ? { subscriptionId } : {}) };
-          this.pending.set(seq, { kind: 'suback', request, index, granted, sendRetained, existed });
+          this.expectReply(seq, { kind: 'suback', request, index, granted, sendRetained, existed });
           effects.push({ type: 'frame', frame: { kind: FrameKind.SUB, seq, filters: [target.filter], qos } });
         }
       }
@@ -245,12 +250,12 @@ export class MqttChannel {
         this.filters.delete(filter);
         this.options.subscriptionOptions.remove(filter);
       }
-      if (target.kind === 'shared') this.options.shares.leave(target.group, target.filter);
+      if (target.kind === 'shared') this.options.shares.leaveGroup(target.group, target.filter);
     }
     const count = packet.unsubscriptions.length;
     if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];
     const seq = this.nextSeq();
-    this.pending.set(seq, { kind: 'unsuback', packetId: packet.messageId!, count });
+    this.expectReply(seq, { kind: 'unsuback', packetId: packet.messageId!, count });
     return [{ type: 'frame', frame: { kind: FrameKind.UNSUB, seq, filters } }];
   }
 
@@ -273,8 +278,8 @@ export class MqttChannel {
       if (forwarding.subscriptionIds.length > 0) withSubscriptionIds(packet, forwarding.subscriptionIds);
     }
     if (msg.qos === 0 || msg.epoch === undefined) return packet;
-    const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
-    const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
+    const { packetId, resent } = this.outgoingQos1().packetIdFor(msg.stream, msg.offset);
+    const seenBefore = this.sentBefore.sendingNow(this.options.clientId, msg.stream, msg.offset);
     packet.qos = 1;
     packet.messageId = packetId;
     packet.dup = resent || seenBefore || (msg.delivery ?? 1) > 1;
@@ -284,8 +289,9 @@ export class MqttChannel {
   /** A stored message not sent: acknowledged at once, so the cursor moves over it. */
   private passOver(msg: MsgFrame): ChannelEffect[] {
     if (msg.qos === 0 || msg.epoch === undefined) return [];
-    const { packetId } = this.qos1.packetIdFor(msg.stream, msg.offset);
-    const through = this.qos1.acknowledge(packetId);
+    const qos1 = this.outgoingQos1();
+    const { packetId } = qos1.packetIdFor(msg.stream, msg.offset);
+    const through = qos1.acknowledge(packetId);
     return through ? [{ type: 'frame', frame: { kind: FrameKind.ACK, seq: this.nextSeq(), ...through } }] : [];
   }
 
@@ -300,7 +306,7 @@ export class MqttChannel {
     if (subscriptionId !== undefined) withSubscriptionIds(packet, [subscriptionId]);
     if (Math.min(message.qos, qos) === 1) {
       packet.qos = 1;
-      packet.messageId = this.qos1.packetIdForUnstored(() => undefined);
+      packet.messageId = this.outgoingQos1().packetIdForUnstored(() => undefined);
     }
     return packet;
   }
@@ -315,7 +321,7 @@ export class MqttChannel {
     if (qos === 0 || msg.epoch === undefined) return packet;
     packet.qos = 1;
     packet.dup = dup;
-    packet.messageId = this.qos1.packetIdForUnstored(acked);
+    packet.messageId = this.outgoingQos1().packetIdForUnstored(acked);
     return packet;
   }
 
@@ -329,9 +335,10 @@ export class MqttChannel {
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
   private reply(ref: number, reason: Reason | undefined, code?: number): ChannelEffect[] {
-    const request = this.pending.get(ref);
+    const request = this.pending?.get(ref);
     if (!request) return [];
-    this.pending.delete(ref);
+    this.pending!.delete(ref);
+    if (this.pending!.size === 0) this.pending = undefined;
     switch (request.kind) {
       case 'puback': {
         // 3.1.1 has no way to refuse a publish but closing; like Mosquitto and EMQX, relaymesh
@@ -365,6 +372,15 @@ export class MqttChannel {
 
   private unsuback(packetId: number, count: number): ChannelEffect {
     return { type: 'packet', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? Array(count).fill(Reason.SUCCESS) : [] } };
+  }
+
+  /** `seq` is a request whose reply becomes an acknowledgement (see `reply`). */
+  private expectReply(seq: number, pending: Pending): void {
+    (this.pending ??= new Map()).set(seq, pending);
+  }
+
+  private outgoingQos1(): OutgoingQos1 {
+    return (this.qos1 ??= new OutgoingQos1());
   }
 
   private nextSeq(): number {

@@ -3,8 +3,9 @@ import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
 import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
-import type { ChannelEffect, MqttChannel } from './channel.js';
+import type { ChannelEffect, MqttChannel, ShareGroups } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
+import { decodePacket } from './packet-decoder.js';
 import { PacketFramer } from './packet-framer.js';
 import { Reason, disconnectReason } from './reason-codes.js';
 import type { SharedMember } from './shared-subscriptions.js';
@@ -38,6 +39,11 @@ export interface ConnectionOwner {
   closed(conn: MqttConnection): void;
   /** A bug met on this connection (it is being closed). */
   failed(conn: MqttConnection, err: unknown): void;
+  /** The live client joins a `$share` group: a refusal, if any. */
+  joinGroup(conn: MqttConnection, group: string, filter: string, qos: 0 | 1): Reason | undefined;
+  leaveGroup(conn: MqttConnection, group: string, filter: string): void;
+  /** A PUBACK may have made room in the client's receive maximum for messages its groups hold back. */
+  roomFreed(conn: MqttConnection): void;
 }
 
 /** Once CONNECT was accepted. */
@@ -56,12 +62,9 @@ type Phase = { name: 'awaiting-connect' } | { name: 'connecting'; queued: Packet
  * parsing) → channel → effects carried out here; relaymesh frames written to it by the device
  * actor, fan-out and outbox are turned into MQTT packets by the channel. Never throws on input.
  */
-export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMember {
+export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMember, ShareGroups {
   private phase: Phase = { name: 'awaiting-connect' };
   private readonly framer: PacketFramer;
-  private readonly parser = mqttPacket.parser();
-  private parsed: Packet[] = [];
-  private parseError: string | undefined;
   readonly openedAt = Date.now();
   lastSeenAt = Date.now();
   /** Keep-alive in ms (1.5 × the client's); 0: none. */
@@ -79,8 +82,6 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     readonly tally: MessageTally,
   ) {
     this.framer = new PacketFramer(maxPacketBytes);
-    this.parser.on('packet', (packet: Packet) => this.parsed.push(packet));
-    this.parser.on('error', (err: Error) => (this.parseError = err.message));
   }
 
   get remoteAddress(): string {
@@ -130,14 +131,10 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
       }
       // mqtt-packet decodes strings leniently: invalid UTF-8 in a topic name is malformed (spec 1.5.4-1).
       if (!publishTopicIsUtf8(bytes)) return this.refuse(Reason.MALFORMED_PACKET, 'topic name is not valid UTF-8');
-      this.parser.parse(bytes);
-      if (this.parseError !== undefined) return this.refuse(Reason.MALFORMED_PACKET, this.parseError);
-      const packets = this.parsed;
-      this.parsed = [];
-      for (const packet of packets) {
-        this.onPacket(packet);
-        if (this.closed) return;
-      }
+      const decoded = decodePacket(bytes, this.protocolVersion);
+      if (!decoded.ok) return this.refuse(Reason.MALFORMED_PACKET, decoded.message);
+      this.onPacket(decoded.packet);
+      if (this.closed) return;
     }
   }
 
@@ -215,6 +212,18 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   hasRoom(): boolean {
     const outbox = this.live?.device.outbox;
     return outbox !== undefined && this.sharedInflight + outbox.inflightCount < outbox.maxInflight;
+  }
+
+  joinGroup(group: string, filter: string, qos: 0 | 1): Reason | undefined {
+    return this.owner.joinGroup(this, group, filter, qos);
+  }
+
+  leaveGroup(group: string, filter: string): void {
+    this.owner.leaveGroup(this, group, filter);
+  }
+
+  roomFreed(): void {
+    this.owner.roomFreed(this);
   }
 
   /** Closes from the broker side: 5.0 clients get a DISCONNECT with the reason first. */

@@ -154,6 +154,23 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     }
   }
 
+  joinGroup(conn: MqttConnection, group: string, filter: string, qos: 0 | 1): Reason | undefined {
+    const live = conn.live;
+    if (!live) return Reason.UNSPECIFIED_ERROR;
+    if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
+    if (!mayReceive(live.device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
+    live.device.session.joinGroup(group, filter, qos);
+    return undefined;
+  }
+
+  leaveGroup(conn: MqttConnection, group: string, filter: string): void {
+    conn.live?.device.session.leaveGroup(group, filter);
+  }
+
+  roomFreed(conn: MqttConnection): void {
+    this.deps.shared.roomFreed(conn);
+  }
+
   failed(conn: MqttConnection, err: unknown): void {
     this.deps.log.error({ err, clientId: this.clients.get(conn)?.clientId }, 'MQTT connection failed; closing it');
   }
@@ -268,18 +285,9 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
           storedFilters: clean ? [] : this.deps.sessions.storedFilters(clientId),
           subscriptionOptions,
-          shares: {
-            join: (group, filter, qos) => {
-              if (topicFilterProblem(filter)) return Reason.TOPIC_FILTER_INVALID;
-              if (!mayReceive(device.auth.acl, filter)) return Reason.NOT_AUTHORIZED;
-              device.session.joinGroup(group, filter, qos);
-              return undefined;
-            },
-            leave: (group, filter) => device.session.leaveGroup(group, filter),
-            roomFreed: () => this.deps.shared.roomFreed(conn),
-          },
+          shares: conn,
         },
-        this.deps.sentHistory.of(clientId),
+        this.deps.sentHistory,
       ),
       device,
       limiter: new FrameRateLimiter(this.deps.limits),

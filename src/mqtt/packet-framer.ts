@@ -8,15 +8,14 @@ export type FramerResult = { ok: true; packets: Buffer[] } | { ok: false; reason
  * says so, before its body is buffered. The packets themselves are parsed by mqtt-packet.
  */
 export class PacketFramer {
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  /** The start of a packet whose rest has not arrived yet. */
+  private partial: Buffer | undefined;
 
   constructor(private readonly maxPacketBytes: number) {}
 
   push(chunk: Buffer): FramerResult {
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
-    let data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
+    const data = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
+    this.partial = undefined;
     const packets: Buffer[] = [];
     let at = 0;
     for (;;) {
@@ -29,9 +28,7 @@ export class PacketFramer {
       packets.push(data.subarray(at, at + size));
       at += size;
     }
-    data = data.subarray(at);
-    this.buffered = data.length > 0 ? [data] : [];
-    this.bufferedBytes = data.length;
+    if (at < data.length) this.partial = data.subarray(at);
     return { ok: true, packets };
   }
 }

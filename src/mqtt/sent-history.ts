@@ -1,12 +1,6 @@
 import { RETAINED_PREFIX } from '../protocol/index.js';
 import type { MessageStore } from '../store/index.js';
 
-/** What an MQTT client id may have been sent before, so a redelivery carries DUP=1. */
-export interface ClientSentHistory {
-  /** Whether `offset` of `stream` may have reached this client id before; records that it has now. */
-  sendingNow(stream: string, offset: number): boolean;
-}
-
 /**
  * Per client id and stream, the highest offset sent since this broker started; and per stream,
  * the newest offset stored before it started. The broker does not record sends on disk, so any
@@ -25,17 +19,13 @@ export class SentHistory {
     }
   }
 
-  of(clientId: string): ClientSentHistory {
+  /** Whether `offset` of `stream` may have reached `clientId` before; records that it has now. */
+  sendingNow(clientId: string, stream: string, offset: number): boolean {
     let sent = this.byClient.get(clientId);
     if (!sent) this.byClient.set(clientId, (sent = new Map()));
-    const mine = sent;
-    return {
-      sendingNow: (stream, offset) => {
-        const highest = mine.get(stream) ?? 0;
-        if (highest < offset) mine.set(stream, offset);
-        return highest >= offset || offset <= (this.storedBeforeStart.get(stream) ?? 0);
-      },
-    };
+    const highest = sent.get(stream) ?? 0;
+    if (highest < offset) sent.set(stream, offset);
+    return highest >= offset || offset <= (this.storedBeforeStart.get(stream) ?? 0);
   }
 
   /** The client's session ended: nothing of it will be redelivered. */

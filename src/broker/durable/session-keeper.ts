@@ -50,7 +50,10 @@ export class SessionKeeper {
   discard(deviceId: string, index: DurableIndex): void {
     index.forgetDevice(deviceId);
     const inbox = inboxStream(deviceId);
-    index.advance(deviceId, inbox, this.store.head(inbox).lastOffset);
+    // What waited in the inbox is passed over. An inbox that never held anything needs no
+    // cursor: one per client id ever seen would pile up in memory and in the store.
+    const { lastOffset } = this.store.head(inbox);
+    if (lastOffset > 0) index.advance(deviceId, inbox, lastOffset);
     this.save(deviceId, null);
   }
 
