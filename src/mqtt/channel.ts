@@ -30,7 +30,7 @@ export interface ChannelOptions {
   topicAliasMaximum: number;
   /** The filters of the stored session this connection resumed (none after a clean start). */
   storedFilters: Iterable<string>;
-  /** The session's 5.0 No Local, Retain As Published and Subscription Identifier options (kept by the front across reconnects). */
+  /** The 5.0 No Local, Retain As Published and Subscription Identifier options of the session's filters (its stored session keeps them). */
   subscriptionOptions: SubscriptionOptions;
   /** `$share/<group>/<filter>` subscriptions of this client: join returns a refusal, if any. */
   shares: {
@@ -219,8 +219,8 @@ export class MqttChannel {
           const existed = this.filters.has(target.filter);
           this.filters.add(target.filter);
           this.options.subscriptionOptions.set(target.filter, {
-            noLocal: subscription.nl === true,
-            retainAsPublished: subscription.rap === true,
+            ...(subscription.nl === true ? { noLocal: true } : {}),
+            ...(subscription.rap === true ? { retainAsPublished: true } : {}),
             ...(subscriptionId !== undefined ? { subscriptionId } : {}),
           });
           // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.

@@ -1,9 +1,11 @@
 import { inboxStream, type Qos } from '../../protocol/index.js';
-import type { MessageStore, SessionRecord } from '../../store/index.js';
+import type { MessageStore, SessionRecord, StoredSubscription, SubscriptionFlags } from '../../store/index.js';
 
-/** What a session holds: topic filters, and MQTT `$share` groups (`[group, filter, qos]`). */
+/** What a session holds: topic filters (with their MQTT 5 options), and MQTT `$share` groups (`[group, filter, qos]`). */
 export interface HeldSubscriptions {
   filters: ReadonlyMap<string, Qos>;
+  /** The options of a filter, when it has any set. */
+  flagsOf?: (filter: string) => SubscriptionFlags | undefined;
   shared: Iterable<[group: string, filter: string, qos: Qos]>;
 }
 import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
@@ -64,7 +66,11 @@ export class SessionKeeper {
   }
 }
 
-function recordOf({ filters, shared }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
+function recordOf({ filters, flagsOf, shared }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
+  const subscriptions = [...filters].map(([filter, qos]): StoredSubscription => {
+    const flags = flagsOf?.(filter);
+    return flags ? [filter, qos, flags] : [filter, qos];
+  });
   const groups = [...shared];
-  return { subscriptions: [...filters], ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
+  return { subscriptions, ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
 }

@@ -4,6 +4,7 @@ import type { DeviceRegistry, LiveDevice } from '../device-registry.js';
 import type { DurableIndex } from '../durable/durable-index.js';
 import type { DurableOutbox } from '../durable/outbox.js';
 import type { HeldSubscriptions, SessionKeeper } from '../durable/session-keeper.js';
+import type { SubscriptionFlags } from '../../store/index.js';
 import type { TopicFanout } from '../topic-fanout.js';
 
 /** What every device session of a broker works with. */
@@ -15,6 +16,11 @@ export interface SessionServices {
   maxSubscriptions: number;
   /** Told when a device's session goes live on this node, and when it left it (the cluster directory). */
   presence?: { connected(deviceId: string): void; left(deviceId: string): void };
+}
+
+/** The MQTT 5 options of a connection's subscriptions (set by its protocol channel as SUBSCRIBEs arrive), which the stored session keeps. */
+export interface SubscriptionFlagsSource {
+  flagsOf(filter: string): SubscriptionFlags | undefined;
 }
 
 /** A connection's place in MQTT `$share` groups, which its session's shared subscriptions drive. */
@@ -50,6 +56,8 @@ export class DeviceSession implements Session {
     public expiryMs?: number,
     /** The connection's groups (MQTT only): where stored `$share` subscriptions are restored to. */
     private readonly groups?: GroupMembership,
+    /** The options of its subscriptions (MQTT 5 only). */
+    private readonly flags?: SubscriptionFlagsSource,
   ) {}
 
   /** The live device this session belongs to (what the fan-out delivers to). */
@@ -146,7 +154,8 @@ export class DeviceSession implements Session {
   }
 
   private held(): HeldSubscriptions {
-    return { filters: this.subscribed, shared: this.shared.values() };
+    const flags = this.flags;
+    return { filters: this.subscribed, ...(flags ? { flagsOf: (filter: string) => flags.flagsOf(filter) } : {}), shared: this.shared.values() };
   }
 }
 
