@@ -294,6 +294,10 @@ export function storeContract(backend: string, factory: StoreFactory): void {
           ['st/#', 0, { retainAsPublished: true, subscriptionId: 268_435_455 }],
           ['plain', 1],
         ],
+        shared: [
+          ['pool', 'jobs/#', 1, { retainAsPublished: true, subscriptionId: 42 }],
+          ['other', 'jobs/#', 0],
+        ],
         expiresAt: 100,
         updatedAt: 1,
       };

@@ -29,7 +29,7 @@ export interface MqttGatewayDeps {
   devices: DeviceRegistry;
   authenticate: Authenticator;
   /** Stored sessions: whether one exists, its filters, and ending one now (clean start). */
-  sessions: Pick<DeviceSessions, 'has' | 'discard' | 'storedSubscriptions'>;
+  sessions: Pick<DeviceSessions, 'has' | 'discard' | 'stored'>;
   router: MessageRouter;
   retained: RetainedStore;
   sentHistory: SentHistory;
@@ -218,8 +218,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
       this.forgetSession(clientId);
       this.deps.shared.unparkAll(clientId);
     }
-    const stored = clean ? [] : this.deps.sessions.storedSubscriptions(clientId);
-    subscriptionOptions.load(stored);
+    const stored = clean ? undefined : this.deps.sessions.stored(clientId);
+    if (stored) subscriptionOptions.load(stored);
 
     const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;
     if ((willProps?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
@@ -261,7 +261,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           clientId,
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
-          storedFilters: stored.map(([filter]) => filter),
+          storedFilters: (stored?.subscriptions ?? []).map(([filter]) => filter),
           subscriptionOptions,
           shares: {
             join: (group, filter, qos) => {

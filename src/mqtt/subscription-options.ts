@@ -1,6 +1,7 @@
-import type { SubscriptionFlagsSource } from '../broker/session/device-session.js';
+import type { SubscriptionFlagsSource } from '../broker/durable/session-keeper.js';
 import { topicMatches } from '../protocol/index.js';
-import type { StoredSubscription, SubscriptionFlags } from '../store/index.js';
+import type { SessionRecord, SubscriptionFlags } from '../store/index.js';
+import { SHARE_PREFIX } from './topic-mapping.js';
 
 /** How one message goes out to the client: not at all, or with its published RETAIN flag kept or cleared and the identifiers of the subscriptions it matched. */
 export type Forwarding = { skip: true } | { skip: false; keepRetain: boolean; subscriptionIds: number[] };
@@ -18,8 +19,9 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
   private byFilter: Map<string, SubscriptionFlags> | undefined;
 
   /** Takes on the options of a stored session's subscriptions. */
-  load(stored: Iterable<StoredSubscription>): void {
-    for (const [filter, , flags] of stored) if (flags) this.set(filter, flags);
+  load(stored: SessionRecord): void {
+    for (const [filter, , flags] of stored.subscriptions) if (flags) this.set(filter, flags);
+    for (const [group, filter, , flags] of stored.shared ?? []) if (flags) this.setShared(group, filter, flags);
   }
 
   /** Whether no subscription has an option set: every message goes out as usual. */
@@ -34,6 +36,19 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
 
   remove(filter: string): void {
     this.byFilter?.delete(filter);
+  }
+
+  /** `$share` subscriptions are kept under their whole filter, which no plain filter can equal. */
+  setShared(group: string, filter: string, flags: SubscriptionFlags): void {
+    this.set(sharedKey(group, filter), flags);
+  }
+
+  removeShared(group: string, filter: string): void {
+    this.remove(sharedKey(group, filter));
+  }
+
+  sharedFlagsOf(group: string, filter: string): SubscriptionFlags | undefined {
+    return this.flagsOf(sharedKey(group, filter));
   }
 
   flagsOf(filter: string): SubscriptionFlags | undefined {
@@ -58,4 +73,8 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
     if (matched && ownMessage && !acceptsOwn) return { skip: true };
     return { skip: false, keepRetain, subscriptionIds };
   }
+}
+
+function sharedKey(group: string, filter: string): string {
+  return `${SHARE_PREFIX}${group}/${filter}`;
 }

@@ -59,14 +59,14 @@ export function checkSessionRecord(record: unknown): void {
     throw new TypeError('session subscriptions must be [filter, qos, flags?] with qos 0 or 1 and flags { noLocal?: true, retainAsPublished?: true, subscriptionId?: 1 to 268435455 }');
   }
   if (r.shared !== undefined && !(Array.isArray(r.shared) && r.shared.every(isSharedSubscription))) {
-    throw new TypeError('session shared subscriptions must be [group, filter, qos] triples with qos 0 or 1');
+    throw new TypeError('session shared subscriptions must be [group, filter, qos, flags?] with qos 0 or 1 and flags as for subscriptions');
   }
   checkTime('session expiresAt', r.expiresAt);
   checkTime('session updatedAt', r.updatedAt);
 }
 
 function isSharedSubscription(value: unknown): boolean {
-  return Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && isFilterAndQos(value.slice(1));
+  return Array.isArray(value) && (value.length === 3 || value.length === 4) && typeof value[0] === 'string' && isSubscription(value.slice(1));
 }
 
 function isSubscription(value: unknown): boolean {

@@ -20,7 +20,7 @@ export class SessionTable {
     // Copy the known fields only: callers' objects may carry more.
     const stored: SessionRecord = {
       subscriptions: record.subscriptions.map(([filter, qos, flags]) => (flags ? [filter, qos, copyFlags(flags)] : [filter, qos])),
-      ...(record.shared?.length ? { shared: record.shared.map(([group, filter, qos]) => [group, filter, qos]) } : {}),
+      ...(record.shared?.length ? { shared: record.shared.map(([group, filter, qos, flags]) => (flags ? [group, filter, qos, copyFlags(flags)] : [group, filter, qos])) } : {}),
       expiresAt: record.expiresAt,
       updatedAt: record.updatedAt,
     };

@@ -83,11 +83,14 @@ export interface SubscriptionFlags {
 /** One subscription of a stored session (flags absent: none set, as in records written before they were kept). */
 export type StoredSubscription = [filter: string, qos: Qos, flags?: SubscriptionFlags];
 
+/** One MQTT `$share/<group>/<filter>` subscription of a stored session (flags as in StoredSubscription). */
+export type StoredSharedSubscription = [group: string, filter: string, qos: Qos, flags?: SubscriptionFlags];
+
 /** The durable part of a device's session. */
 export interface SessionRecord {
   subscriptions: StoredSubscription[];
   /** MQTT `$share/<group>/<filter>` subscriptions (absent: none). */
-  shared?: [group: string, filter: string, qos: Qos][];
+  shared?: StoredSharedSubscription[];
   /** Milliseconds since the Unix epoch after which the session may be discarded. */
   expiresAt: number;
   updatedAt: number;

@@ -1,12 +1,17 @@
 import { inboxStream, type Qos } from '../../protocol/index.js';
-import type { MessageStore, SessionRecord, StoredSubscription, SubscriptionFlags } from '../../store/index.js';
+import type { MessageStore, SessionRecord, StoredSharedSubscription, StoredSubscription, SubscriptionFlags } from '../../store/index.js';
 
-/** What a session holds: topic filters (with their MQTT 5 options), and MQTT `$share` groups (`[group, filter, qos]`). */
+/** What a session holds: topic filters and MQTT `$share` groups (`[group, filter, qos]`), with their MQTT 5 options. */
 export interface HeldSubscriptions {
   filters: ReadonlyMap<string, Qos>;
-  /** The options of a filter, when it has any set. */
-  flagsOf?: (filter: string) => SubscriptionFlags | undefined;
   shared: Iterable<[group: string, filter: string, qos: Qos]>;
+  flags?: SubscriptionFlagsSource;
+}
+
+/** The MQTT 5 options of a connection's subscriptions, when they have any set. */
+export interface SubscriptionFlagsSource {
+  flagsOf(filter: string): SubscriptionFlags | undefined;
+  sharedFlagsOf(group: string, filter: string): SubscriptionFlags | undefined;
 }
 import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
 import type { DurableIndex } from './durable-index.js';
@@ -66,11 +71,14 @@ export class SessionKeeper {
   }
 }
 
-function recordOf({ filters, flagsOf, shared }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
+function recordOf({ filters, shared, flags }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
   const subscriptions = [...filters].map(([filter, qos]): StoredSubscription => {
-    const flags = flagsOf?.(filter);
-    return flags ? [filter, qos, flags] : [filter, qos];
+    const set = flags?.flagsOf(filter);
+    return set ? [filter, qos, set] : [filter, qos];
   });
-  const groups = [...shared];
+  const groups = [...shared].map(([group, filter, qos]): StoredSharedSubscription => {
+    const set = flags?.sharedFlagsOf(group, filter);
+    return set ? [group, filter, qos, set] : [group, filter, qos];
+  });
   return { subscriptions, ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
 }

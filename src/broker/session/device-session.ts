@@ -3,8 +3,7 @@ import { mayReceive } from '../auth/index.js';
 import type { DeviceRegistry, LiveDevice } from '../device-registry.js';
 import type { DurableIndex } from '../durable/durable-index.js';
 import type { DurableOutbox } from '../durable/outbox.js';
-import type { HeldSubscriptions, SessionKeeper } from '../durable/session-keeper.js';
-import type { SubscriptionFlags } from '../../store/index.js';
+import type { HeldSubscriptions, SessionKeeper, SubscriptionFlagsSource } from '../durable/session-keeper.js';
 import type { TopicFanout } from '../topic-fanout.js';
 
 /** What every device session of a broker works with. */
@@ -16,11 +15,6 @@ export interface SessionServices {
   maxSubscriptions: number;
   /** Told when a device's session goes live on this node, and when it left it (the cluster directory). */
   presence?: { connected(deviceId: string): void; left(deviceId: string): void };
-}
-
-/** The MQTT 5 options of a connection's subscriptions (set by its protocol channel as SUBSCRIBEs arrive), which the stored session keeps. */
-export interface SubscriptionFlagsSource {
-  flagsOf(filter: string): SubscriptionFlags | undefined;
 }
 
 /** A connection's place in MQTT `$share` groups, which its session's shared subscriptions drive. */
@@ -56,7 +50,7 @@ export class DeviceSession implements Session {
     public expiryMs?: number,
     /** The connection's groups (MQTT only): where stored `$share` subscriptions are restored to. */
     private readonly groups?: GroupMembership,
-    /** The options of its subscriptions (MQTT 5 only). */
+    /** The options of its subscriptions (MQTT 5 only; its protocol channel sets them as SUBSCRIBEs arrive). */
     private readonly flags?: SubscriptionFlagsSource,
   ) {}
 
@@ -154,8 +148,7 @@ export class DeviceSession implements Session {
   }
 
   private held(): HeldSubscriptions {
-    const flags = this.flags;
-    return { filters: this.subscribed, ...(flags ? { flagsOf: (filter: string) => flags.flagsOf(filter) } : {}), shared: this.shared.values() };
+    return { filters: this.subscribed, shared: this.shared.values(), ...(this.flags ? { flags: this.flags } : {}) };
   }
 }
 

@@ -1,7 +1,8 @@
 import { inboxStream, type Outbound, type StreamPosition } from '../../protocol/index.js';
-import type { MessageStore, StoredSubscription } from '../../store/index.js';
+import type { MessageStore, SessionRecord } from '../../store/index.js';
 import { DurableOutbox, type OutboxLimits, type OutboxObserver } from '../durable/outbox.js';
-import { DeviceSession, type GroupMembership, type SessionServices, type SubscriptionFlagsSource } from './device-session.js';
+import type { SubscriptionFlagsSource } from '../durable/session-keeper.js';
+import { DeviceSession, type GroupMembership, type SessionServices } from './device-session.js';
 
 export interface DeviceSessionsDeps extends SessionServices {
   store: MessageStore;
@@ -49,9 +50,9 @@ export class DeviceSessions {
     return this.deps.keeper.load(deviceId) !== undefined;
   }
 
-  /** The topic filters of the device's stored session, with their options (none when it has none). */
-  storedSubscriptions(deviceId: string): StoredSubscription[] {
-    return this.deps.keeper.load(deviceId)?.subscriptions ?? [];
+  /** The device's stored session, if it has one. */
+  stored(deviceId: string): SessionRecord | undefined {
+    return this.deps.keeper.load(deviceId);
   }
 
   /** Ends the stored session of a device now (MQTT clean start). */
