@@ -28,7 +28,7 @@ export interface MqttGatewayDeps {
   gateway: Pick<Gateway, 'admit' | 'retire' | 'perAddress'>;
   devices: DeviceRegistry;
   authenticate: Authenticator;
-  /** Stored sessions: whether one exists, its filters, and ending one now (clean start). */
+  /** Stored sessions: whether one exists, its record, and ending one now (clean start). */
   sessions: Pick<DeviceSessions, 'has' | 'discard' | 'stored'>;
   router: MessageRouter;
   retained: RetainedStore;

@@ -1,7 +1,6 @@
 import type { SubscriptionFlagsSource } from '../broker/durable/session-keeper.js';
 import { topicMatches } from '../protocol/index.js';
 import type { SessionRecord, SubscriptionFlags } from '../store/index.js';
-import { SHARE_PREFIX } from './topic-mapping.js';
 
 /** How one message goes out to the client: not at all, or with its published RETAIN flag kept or cleared and the identifiers of the subscriptions it matched. */
 export type Forwarding = { skip: true } | { skip: false; keepRetain: boolean; subscriptionIds: number[] };
@@ -9,14 +8,16 @@ export type Forwarding = { skip: true } | { skip: false; keepRetain: boolean; su
 /**
  * The No Local, Retain As Published and Subscription Identifier options of one connection's
  * subscriptions, by filter (only filters with one set): loaded from the stored session it
- * resumed, changed as SUBSCRIBE and UNSUBSCRIBE arrive, and saved with the session's filters. The fan-out hands a client one copy of a
- * message however many of its filters match, so the copy is judged against every matching
+ * resumed, changed as SUBSCRIBE and UNSUBSCRIBE arrive, saved with the session's filters.
+ * The fan-out hands a client one copy of a message however many of its filters match, so the copy is judged against every matching
  * filter: skipped only when each of them is No Local, its RETAIN flag kept when any is Retain As
  * Published, and it carries the identifiers of them all (spec 3.3.4).
  */
 export class SubscriptionOptions implements SubscriptionFlagsSource {
   /** Created on first use: most connections never set an option. */
   private byFilter: Map<string, SubscriptionFlags> | undefined;
+  /** Those of `$share` subscriptions, by `<group>\0<filter>`: a group's messages come one at a time, never merged with the fan-out's. */
+  private byGroup: Map<string, SubscriptionFlags> | undefined;
 
   /** Takes on the options of a stored session's subscriptions. */
   load(stored: SessionRecord): void {
@@ -24,7 +25,7 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
     for (const [group, filter, , flags] of stored.shared ?? []) if (flags) this.setShared(group, filter, flags);
   }
 
-  /** Whether no subscription has an option set: every message goes out as usual. */
+  /** Whether no subscription (`$share` ones aside) has an option set: every message of the fan-out goes out as usual. */
   get none(): boolean {
     return this.byFilter === undefined || this.byFilter.size === 0;
   }
@@ -38,17 +39,17 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
     this.byFilter?.delete(filter);
   }
 
-  /** `$share` subscriptions are kept under their whole filter, which no plain filter can equal. */
   setShared(group: string, filter: string, flags: SubscriptionFlags): void {
-    this.set(sharedKey(group, filter), flags);
+    if (flags.retainAsPublished || flags.subscriptionId !== undefined) (this.byGroup ??= new Map()).set(groupKey(group, filter), flags);
+    else this.removeShared(group, filter);
   }
 
   removeShared(group: string, filter: string): void {
-    this.remove(sharedKey(group, filter));
+    this.byGroup?.delete(groupKey(group, filter));
   }
 
   sharedFlagsOf(group: string, filter: string): SubscriptionFlags | undefined {
-    return this.flagsOf(sharedKey(group, filter));
+    return this.byGroup?.get(groupKey(group, filter));
   }
 
   flagsOf(filter: string): SubscriptionFlags | undefined {
@@ -75,6 +76,6 @@ export class SubscriptionOptions implements SubscriptionFlagsSource {
   }
 }
 
-function sharedKey(group: string, filter: string): string {
-  return `${SHARE_PREFIX}${group}/${filter}`;
+function groupKey(group: string, filter: string): string {
+  return `${group}\u0000${filter}`;
 }
