@@ -89,12 +89,35 @@ t.test('$share in a persistent session: the group subscription survives a reconn
   t.same([back.received.length, back5.received.length], [count / 2, count / 2], 'both restored members take turns (3.1.1 and 5.0)');
 });
 
+t.test('$share (5.0): deliveries carry the subscription identifier and, with retain as published, the RETAIN flag; kept across a broker restart', async (t) => {
+  const { url, restart } = await restartableBroker(t);
+  const persistent = { clientId: 'tagged', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+  const member = await mqttClient(t, url, persistent);
+  await member.subscribeAsync('$share/pool/jobs/#', { qos: 1, rap: true, properties: { subscriptionIdentifier: 42 } });
+  await member.subscribeAsync('$share/plain/chores/#', { qos: 1 });
+  const expectTagged = async (client: typeof member, round: string) => {
+    const pub = await mqttClient(t, url, { clientId: `pub-${round}`, protocolVersion: 5 });
+    await pub.publishAsync('jobs/1', `retained ${round}`, { qos: 1, retain: true });
+    await pub.publishAsync('jobs/2', `plain ${round}`, { qos: 0 });
+    await pub.publishAsync('chores/1', `chore ${round}`, { qos: 1, retain: true });
+    await until(() => client.received.length === 3, `three deliveries (${round})`);
+    const seen = Object.fromEntries(client.received.map((m) => [m.payload.toString(), [m.retain, m.properties?.subscriptionIdentifier]]));
+    t.same(seen, { [`retained ${round}`]: [true, 42], [`plain ${round}`]: [false, 42], [`chore ${round}`]: [false, undefined] }, round);
+  };
+  await expectTagged(member, 'live');
+  await member.endAsync();
+  await restart();
+  await expectTagged(await mqttClient(t, url, persistent), 'after the restart, without subscribing again');
+});
+
 t.test('$share in a clean session: the group subscription ends with the connection', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 } });
   const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
   const once = await mqttClient(t, url, { clientId: 'once' });
   await once.subscribeAsync('$share/pool/jobs/#', { qos: 1 });
   await once.endAsync();
+  // Gone from the broker first: a CONNECT while it is still there is a takeover, which carries the session on.
+  await until(() => broker.device('once') === undefined, 'the clean session ended');
   const back = await mqttClient(t, url, { clientId: 'once', clean: false });
   await back.subscribeAsync('jobs/marker', { qos: 1 });
   const pub = await mqttClient(t, url, { clientId: 'pub' });

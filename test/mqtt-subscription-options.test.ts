@@ -1,8 +1,12 @@
 import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RelaymeshClient } from '../packages/client/src/index.js';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until, type Received, mqttTransports } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isDisconnect, isSuback } from './helpers/raw-mqtt.js';
+import { PERSISTENT_OPTIONS_CLIENT, expectOptionsHonoured, subscribeWithOptions } from './helpers/subscription-options.js';
 
 const retainOf = (received: Received[]) => Object.fromEntries(received.map((m) => [m.payload.toString(), m.retain]));
 
@@ -135,6 +139,20 @@ for (const transport of mqttTransports) {
     t.same(idsOf(second.received[0]), [7, 9], 'kept with the session');
   });
 }
+
+t.test('5.0, broker restart: a resumed session keeps No Local, Retain As Published and Subscription Identifiers without subscribing again', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-subopts-'));
+  const first = await startTestBroker(t, { mqtt: { port: 0 }, dataDir });
+  const before = await mqttClient(t, `mqtt://127.0.0.1:${first.mqttPort}`, PERSISTENT_OPTIONS_CLIENT);
+  await subscribeWithOptions(before);
+  await before.endAsync();
+  await first.close();
+
+  const second = await startTestBroker(t, { mqtt: { port: 0 }, dataDir });
+  const url = `mqtt://127.0.0.1:${second.mqttPort}`;
+  const after = await mqttClient(t, url, PERSISTENT_OPTIONS_CLIENT);
+  await expectOptionsHonoured(t, url, after);
+});
 
 t.test('5.0 CONNACK advertises what the broker does', async (t) => {
   const broker = await startTestBroker(t, { mqtt: { port: 0 }, maxFrameBytes: 65_536 });

@@ -2,6 +2,7 @@ import t from 'tap';
 import { startTestBroker } from './helpers/broker.js';
 import { mqttClient, until } from './helpers/mqtt.js';
 import { RawMqtt, isConnack, isDisconnect, isPublish, isSuback } from './helpers/raw-mqtt.js';
+import { PERSISTENT_OPTIONS_CLIENT, expectOptionsHonoured, subscribeWithOptions } from './helpers/subscription-options.js';
 
 /**
  * A persistent session taken over by a new connection of its client id while QoS 1 messages
@@ -47,5 +48,19 @@ for (const c of cases) {
     const got = [...new Set(second.received.map((m) => m.payload.toString()))].sort();
     t.same(got, ['job 1', 'job 2', 'job 3', 'job 4', 'job 5', 'job 6', 'job 7', 'job 8'], 'none lost');
     t.ok(second.received.filter((m) => Number(m.payload.toString().slice(4)) <= 5).every((m) => m.dup), 'the unacknowledged ones come again with DUP');
+  });
+}
+
+for (const expiry of [0, 3600]) {
+  t.test(`5.0 clean start 0, session expiry ${expiry}: the connection that takes over keeps No Local, Retain As Published and Subscription Identifiers`, async (t) => {
+    const broker = await startTestBroker(t, { mqtt: { port: 0 } });
+    const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+    const options = { ...PERSISTENT_OPTIONS_CLIENT, properties: { sessionExpiryInterval: expiry } };
+    const first = await mqttClient(t, url, options);
+    await subscribeWithOptions(first);
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    const second = await mqttClient(t, url, options);
+    await closed;
+    await expectOptionsHonoured(t, url, second);
   });
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { openLmdbStore, StoreClosedError, StoreOpenError, type MessageStore } from '../src/store/index.js';
+import { openLmdbStore, StoreClosedError, StoreOpenError, type MessageStore, type SessionRecord } from '../src/store/index.js';
 
 /** Opens a store kept in `dir`; opening the same dir again must find everything written before. */
 export type StoreFactory = (dir: string) => Promise<MessageStore>;
@@ -284,6 +284,27 @@ export function storeContract(backend: string, factory: StoreFactory): void {
       t.same(store.expiredSessions(200), ['a', 'b']);
       t.same(store.expiredSessions(1e15, 2), ['a', 'b']);
       t.same(store.expiredSessions(1e15), ['a', 'b', 'c']);
+    });
+
+    t.test('a subscription keeps its MQTT 5 options; one without (as records written before them) loads as it was', async (t) => {
+      const store = await fresh(t);
+      const withFlags: SessionRecord = {
+        subscriptions: [
+          ['chat/#', 1, { noLocal: true }],
+          ['st/#', 0, { retainAsPublished: true, subscriptionId: 268_435_455 }],
+          ['plain', 1],
+        ],
+        shared: [
+          ['pool', 'jobs/#', 1, { retainAsPublished: true, subscriptionId: 42 }],
+          ['other', 'jobs/#', 0],
+        ],
+        expiresAt: 100,
+        updatedAt: 1,
+      };
+      await store.saveSession('dev-1', withFlags);
+      t.same(store.loadSession('dev-1'), withFlags);
+      await t.rejects(store.saveSession('dev-2', { ...withFlags, subscriptions: [['a', 1, { subscriptionId: 0 }]] }), /subscriptionId/);
+      await t.rejects(store.saveSession('dev-2', { ...withFlags, subscriptions: [['a', 1, { noLocal: false as unknown as true }]] }), TypeError);
     });
 
     t.test('saving a session again replaces its expiry', async (t) => {

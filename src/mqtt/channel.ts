@@ -5,6 +5,7 @@ import { fromMqttProperties, toMqttProperties } from './publication-properties.j
 import { Reason, SUBACK_FAILURE_V4, refusalReason } from './reason-codes.js';
 import type { RetainedMessage } from './retained-store.js';
 import type { SentHistory } from './sent-history.js';
+import type { SharedSubscription } from './shared-subscriptions.js';
 import type { SubscriptionOptions } from './subscription-options.js';
 import { SHARE_PREFIX, publishTarget, subscribeTarget } from './topic-mapping.js';
 
@@ -30,7 +31,7 @@ export interface ChannelOptions {
   topicAliasMaximum: number;
   /** The filters of the stored session this connection resumed (none after a clean start). */
   storedFilters: Iterable<string>;
-  /** The session's 5.0 No Local, Retain As Published and Subscription Identifier options (kept by the front across reconnects). */
+  /** The 5.0 No Local, Retain As Published and Subscription Identifier options of the session's filters (its stored session keeps them). */
   subscriptionOptions: SubscriptionOptions;
   /** `$share/<group>/<filter>` subscriptions of this client: joining returns a refusal, if any. */
   shares: ShareGroups;
@@ -213,8 +214,14 @@ export class MqttChannel {
           request.codes[index] = this.v5 ? Reason.TOPIC_FILTER_INVALID : SUBACK_FAILURE_V4;
           return;
         case 'shared': {
+          // Set before joining: the session saves them with the group (No Local was refused above).
+          this.options.subscriptionOptions.setShared(target.group, target.filter, {
+            ...(subscription.rap === true ? { retainAsPublished: true } : {}),
+            ...(subscriptionId !== undefined ? { subscriptionId } : {}),
+          });
           // A shared message goes to one connected member; stored ones wait for its PUBACK.
           const refusal = this.options.shares.joinGroup(target.group, target.filter, qos);
+          if (refusal !== undefined) this.options.subscriptionOptions.removeShared(target.group, target.filter);
           request.codes[index] = refusal === undefined ? qos : this.v5 ? refusal : SUBACK_FAILURE_V4;
           return;
         }
@@ -224,8 +231,8 @@ export class MqttChannel {
           const existed = this.filters.has(target.filter);
           this.filters.add(target.filter);
           this.options.subscriptionOptions.set(target.filter, {
-            noLocal: subscription.nl === true,
-            retainAsPublished: subscription.rap === true,
+            ...(subscription.nl === true ? { noLocal: true } : {}),
+            ...(subscription.rap === true ? { retainAsPublished: true } : {}),
             ...(subscriptionId !== undefined ? { subscriptionId } : {}),
           });
           // Retain handling (5.0): 0 (3.1.1 always) sends retained messages, 1 only for a new subscription, 2 never.
@@ -250,7 +257,10 @@ export class MqttChannel {
         this.filters.delete(filter);
         this.options.subscriptionOptions.remove(filter);
       }
-      if (target.kind === 'shared') this.options.shares.leaveGroup(target.group, target.filter);
+      if (target.kind === 'shared') {
+        this.options.shares.leaveGroup(target.group, target.filter);
+        this.options.subscriptionOptions.removeShared(target.group, target.filter);
+      }
     }
     const count = packet.unsubscriptions.length;
     if (filters.length === 0) return [this.unsuback(packet.messageId!, count)];
@@ -316,8 +326,11 @@ export class MqttChannel {
    * one at QoS 1 goes out on a packet id of its own (the group, not this client's cursor, waits
    * for its PUBACK and calls `acked`).
    */
-  sharedDelivery(msg: MsgFrame, qos: 0 | 1, dup: boolean, acked: () => void): IPublishPacket {
+  sharedDelivery(msg: MsgFrame, { group, filter }: SharedSubscription, qos: 0 | 1, dup: boolean, acked: () => void): IPublishPacket {
     const packet = this.publishPacket(msg);
+    const flags = this.options.subscriptionOptions.sharedFlagsOf(group, filter);
+    if (flags?.retainAsPublished && msg.retain) packet.retain = true;
+    if (flags?.subscriptionId !== undefined) withSubscriptionIds(packet, [flags.subscriptionId]);
     if (qos === 0 || msg.epoch === undefined) return packet;
     packet.qos = 1;
     packet.dup = dup;

@@ -4,6 +4,7 @@ import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js'
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
 import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
 import type { ChannelEffect, MqttChannel, ShareGroups } from './channel.js';
+import type { SharedSubscription } from './shared-subscriptions.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { decodePacket } from './packet-decoder.js';
 import { PacketFramer } from './packet-framer.js';
@@ -192,7 +193,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   }
 
   /** A message of a `$share` group this client is in (see SharedMember). */
-  deliverShared(bytes: Uint8Array, qos: 0 | 1, dup: boolean, acked: () => void): void {
+  deliverShared(bytes: Uint8Array, subscription: SharedSubscription, qos: 0 | 1, dup: boolean, acked: () => void): void {
     const live = this.live;
     const frame = live && decodedOnce(bytes);
     if (frame?.kind !== FrameKind.MSG) return;
@@ -203,7 +204,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
             acked();
           }
         : acked;
-    const packet = live!.channel.sharedDelivery(frame, qos, dup, counted);
+    const packet = live!.channel.sharedDelivery(frame, subscription, qos, dup, counted);
     if (packet.qos === 1) this.sharedInflight++;
     this.send(packet, packet.qos === 0);
   }

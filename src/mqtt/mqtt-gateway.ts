@@ -28,8 +28,8 @@ export interface MqttGatewayDeps {
   gateway: Pick<Gateway, 'admit' | 'retire' | 'perAddress'>;
   devices: DeviceRegistry;
   authenticate: Authenticator;
-  /** Stored sessions: whether one exists, its filters, and ending one now (clean start). */
-  sessions: Pick<DeviceSessions, 'has' | 'discard' | 'storedFilters'>;
+  /** Stored sessions: whether one exists, its record, and ending one now (clean start). */
+  sessions: Pick<DeviceSessions, 'has' | 'discard' | 'stored'>;
   router: MessageRouter;
   retained: RetainedStore;
   sentHistory: SentHistory;
@@ -63,12 +63,6 @@ interface ClientState {
 export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   private readonly connections = new Set<MqttConnection>();
   private readonly clients = new WeakMap<MqttConnection, ClientState>();
-  /**
-   * 5.0 No Local, Retain As Published and Subscription Identifiers of each client id's session,
-   * in memory (the stored session keeps filters and QoS only): they outlive a reconnect, not a
-   * broker restart.
-   */
-  private readonly subscriptionOptions = new Map<string, SubscriptionOptions>();
   private readonly wills: WillTimers;
   private readonly sweep: NodeJS.Timeout;
   private nextId = 1;
@@ -146,8 +140,6 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
     if (!takenOver && client.device.session.expiryMs === 0) this.forgetSession(client.clientId);
-    // Kept only for client ids that set an option: a stored session may expire unseen by this front.
-    else if (!takenOver && this.subscriptionOptions.get(client.clientId)?.none) this.subscriptionOptions.delete(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.session.expiryMs ?? 0));
@@ -221,6 +213,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     const sessionPresent = !clean && this.deps.sessions.has(clientId);
     this.wills.cancel(clientId);
     const receiveMaximum = packet.properties?.receiveMaximum;
+    // Loaded from the stored session once admit has let a connection it took over save it.
+    const subscriptionOptions = new SubscriptionOptions();
     const device = this.deps.gateway.admit(
       conn,
       // The client's receive maximum is its QoS 1 inflight window (the broker's maxInflight caps it).
@@ -230,6 +224,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
         expiryMs: sessionExpiryMs,
         ...(receiveMaximum !== undefined ? { maxInflight: receiveMaximum } : {}),
         groups: { join: (group, filter, qos) => this.deps.shared.join(conn, group, filter, qos, clientId), leave: (group, filter) => this.deps.shared.leave(conn, group, filter) },
+        flags: subscriptionOptions,
       },
       SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1]!,
       auth,
@@ -240,8 +235,8 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
       this.forgetSession(clientId);
       this.deps.shared.unparkAll(clientId);
     }
-    let subscriptionOptions = this.subscriptionOptions.get(clientId);
-    if (!subscriptionOptions) this.subscriptionOptions.set(clientId, (subscriptionOptions = new SubscriptionOptions()));
+    const stored = clean ? undefined : this.deps.sessions.stored(clientId);
+    if (stored) subscriptionOptions.load(stored);
 
     const willProps = v5 ? fromMqttProperties(willPacket?.properties) : undefined;
     if ((willProps?.userProperties?.length ?? 0) > MAX_USER_PROPERTIES) {
@@ -283,7 +278,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
           clientId,
           protocolVersion: v5 ? 5 : 4,
           topicAliasMaximum: v5 ? TOPIC_ALIAS_MAXIMUM : 0,
-          storedFilters: clean ? [] : this.deps.sessions.storedFilters(clientId),
+          storedFilters: (stored?.subscriptions ?? []).map(([filter]) => filter),
           subscriptionOptions,
           shares: conn,
         },
@@ -309,7 +304,6 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
   /** What is kept in memory of a client id's session, when the session ends. */
   private forgetSession(clientId: string): void {
     this.deps.sentHistory.forget(clientId);
-    this.subscriptionOptions.delete(clientId);
   }
 
   /** The broker's session expiry caps what a client asks for (seconds, 0xFFFFFFFF: never). */

@@ -3,13 +3,19 @@ import type { ClusterGroups, GroupCount, SharedGroupPeers, SharedHandOff } from 
 import { TopicTrie, type MessageTally, type Qos } from '../protocol/index.js';
 import type { SessionRecord } from '../store/index.js';
 
+/** A `$share/<group>/<filter>` subscription. */
+export interface SharedSubscription {
+  group: string;
+  filter: string;
+}
+
 /** A client in a group, as the group sees it. */
 export interface SharedMember {
   /**
    * Delivers a MSG (its relaymesh bytes) of the group at `qos`: QoS 0 droppable under
    * backpressure; QoS 1 on a packet id of its own, `acked` called at its PUBACK.
    */
-  deliverShared(bytes: Uint8Array, qos: Qos, dup: boolean, acked: () => void): void;
+  deliverShared(bytes: Uint8Array, subscription: SharedSubscription, qos: Qos, dup: boolean, acked: () => void): void;
   /** Whether its receive maximum leaves room for one more QoS 1 message now. */
   hasRoom(): boolean;
 }
@@ -122,9 +128,9 @@ class SharedGroup {
 
   private give(to: Membership, message: GroupMessage, dup: boolean): void {
     this.tally.messagesOut++;
-    if (to.qos === 0 || message.qos === 0) return to.member.deliverShared(message.bytes, 0, dup, noop);
+    if (to.qos === 0 || message.qos === 0) return to.member.deliverShared(message.bytes, this, 0, dup, noop);
     to.unacked.add(message);
-    to.member.deliverShared(message.bytes, 1, dup, () => {
+    to.member.deliverShared(message.bytes, this, 1, dup, () => {
       to.unacked.delete(message);
       this.drain();
     });

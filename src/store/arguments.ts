@@ -56,24 +56,37 @@ export function checkSessionRecord(record: unknown): void {
   const r = record as { subscriptions?: unknown; shared?: unknown; expiresAt?: unknown; updatedAt?: unknown } | null;
   if (typeof r !== 'object' || r === null) throw new TypeError('session record must be an object');
   if (!Array.isArray(r.subscriptions) || !r.subscriptions.every(isSubscription)) {
-    throw new TypeError('session subscriptions must be [filter, qos] pairs with qos 0 or 1');
+    throw new TypeError('session subscriptions must be [filter, qos, flags?] with qos 0 or 1 and flags { noLocal?: true, retainAsPublished?: true, subscriptionId?: 1 to 268435455 }');
   }
   if (r.shared !== undefined && !(Array.isArray(r.shared) && r.shared.every(isSharedSubscription))) {
-    throw new TypeError('session shared subscriptions must be [group, filter, qos] triples with qos 0 or 1');
+    throw new TypeError('session shared subscriptions must be [group, filter, qos, flags?] with qos 0 or 1 and flags as for subscriptions');
   }
   checkTime('session expiresAt', r.expiresAt);
   checkTime('session updatedAt', r.updatedAt);
 }
 
 function isSharedSubscription(value: unknown): boolean {
-  return Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && isSubscription(value.slice(1));
+  return Array.isArray(value) && (value.length === 3 || value.length === 4) && typeof value[0] === 'string' && isSubscription(value.slice(1));
 }
 
 function isSubscription(value: unknown): boolean {
+  return Array.isArray(value) && (isFilterAndQos(value) || (value.length === 3 && isFilterAndQos(value.slice(0, 2)) && isSubscriptionFlags(value[2])));
+}
+
+function isFilterAndQos(value: unknown[]): boolean {
+  return value.length === 2 && typeof value[0] === 'string' && (value[1] === 0 || value[1] === 1);
+}
+
+/** Largest Subscription Identifier MQTT 5 allows (a four-byte variable byte integer). */
+const MAX_SUBSCRIPTION_ID = 268_435_455;
+
+function isSubscriptionFlags(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { noLocal, retainAsPublished, subscriptionId, ...rest } = value as { noLocal?: unknown; retainAsPublished?: unknown; subscriptionId?: unknown };
   return (
-    Array.isArray(value) &&
-    value.length === 2 &&
-    typeof value[0] === 'string' &&
-    (value[1] === 0 || value[1] === 1)
+    Object.keys(rest).length === 0 &&
+    (noLocal === undefined || noLocal === true) &&
+    (retainAsPublished === undefined || retainAsPublished === true) &&
+    (subscriptionId === undefined || (Number.isSafeInteger(subscriptionId) && (subscriptionId as number) >= 1 && (subscriptionId as number) <= MAX_SUBSCRIPTION_ID))
   );
 }

@@ -1,6 +1,6 @@
 import type { Database, RootDatabase } from 'lmdb';
 import type { Settle } from './lmdb-streams.js';
-import type { SessionRecord } from './types.js';
+import type { SessionRecord, SubscriptionFlags } from './types.js';
 
 export type ExpiryKey = [expiresAt: number, deviceId: string];
 
@@ -19,8 +19,8 @@ export class SessionTable {
   save(deviceId: string, record: SessionRecord): Promise<void> {
     // Copy the known fields only: callers' objects may carry more.
     const stored: SessionRecord = {
-      subscriptions: record.subscriptions.map(([filter, qos]) => [filter, qos]),
-      ...(record.shared?.length ? { shared: record.shared.map(([group, filter, qos]) => [group, filter, qos]) } : {}),
+      subscriptions: record.subscriptions.map(([filter, qos, flags]) => (flags ? [filter, qos, copyFlags(flags)] : [filter, qos])),
+      ...(record.shared?.length ? { shared: record.shared.map(([group, filter, qos, flags]) => (flags ? [group, filter, qos, copyFlags(flags)] : [group, filter, qos])) } : {}),
       expiresAt: record.expiresAt,
       updatedAt: record.updatedAt,
     };
@@ -66,4 +66,8 @@ export class SessionTable {
   private write(body: () => void): Promise<void> {
     return this.settle(this.root.transaction(body)).then(() => undefined);
   }
+}
+
+function copyFlags({ noLocal, retainAsPublished, subscriptionId }: SubscriptionFlags): SubscriptionFlags {
+  return { ...(noLocal ? { noLocal } : {}), ...(retainAsPublished ? { retainAsPublished } : {}), ...(subscriptionId !== undefined ? { subscriptionId } : {}) };
 }

@@ -70,11 +70,27 @@ export interface CursorPosition {
   offset: number;
 }
 
+/** MQTT 5 options of a subscription that change how a message is forwarded to it; an absent one is not set. */
+export interface SubscriptionFlags {
+  /** No Local: not the messages its own client id published. */
+  noLocal?: true;
+  /** Retain As Published: the RETAIN flag a message was published with, not 0. */
+  retainAsPublished?: true;
+  /** Subscription Identifier of the SUBSCRIBE that made it (1 to 268,435,455). */
+  subscriptionId?: number;
+}
+
+/** One subscription of a stored session (flags absent: none set, as in records written before they were kept). */
+export type StoredSubscription = [filter: string, qos: Qos, flags?: SubscriptionFlags];
+
+/** One MQTT `$share/<group>/<filter>` subscription of a stored session (flags as in StoredSubscription). */
+export type StoredSharedSubscription = [group: string, filter: string, qos: Qos, flags?: SubscriptionFlags];
+
 /** The durable part of a device's session. */
 export interface SessionRecord {
-  subscriptions: [filter: string, qos: Qos][];
+  subscriptions: StoredSubscription[];
   /** MQTT `$share/<group>/<filter>` subscriptions (absent: none). */
-  shared?: [group: string, filter: string, qos: Qos][];
+  shared?: StoredSharedSubscription[];
   /** Milliseconds since the Unix epoch after which the session may be discarded. */
   expiresAt: number;
   updatedAt: number;

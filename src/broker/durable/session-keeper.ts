@@ -1,13 +1,20 @@
 import { inboxStream, type Qos } from '../../protocol/index.js';
-import type { MessageStore, SessionRecord } from '../../store/index.js';
+import type { MessageStore, SessionRecord, StoredSharedSubscription, StoredSubscription, SubscriptionFlags } from '../../store/index.js';
+import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
+import type { DurableIndex } from './durable-index.js';
 
-/** What a session holds: topic filters, and MQTT `$share` groups (`[group, filter, qos]`). */
+/** What a session holds: topic filters and MQTT `$share` groups (`[group, filter, qos]`), with their MQTT 5 options. */
 export interface HeldSubscriptions {
   filters: ReadonlyMap<string, Qos>;
   shared: Iterable<[group: string, filter: string, qos: Qos]>;
+  flags?: SubscriptionFlagsSource;
 }
-import { detachWrite, type StoreWriteFailed } from './detached-writes.js';
-import type { DurableIndex } from './durable-index.js';
+
+/** The MQTT 5 options of a connection's subscriptions, when they have any set. */
+export interface SubscriptionFlagsSource {
+  flagsOf(filter: string): SubscriptionFlags | undefined;
+  sharedFlagsOf(group: string, filter: string): SubscriptionFlags | undefined;
+}
 
 /** While a device is connected its session does not expire. */
 const WHILE_CONNECTED = Number.MAX_SAFE_INTEGER;
@@ -67,7 +74,14 @@ export class SessionKeeper {
   }
 }
 
-function recordOf({ filters, shared }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
-  const groups = [...shared];
-  return { subscriptions: [...filters], ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
+function recordOf({ filters, shared, flags }: HeldSubscriptions, expiresAt: number, updatedAt: number): SessionRecord {
+  const subscriptions = [...filters].map(([filter, qos]): StoredSubscription => {
+    const set = flags?.flagsOf(filter);
+    return set ? [filter, qos, set] : [filter, qos];
+  });
+  const groups = [...shared].map(([group, filter, qos]): StoredSharedSubscription => {
+    const set = flags?.sharedFlagsOf(group, filter);
+    return set ? [group, filter, qos, set] : [group, filter, qos];
+  });
+  return { subscriptions, ...(groups.length > 0 ? { shared: groups } : {}), expiresAt, updatedAt };
 }

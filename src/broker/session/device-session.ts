@@ -3,7 +3,7 @@ import { mayReceive } from '../auth/index.js';
 import type { DeviceRegistry, LiveDevice } from '../device-registry.js';
 import type { DurableIndex } from '../durable/durable-index.js';
 import type { DurableOutbox } from '../durable/outbox.js';
-import type { HeldSubscriptions, SessionKeeper } from '../durable/session-keeper.js';
+import type { HeldSubscriptions, SessionKeeper, SubscriptionFlagsSource } from '../durable/session-keeper.js';
 import type { TopicFanout } from '../topic-fanout.js';
 
 /** What every device session of a broker works with. */
@@ -50,6 +50,8 @@ export class DeviceSession implements Session {
     public expiryMs?: number,
     /** The connection's groups (MQTT only): where stored `$share` subscriptions are restored to. */
     private readonly groups?: GroupMembership,
+    /** The options of its subscriptions (MQTT 5 only; its protocol channel sets them as SUBSCRIBEs arrive). */
+    private readonly flags?: SubscriptionFlagsSource,
   ) {}
 
   /** The live device this session belongs to (what the fan-out delivers to). */
@@ -146,7 +148,7 @@ export class DeviceSession implements Session {
   }
 
   private held(): HeldSubscriptions {
-    return { filters: this.subscribed, shared: this.shared.values() };
+    return { filters: this.subscribed, shared: this.shared.values(), ...(this.flags ? { flags: this.flags } : {}) };
   }
 }
 

@@ -1,6 +1,7 @@
 import { inboxStream, type Outbound, type StreamPosition } from '../../protocol/index.js';
-import type { MessageStore } from '../../store/index.js';
+import type { MessageStore, SessionRecord } from '../../store/index.js';
 import { DurableOutbox, type OutboxLimits, type OutboxObserver } from '../durable/outbox.js';
+import type { SubscriptionFlagsSource } from '../durable/session-keeper.js';
 import { DeviceSession, type GroupMembership, type SessionServices } from './device-session.js';
 
 export interface DeviceSessionsDeps extends SessionServices {
@@ -21,6 +22,8 @@ export interface SessionRequest {
   maxInflight?: number;
   /** The connection's `$share` groups (MQTT). */
   groups?: GroupMembership;
+  /** The options of the connection's subscriptions (MQTT 5), kept in the stored session. */
+  flags?: SubscriptionFlagsSource;
 }
 
 /** Opens device sessions, and answers for stored sessions of devices that are not connected. */
@@ -39,7 +42,7 @@ export class DeviceSessions {
       (stream, offset) => index.acked(deviceId, stream, offset),
       this.deps.outboxObserver,
     );
-    return new DeviceSession(deviceId, request.sessionId, request.version, outbox, this.deps, request.resume, request.expiryMs, request.groups);
+    return new DeviceSession(deviceId, request.sessionId, request.version, outbox, this.deps, request.resume, request.expiryMs, request.groups, request.flags);
   }
 
   /** Whether the broker holds a stored session of the device. */
@@ -47,9 +50,9 @@ export class DeviceSessions {
     return this.deps.keeper.load(deviceId) !== undefined;
   }
 
-  /** The topic filters of the device's stored session (none when it has none). */
-  storedFilters(deviceId: string): string[] {
-    return (this.deps.keeper.load(deviceId)?.subscriptions ?? []).map(([filter]) => filter);
+  /** The device's stored session, if it has one. */
+  stored(deviceId: string): SessionRecord | undefined {
+    return this.deps.keeper.load(deviceId);
   }
 
   /** Ends the stored session of a device now (MQTT clean start). */
