@@ -1,6 +1,6 @@
-import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
+import { ErrorCode, ProtocolError, deliverLive, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
 import type { MessageStore, NewEntry } from '../store/index.js';
-import { encodeMsg } from './message-frames.js';
+import { encodeMsg, liveMsg } from './message-frames.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
 import { detachWrite, type StoreWriteFailed } from './durable/detached-writes.js';
 import type { DurableIndex } from './durable/durable-index.js';
@@ -49,7 +49,7 @@ export class Delivery implements MessageRouter {
   publish(publication: Publication): DeliveryResult | Promise<DeliveryResult> {
     this.onAccepted('publish', publication);
     const topic = publication.topic;
-    if (publication.qos === 0) return { reached: this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, 0)) };
+    if (publication.qos === 0) return { reached: this.fanout.broadcast(topic, liveMsg(topic, publication)) };
     return this.publishStored(publication);
   }
 
@@ -59,7 +59,7 @@ export class Delivery implements MessageRouter {
     this.index.prepareAppend(topic);
     const { offset, epoch } = await this.store.append(topic, entryOf(publication));
     // Encoded twice: QoS 0 subscribers get it as QoS 0, QoS 1 ones through their outbox.
-    const reached = this.fanout.broadcast(topic, encodeMsg(topic, publication, 0, offset, epoch), {
+    const reached = this.fanout.broadcast(topic, liveMsg(topic, publication, offset, epoch), {
       stream: topic,
       epoch,
       offset,
@@ -73,7 +73,7 @@ export class Delivery implements MessageRouter {
     const target = this.devices.get(message.target);
     if (message.qos === 0) {
       if (!target || target.conn.closed) return { reached: 0 };
-      target.conn.write(encodeMsg(inboxStream(message.target), message, 0, 0), true);
+      deliverLive(target.conn, liveMsg(inboxStream(message.target), message));
       target.conn.tally.messagesOut++;
       return { reached: 1 };
     }

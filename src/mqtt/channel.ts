@@ -47,6 +47,17 @@ interface SubscribeRequest {
 }
 
 /**
+ * The QoS 0 PUBLISH of a MSG (a QoS 1 delivery raises QoS and sets the packet id): the same for
+ * every client of one protocol version, so a live message is encoded once per version.
+ */
+export function qos0Publish(msg: MsgFrame, v5: boolean): IPublishPacket {
+  const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+  const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
+  if (v5 && msg.props) packet.properties = toMqttProperties(msg.props);
+  return packet;
+}
+
+/**
  * The MQTT protocol state machine of one connected client (after CONNECT): MQTT packets in →
  * relaymesh frames for the device actor; relaymesh frames out of the actor, fan-out and
  * outbox → MQTT packets. The same sessions, streams and cursors serve both protocols.
@@ -208,7 +219,7 @@ export class MqttChannel {
 
   /** The PUBLISH that delivers `msg` (QoS 1: with its packet id, DUP when sent before). */
   deliver(msg: MsgFrame): IPublishPacket {
-    const packet = this.publishPacket(msg);
+    const packet = qos0Publish(msg, this.v5);
     if (msg.qos === 0 || msg.epoch === undefined) return packet;
     const { packetId, resent } = this.qos1.packetIdFor(msg.stream, msg.offset);
     const seenBefore = this.sentBefore.sendingNow(msg.stream, msg.offset);
@@ -239,7 +250,7 @@ export class MqttChannel {
    * for its PUBACK and calls `acked`).
    */
   sharedDelivery(msg: MsgFrame, qos: 0 | 1, dup: boolean, acked: () => void): IPublishPacket {
-    const packet = this.publishPacket(msg);
+    const packet = qos0Publish(msg, this.v5);
     if (qos === 0 || msg.epoch === undefined) return packet;
     packet.qos = 1;
     packet.dup = dup;
@@ -247,13 +258,6 @@ export class MqttChannel {
     return packet;
   }
 
-  /** A QoS 0 PUBLISH of a MSG (the caller raises QoS and sets the packet id). */
-  private publishPacket(msg: MsgFrame): IPublishPacket {
-    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
-    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
-    return packet;
-  }
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
   private reply(ref: number, reason: Reason | undefined, code?: number): ChannelEffect[] {

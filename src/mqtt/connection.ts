@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
-import type { ChannelEffect, MqttChannel } from './channel.js';
+import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally, type MsgFrame, type OutgoingMsg } from '../protocol/index.js';
+import { qos0Publish, type ChannelEffect, type MqttChannel } from './channel.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { PacketFramer } from './packet-framer.js';
 import { Reason, disconnectReason } from './reason-codes.js';
@@ -14,8 +14,21 @@ const MAX_QUEUED_DURING_CONNECT = 64;
 
 /** Relaymesh frames decoded once per message, however many MQTT clients it goes to. */
 const decodedFrames = new WeakMap<Uint8Array, Frame>();
-/** QoS 0 PUBLISH packets encoded once per message and protocol version (no packet id in them). */
-const encodedQos0 = { 4: new WeakMap<Uint8Array, Buffer>(), 5: new WeakMap<Uint8Array, Buffer>() };
+/** Packets to bytes, per protocol version. */
+const generate = {
+  4: (packet: Packet): Uint8Array => mqttPacket.generate(packet, { protocolVersion: 4 }),
+  5: (packet: Packet): Uint8Array => mqttPacket.generate(packet, { protocolVersion: 5 }),
+};
+/** A live message's QoS 0 PUBLISH, per protocol version. */
+const publishOf = {
+  4: (frame: MsgFrame): Uint8Array => generate[4](qos0Publish(frame, false)),
+  5: (frame: MsgFrame): Uint8Array => generate[5](qos0Publish(frame, true)),
+};
+/** A live message's PUBLISH bytes, made once per message and protocol version (see OutgoingMsg). */
+const livePublish = {
+  4: (msg: OutgoingMsg): Uint8Array => msg.encodedBy(publishOf[4]),
+  5: (msg: OutgoingMsg): Uint8Array => msg.encodedBy(publishOf[5]),
+};
 
 function decodedOnce(bytes: Uint8Array): Frame | undefined {
   let frame = decodedFrames.get(bytes);
@@ -101,7 +114,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     return this.phase.name === 'awaiting-connect' || this.phase.name === 'connecting';
   }
 
-  receive(chunk: Buffer): void {
+  receive(chunk: Uint8Array): void {
     try {
       this.receivePackets(chunk);
     } catch (err) {
@@ -110,7 +123,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     }
   }
 
-  private receivePackets(chunk: Buffer): void {
+  private receivePackets(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastSeenAt = Date.now();
     const framed = this.framer.push(chunk);
@@ -150,41 +163,23 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   }
 
   /** Writes an MQTT packet (CONNACK, deliveries, acks). */
-  send(packet: Packet, droppable = false, cacheKey?: Uint8Array): void {
-    if (this.closed) return;
-    const version = this.protocolVersion;
-    let bytes: Buffer;
-    try {
-      bytes = mqttPacket.generate(packet, { protocolVersion: version });
-    } catch (err) {
-      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
-      this.owner.failed(this, err);
-      this.phase = { name: 'closed' };
-      this.link.end();
-      return;
-    }
-    const live = this.live;
-    // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
-    if (live && bytes.length > live.maxOutgoingBytes) return;
-    if (cacheKey) encodedQos0[version].set(cacheKey, bytes);
-    this.link.write(bytes, droppable);
+  send(packet: Packet, droppable = false): void {
+    this.sendEncoded(generate[this.protocolVersion], packet, droppable);
   }
 
-  /** A relaymesh frame for this device, from its actor, a fan-out leaf or its outbox. */
+  /** A live QoS 0 message from the fan-out or a QoS 0 send: its PUBLISH is encoded once for every client of this version. */
+  deliver(msg: OutgoingMsg): void {
+    if (this.live) this.sendEncoded(livePublish[this.protocolVersion], msg, true);
+  }
+
+  /** A relaymesh frame for this device, from its actor or its outbox. */
   write(bytes: Uint8Array, droppable = false): void {
     const live = this.live;
     if (!live) return;
-    const cached = droppable ? encodedQos0[this.protocolVersion].get(bytes) : undefined;
-    if (cached) {
-      if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
-      return;
-    }
     const frame = decodedOnce(bytes);
     if (!frame) return;
     if (frame.kind === FrameKind.MSG) {
-      // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
-      const packet = live.channel.deliver(frame);
-      this.send(packet, droppable, droppable && packet.qos === 0 ? bytes : undefined);
+      this.send(live.channel.deliver(frame), droppable);
       return;
     }
     this.apply(live.channel.onFrame(frame));
@@ -221,6 +216,24 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     if (this.closed) return;
     this.phase = { name: 'closed' };
     this.link.end();
+  }
+
+  private sendEncoded<T>(encode: (what: T) => Uint8Array, what: T, droppable: boolean): void {
+    if (this.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(what);
+    } catch (err) {
+      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
+      this.owner.failed(this, err);
+      this.phase = { name: 'closed' };
+      this.link.end();
+      return;
+    }
+    const live = this.live;
+    // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
+    if (live && bytes.length > live.maxOutgoingBytes) return;
+    this.link.write(bytes, droppable);
   }
 
   private disconnect(reason: Reason, message: string): void {
