@@ -73,7 +73,8 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   private phase: Phase = { name: 'awaiting-connect' };
   private readonly framer: PacketFramer;
   private readonly parser = mqttPacket.parser();
-  private parsed: Packet[] = [];
+  /** What the parser made of the one packet it was just given. */
+  private parsed: Packet | undefined;
   private parseError: string | undefined;
   readonly openedAt = Date.now();
   lastSeenAt = Date.now();
@@ -90,7 +91,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     readonly tally: MessageTally,
   ) {
     this.framer = new PacketFramer(maxPacketBytes);
-    this.parser.on('packet', (packet: Packet) => this.parsed.push(packet));
+    this.parser.on('packet', (packet: Packet) => (this.parsed = packet));
     this.parser.on('error', (err: Error) => (this.parseError = err.message));
   }
 
@@ -125,7 +126,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
 
   private receivePackets(chunk: Uint8Array): void {
     if (this.closed) return;
-    this.lastSeenAt = Date.now();
+    const now = (this.lastSeenAt = Date.now());
     const framed = this.framer.push(chunk);
     if (!framed.ok) {
       if (framed.reason === 'too-large') this.refuse(Reason.PACKET_TOO_LARGE, `packet of ${framed.size} bytes is over the limit`);
@@ -135,7 +136,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     for (const bytes of framed.packets) {
       const live = this.live;
       if (live) {
-        const verdict = live.limiter.check(bytes.length);
+        const verdict = live.limiter.check(bytes.length, now);
         if (verdict === 'abusive') return this.refuse(Reason.MESSAGE_RATE_TOO_HIGH, 'repeatedly over the rate limit');
         if (verdict === 'limited') continue;
       }
@@ -143,12 +144,11 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
       if (!publishTopicIsUtf8(bytes)) return this.refuse(Reason.MALFORMED_PACKET, 'topic name is not valid UTF-8');
       this.parser.parse(bytes);
       if (this.parseError !== undefined) return this.refuse(Reason.MALFORMED_PACKET, this.parseError);
-      const packets = this.parsed;
-      this.parsed = [];
-      for (const packet of packets) {
-        this.onPacket(packet);
-        if (this.closed) return;
-      }
+      // The framer hands over one whole packet at a time: the parser made one packet of it.
+      const packet = this.parsed;
+      this.parsed = undefined;
+      if (packet) this.onPacket(packet);
+      if (this.closed) return;
     }
   }
 
