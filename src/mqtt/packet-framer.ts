@@ -3,8 +3,10 @@ import { Buffer } from 'node:buffer';
 export type FramerResult = { ok: true; packets: Buffer[] } | { ok: false; reason: 'too-large' | 'malformed'; size?: number };
 
 const NO_PACKETS: Buffer[] = [];
-/** Room first set aside for a packet whose fixed header is not complete yet. */
-const FIRST_ROOM = 64;
+/** Room first set aside for a packet whose fixed header is not complete yet (most device packets fit). */
+const FIRST_ROOM = 256;
+const INCOMPLETE = -1;
+const MALFORMED = -2;
 
 /**
  * Cuts an MQTT byte stream into whole packets (fixed header: one byte, then the remaining
@@ -37,10 +39,9 @@ export class PacketFramer {
     let incomplete = 0;
     let count = 0;
     for (;;) {
-      const header = readFixedHeader(data, at);
-      if (header === 'malformed') return { ok: false, reason: 'malformed' };
-      if (header === undefined) break;
-      const size = header.headerBytes + header.remaining;
+      const size = packetSize(data, at);
+      if (size === MALFORMED) return { ok: false, reason: 'malformed' };
+      if (size === INCOMPLETE) break;
       if (size > this.maxPacketBytes) return { ok: false, reason: 'too-large', size };
       if (data.length - at < size) {
         incomplete = size;
@@ -86,24 +87,23 @@ function split(data: Buffer, count: number): Buffer[] {
   const packets: Buffer[] = [];
   let at = 0;
   while (at < data.length) {
-    const header = readFixedHeader(data, at) as { headerBytes: number; remaining: number };
-    const size = header.headerBytes + header.remaining;
+    const size = packetSize(data, at);
     packets.push(data.subarray(at, at + size));
     at += size;
   }
   return packets;
 }
 
-/** The fixed header at `at`; undefined when incomplete. */
-function readFixedHeader(data: Uint8Array, at: number): { headerBytes: number; remaining: number } | 'malformed' | undefined {
+/** Size of the packet at `at` from its fixed header: INCOMPLETE while the header is, MALFORMED past four length bytes. */
+function packetSize(data: Uint8Array, at: number): number {
   let remaining = 0;
   let multiplier = 1;
   for (let i = 1; i <= 4; i++) {
-    if (at + i >= data.length) return undefined;
+    if (at + i >= data.length) return INCOMPLETE;
     const byte = data[at + i]!;
     remaining += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) return { headerBytes: 1 + i, remaining };
+    if ((byte & 0x80) === 0) return 1 + i + remaining;
     multiplier *= 128;
   }
-  return 'malformed';
+  return MALFORMED;
 }
