@@ -115,7 +115,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     return this.phase.name === 'awaiting-connect' || this.phase.name === 'connecting';
   }
 
-  receive(chunk: Uint8Array): void {
+  receive(chunk: Buffer): void {
     try {
       this.receivePackets(chunk);
     } catch (err) {
@@ -124,7 +124,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     }
   }
 
-  private receivePackets(chunk: Uint8Array): void {
+  private receivePackets(chunk: Buffer): void {
     if (this.closed) return;
     const now = (this.lastSeenAt = Date.now());
     const framed = this.framer.push(chunk);

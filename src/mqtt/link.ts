@@ -11,8 +11,8 @@ export interface MqttLink {
 
 /** What a link reports to the MQTT side. */
 export interface MqttReceiver {
-  /** `chunk` is only valid during the call (uWS reuses its buffer): the receiver copies what it keeps. */
-  receive(chunk: Uint8Array): void;
+  /** `chunk` belongs to the receiver (copied by the listener when the transport reuses its buffer). */
+  receive(chunk: Buffer): void;
   linkClosed(): void;
 }
 

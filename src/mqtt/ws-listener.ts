@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { CloseCode } from '../protocol/index.js';
 import type { SocketConnection, SocketEvents } from '../transport/index.js';
 import type { MqttLink, MqttLinkEvents, MqttReceiver } from './link.js';
@@ -17,8 +18,8 @@ export function mqttOverWebSocket(events: MqttLinkEvents): SocketEvents<MqttSock
         conn.close(CloseCode.PROTOCOL_VIOLATION, 'MQTT over WebSocket needs binary messages');
         return;
       }
-      // Borrowed: uWS reuses its receive buffer after this call, the framer copies what it keeps.
-      conn.slot.receiver?.receive(bytes);
+      // uWS reuses its receive buffer after this call: the MQTT parser keeps what it reads.
+      conn.slot.receiver?.receive(Buffer.from(bytes));
     },
     onFault() {
       // The transport counts it and closes the socket; onClose follows.
