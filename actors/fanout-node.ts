@@ -1,4 +1,4 @@
-import type { Outbound } from '../src/protocol/index.js';
+import { deliverLive, type Outbound, type OutgoingMsg } from '../src/protocol/index.js';
 
 /** Takes QoS 1 deliveries for one device: windowed, acked, replayed (see DurableOutbox). */
 export interface DurableReceiver {
@@ -19,9 +19,9 @@ export interface DurableCopy {
   bytes: Uint8Array;
 }
 
-/** One broadcast travelling down a tree: the bytes are encoded once, before the root. */
+/** One broadcast travelling down a tree: each wire encoding of it is made once, by its first receiver. */
 export interface Broadcast {
-  bytes: Uint8Array;
+  msg: OutgoingMsg;
   /** Position in the tree's broadcast order, set by the tree. */
   serial: number;
   /** performance.now() when the broadcast entered the tree. */
@@ -71,7 +71,7 @@ export class FanoutNode {
         }
         if (b.durable) member.outbox.offer(b.durable.stream, b.durable.epoch, b.durable.offset, b.durable.bytes);
         else {
-          member.conn.write(b.bytes, true);
+          deliverLive(member.conn, b.msg);
           member.conn.tally.messagesOut++;
         }
         this.delivered++;

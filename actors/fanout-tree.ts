@@ -1,4 +1,5 @@
 import { FanoutNode, type Broadcast, type DurableCopy, type FanoutMember } from './fanout-node.js';
+import type { OutgoingMsg } from '../src/protocol/index.js';
 import type { TurnScheduler, TurnTask } from './turn-scheduler.js';
 
 export interface FanoutShape {
@@ -81,9 +82,9 @@ export class FanoutTree implements TurnTask {
     else this.openLeaves.add(leaf);
   }
 
-  /** Queues already-encoded bytes (or a stored copy, for QoS 1 members) for this turn's batch. */
-  broadcast(bytes: Uint8Array, durable: DurableCopy | undefined, served: Set<FanoutMember> | undefined): void {
-    this.pending.push({ bytes, durable, served, serial: ++this.serial, startedAt: performance.now() });
+  /** Queues a message (or a stored copy, for QoS 1 members) for this turn's batch. */
+  broadcast(msg: OutgoingMsg, durable: DurableCopy | undefined, served: Set<FanoutMember> | undefined): void {
+    this.pending.push({ msg, durable, served, serial: ++this.serial, startedAt: performance.now() });
     if (this.pending.length === 1) this.scheduler.broadcast(this);
   }
 

@@ -22,9 +22,9 @@ export class FrameRateLimiter {
     this.bytes = new TokenBucket(limits.bytesPerSecond);
   }
 
-  check(frameBytes: number): RateVerdict {
-    if (this.messages.take(1) && this.bytes.take(frameBytes)) return 'ok';
-    const now = Date.now();
+  /** `now`: the caller's clock reading (ms), read once per chunk of frames rather than per bucket. */
+  check(frameBytes: number, now = Date.now()): RateVerdict {
+    if (this.messages.take(1, now) && this.bytes.take(frameBytes, now)) return 'ok';
     this.violations = this.violations.filter((t) => now - t < ABUSE_WINDOW_MS);
     this.violations.push(now);
     return this.violations.length >= this.limits.abuseThreshold ? 'abusive' : 'limited';

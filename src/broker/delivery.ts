@@ -1,7 +1,7 @@
 import type { DurableCopy } from '../../actors/fanout-node.js';
-import { ErrorCode, ProtocolError, inboxStream, type DirectMessage, type Publication, type Stored } from '../protocol/index.js';
+import { ErrorCode, ProtocolError, deliverLive, inboxStream, type DirectMessage, type OutgoingMsg, type Publication, type Stored } from '../protocol/index.js';
 import type { MessageStore, NewEntry } from '../store/index.js';
-import { encodeMsg } from './message-frames.js';
+import { encodeMsg, liveMsg } from './message-frames.js';
 import type { DeviceRegistry, LiveDevice } from './device-registry.js';
 import { detachWrite, type StoreWriteFailed } from './durable/detached-writes.js';
 import type { DurableIndex } from './durable/durable-index.js';
@@ -23,7 +23,7 @@ export interface DeliveryResult {
 /** Shared-subscription groups: each message accepted on this node goes to one member of each matching group. */
 export interface GroupDelivery {
   /** Returns the groups `topic` matched. */
-  offer(topic: string, bytes: Uint8Array, durable: DurableCopy | undefined): number;
+  offer(topic: string, live: Pick<OutgoingMsg, 'bytes'>, durable: DurableCopy | undefined): number;
 }
 
 /** Where messages go: this node only (Delivery), or the cluster (ClusterBridge). */
@@ -62,9 +62,9 @@ export class Delivery implements MessageRouter {
     this.onAccepted('publish', publication);
     const topic = publication.topic;
     if (publication.qos === 0) {
-      const bytes = encodeMsg(topic, publication, 0, 0);
-      const reached = this.fanout.broadcast(topic, bytes);
-      return { reached: fromPeer || !this.groups ? reached : reached + this.groups.offer(topic, bytes, undefined) };
+      const msg = liveMsg(topic, publication);
+      const reached = this.fanout.broadcast(topic, msg);
+      return { reached: fromPeer || !this.groups ? reached : reached + this.groups.offer(topic, msg, undefined) };
     }
     return this.publishStored(publication, fromPeer);
   }
@@ -75,10 +75,10 @@ export class Delivery implements MessageRouter {
     this.index.prepareAppend(topic);
     const { offset, epoch } = await this.store.append(topic, entryOf(publication));
     // Encoded twice: QoS 0 subscribers get it as QoS 0, QoS 1 ones through their outbox.
-    const bytes = encodeMsg(topic, publication, 0, offset, epoch);
+    const msg = liveMsg(topic, publication, offset, epoch);
     const durable = { stream: topic, epoch, offset, bytes: encodeMsg(topic, publication, 1, offset, epoch) };
-    let reached = this.fanout.broadcast(topic, bytes, durable);
-    if (!fromPeer && this.groups) reached += this.groups.offer(topic, bytes, durable);
+    let reached = this.fanout.broadcast(topic, msg, durable);
+    if (!fromPeer && this.groups) reached += this.groups.offer(topic, msg, durable);
     return { reached, stored: { offset } };
   }
 
@@ -87,7 +87,7 @@ export class Delivery implements MessageRouter {
     const target = this.devices.get(message.target);
     if (message.qos === 0) {
       if (!target || target.conn.closed) return { reached: 0 };
-      target.conn.write(encodeMsg(inboxStream(message.target), message, 0, 0), true);
+      deliverLive(target.conn, liveMsg(inboxStream(message.target), message));
       target.conn.tally.messagesOut++;
       return { reached: 1 };
     }

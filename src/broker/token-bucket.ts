@@ -7,9 +7,8 @@ export class TokenBucket {
     this.tokens = ratePerSecond;
   }
 
-  /** Takes `amount` tokens if there are enough; returns whether it could. */
-  take(amount = 1): boolean {
-    const now = Date.now();
+  /** Takes `amount` tokens if there are enough (`now`: the caller's clock reading, ms); returns whether it could. */
+  take(amount = 1, now = Date.now()): boolean {
     this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
     this.last = now;
     if (this.tokens < amount) return false;

@@ -1,7 +1,7 @@
 import type { DurableCopy, FanoutMember } from '../../actors/fanout-node.js';
 import { FanoutTree, type FanoutOptions, type FanoutTreeShape } from '../../actors/fanout-tree.js';
 import type { TurnScheduler } from '../../actors/turn-scheduler.js';
-import { TopicTrie, type Qos } from '../protocol/index.js';
+import { TopicTrie, type OutgoingMsg, type Qos } from '../protocol/index.js';
 
 /**
  * Topic subscriptions of this node's devices: one fan-out tree per distinct (filter, QoS),
@@ -60,19 +60,19 @@ export class TopicFanout<M extends FanoutMember> {
   }
 
   /**
-   * Sends already-encoded bytes down every tree whose filter matches `topic`: `bytes` (QoS 0,
+   * Sends a message down every tree whose filter matches `topic`: `msg` (QoS 0,
    * droppable) to QoS 0 subscriptions, and `durable` to QoS 1 subscriptions when the message
    * was stored. Returns the matching subscriptions (a device with two matching filters counts
    * twice, but gets one copy).
    */
-  broadcast(topic: string, bytes: Uint8Array, durable?: DurableCopy): number {
+  broadcast(topic: string, msg: OutgoingMsg, durable?: DurableCopy): number {
     const matched = this.filters.match(topic);
     const served = matched.size > 1 ? new Set<FanoutMember>() : undefined;
     let subscriptions = 0;
     for (const key of matched) {
       const { tree, qos } = this.trees.get(key)!;
       subscriptions += tree.size;
-      tree.broadcast(bytes, qos === 1 ? durable : undefined, served);
+      tree.broadcast(msg, qos === 1 ? durable : undefined, served);
     }
     return subscriptions;
   }

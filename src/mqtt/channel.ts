@@ -69,6 +69,17 @@ interface SubscribeRequest {
 }
 
 /**
+ * The QoS 0 PUBLISH of a MSG (a QoS 1 delivery raises QoS and sets the packet id): the same for
+ * every client of one protocol version, so a live message is encoded once per version.
+ */
+export function qos0Publish(msg: MsgFrame, v5: boolean): IPublishPacket {
+  const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+  const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
+  if (v5 && msg.props) packet.properties = toMqttProperties(msg.props);
+  return packet;
+}
+
+/**
  * The MQTT protocol state machine of one connected client (after CONNECT): MQTT packets in →
  * relaymesh frames for the device actor; relaymesh frames out of the actor, fan-out and
  * outbox → MQTT packets. The same sessions, streams and cursors serve both protocols.
@@ -282,7 +293,7 @@ export class MqttChannel {
     const options = this.options.subscriptionOptions;
     const forwarding = options.none ? undefined : options.forwarding(msg.stream, msg.from === this.options.clientId, this.filters);
     if (forwarding?.skip) return this.passOver(msg);
-    const packet = this.publishPacket(msg);
+    const packet = qos0Publish(msg, this.v5);
     if (forwarding) {
       if (forwarding.keepRetain && msg.retain) packet.retain = true;
       if (forwarding.subscriptionIds.length > 0) withSubscriptionIds(packet, forwarding.subscriptionIds);
@@ -327,7 +338,7 @@ export class MqttChannel {
    * for its PUBACK and calls `acked`).
    */
   sharedDelivery(msg: MsgFrame, { group, filter }: SharedSubscription, qos: 0 | 1, dup: boolean, acked: () => void): IPublishPacket {
-    const packet = this.publishPacket(msg);
+    const packet = qos0Publish(msg, this.v5);
     const flags = this.options.subscriptionOptions.sharedFlagsOf(group, filter);
     if (flags?.retainAsPublished && msg.retain) packet.retain = true;
     if (flags?.subscriptionId !== undefined) withSubscriptionIds(packet, [flags.subscriptionId]);
@@ -338,13 +349,6 @@ export class MqttChannel {
     return packet;
   }
 
-  /** A QoS 0 PUBLISH of a MSG (the caller raises QoS and sets the packet id). */
-  private publishPacket(msg: MsgFrame): IPublishPacket {
-    const payload = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-    const packet: IPublishPacket = { cmd: 'publish', topic: msg.stream, payload, qos: 0, dup: false, retain: false };
-    if (this.v5 && msg.props) packet.properties = toMqttProperties(msg.props);
-    return packet;
-  }
 
   /** The reply to request `ref`: OK (`reason` SUCCESS) or ERROR `code`. */
   private reply(ref: number, reason: Reason | undefined, code?: number): ChannelEffect[] {

@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import type { DeviceConnection, LiveDevice } from '../broker/device-registry.js';
 import type { FrameRateLimiter } from '../broker/connection-limits.js';
-import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally } from '../protocol/index.js';
-import type { ChannelEffect, MqttChannel, ShareGroups } from './channel.js';
+import { CloseCode, FrameKind, decodeFrame, type Frame, type MessageTally, type MsgFrame, type OutgoingMsg } from '../protocol/index.js';
+import { qos0Publish, type ChannelEffect, type MqttChannel, type ShareGroups } from './channel.js';
 import type { SharedSubscription } from './shared-subscriptions.js';
 import type { MqttLink, MqttReceiver } from './link.js';
 import { decodePacket } from './packet-decoder.js';
@@ -16,8 +16,21 @@ const MAX_QUEUED_DURING_CONNECT = 64;
 
 /** Relaymesh frames decoded once per message, however many MQTT clients it goes to. */
 const decodedFrames = new WeakMap<Uint8Array, Frame>();
-/** QoS 0 PUBLISH packets encoded once per message and protocol version (no packet id in them). */
-const encodedQos0 = { 4: new WeakMap<Uint8Array, Buffer>(), 5: new WeakMap<Uint8Array, Buffer>() };
+/** Packets to bytes, per protocol version. */
+const generate = {
+  4: (packet: Packet): Uint8Array => mqttPacket.generate(packet, { protocolVersion: 4 }),
+  5: (packet: Packet): Uint8Array => mqttPacket.generate(packet, { protocolVersion: 5 }),
+};
+/** A live message's QoS 0 PUBLISH, per protocol version. */
+const publishOf = {
+  4: (frame: MsgFrame): Uint8Array => generate[4](qos0Publish(frame, false)),
+  5: (frame: MsgFrame): Uint8Array => generate[5](qos0Publish(frame, true)),
+};
+/** A live message's PUBLISH bytes, made once per message and protocol version (see OutgoingMsg). */
+const livePublish = {
+  4: (msg: OutgoingMsg): Uint8Array => msg.encodedBy(publishOf[4]),
+  5: (msg: OutgoingMsg): Uint8Array => msg.encodedBy(publishOf[5]),
+};
 
 function decodedOnce(bytes: Uint8Array): Frame | undefined {
   let frame = decodedFrames.get(bytes);
@@ -116,7 +129,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
 
   private receivePackets(chunk: Buffer): void {
     if (this.closed) return;
-    this.lastSeenAt = Date.now();
+    const now = (this.lastSeenAt = Date.now());
     const framed = this.framer.push(chunk);
     if (!framed.ok) {
       if (framed.reason === 'too-large') this.refuse(Reason.PACKET_TOO_LARGE, `packet of ${framed.size} bytes is over the limit`);
@@ -126,7 +139,7 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     for (const bytes of framed.packets) {
       const live = this.live;
       if (live) {
-        const verdict = live.limiter.check(bytes.length);
+        const verdict = live.limiter.check(bytes.length, now);
         if (verdict === 'abusive') return this.refuse(Reason.MESSAGE_RATE_TOO_HIGH, 'repeatedly over the rate limit');
         if (verdict === 'limited') continue;
       }
@@ -150,46 +163,36 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
   }
 
   /** Writes an MQTT packet (CONNACK, deliveries, acks). */
-  send(packet: Packet, droppable = false, cacheKey?: Uint8Array): void {
-    if (this.closed) return;
-    const version = this.protocolVersion;
-    let bytes: Buffer;
-    try {
-      bytes = mqttPacket.generate(packet, { protocolVersion: version });
-    } catch (err) {
-      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
-      this.owner.failed(this, err);
-      this.phase = { name: 'closed' };
-      this.link.end();
-      return;
-    }
-    const live = this.live;
-    // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
-    if (live && bytes.length > live.maxOutgoingBytes) return;
-    if (cacheKey) encodedQos0[version].set(cacheKey, bytes);
-    this.link.write(bytes, droppable);
+  send(packet: Packet, droppable = false): void {
+    this.sendEncoded(generate[this.protocolVersion], packet, droppable);
   }
 
-  /** A relaymesh frame for this device, from its actor, a fan-out leaf or its outbox. */
+  /** A live QoS 0 message from the fan-out or a QoS 0 send: its PUBLISH is encoded once for every client of this version. */
+  deliver(msg: OutgoingMsg): void {
+    const live = this.live;
+    if (!live) return;
+    if (live.channel.plainDeliveries) this.sendEncoded(livePublish[this.protocolVersion], msg, true);
+    // No Local, Retain As Published or subscription ids set: this client's PUBLISH is its own.
+    else this.deliverFrame(msg.frame, true);
+  }
+
+  /** A relaymesh frame for this device, from its actor or its outbox. */
   write(bytes: Uint8Array, droppable = false): void {
     const live = this.live;
     if (!live) return;
-    const plain = live.channel.plainDeliveries;
-    const cached = droppable && plain ? encodedQos0[this.protocolVersion].get(bytes) : undefined;
-    if (cached) {
-      if (cached.length <= live.maxOutgoingBytes) this.link.write(cached, true);
-      return;
-    }
     const frame = decodedOnce(bytes);
     if (!frame) return;
     if (frame.kind === FrameKind.MSG) {
-      // The hot path: straight to the PUBLISH, whose QoS 0 encoding the next subscriber reuses.
-      const delivery = live.channel.deliver(frame);
-      if (Array.isArray(delivery)) return this.apply(delivery);
-      this.send(delivery, droppable, droppable && plain && delivery.qos === 0 ? bytes : undefined);
+      this.deliverFrame(frame, droppable);
       return;
     }
     this.apply(live.channel.onFrame(frame));
+  }
+
+  private deliverFrame(frame: MsgFrame, droppable: boolean): void {
+    const delivery = this.live!.channel.deliver(frame);
+    if (Array.isArray(delivery)) this.apply(delivery);
+    else this.send(delivery, droppable);
   }
 
   /** A message of a `$share` group this client is in (see SharedMember). */
@@ -249,6 +252,24 @@ export class MqttConnection implements DeviceConnection, MqttReceiver, SharedMem
     if (this.closed) return;
     this.phase = { name: 'closed' };
     this.link.end();
+  }
+
+  private sendEncoded<T>(encode: (what: T) => Uint8Array, what: T, droppable: boolean): void {
+    if (this.closed) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(what);
+    } catch (err) {
+      // A packet the library cannot encode is a broker bug: close this connection, keep the broker.
+      this.owner.failed(this, err);
+      this.phase = { name: 'closed' };
+      this.link.end();
+      return;
+    }
+    const live = this.live;
+    // 5.0: a packet over the client's maximum is not sent (as if delivered, spec §3.1.2.11.4).
+    if (live && bytes.length > live.maxOutgoingBytes) return;
+    this.link.write(bytes, droppable);
   }
 
   private disconnect(reason: Reason, message: string): void {

@@ -1,6 +1,6 @@
 import type { DurableCopy } from '../../actors/fanout-node.js';
 import type { ClusterGroups, GroupCount, SharedGroupPeers, SharedHandOff } from '../broker/shared-groups.js';
-import { TopicTrie, type MessageTally, type Qos } from '../protocol/index.js';
+import { TopicTrie, type MessageTally, type OutgoingMsg, type Qos } from '../protocol/index.js';
 import type { SessionRecord } from '../store/index.js';
 
 /** A `$share/<group>/<filter>` subscription. */
@@ -296,10 +296,11 @@ export class SharedSubscriptions implements ClusterGroups {
    * matching group gets it, on this node or another. `durable`: it was stored (QoS 1). Returns
    * the groups it went to.
    */
-  offer(topic: string, bytes: Uint8Array, durable: DurableCopy | undefined): number {
+  offer(topic: string, live: Pick<OutgoingMsg, 'bytes'>, durable: DurableCopy | undefined): number {
     if (this.groups.size === 0) return 0;
     const matched = this.filters.match(topic);
-    const message: GroupMessage = durable ? { bytes: durable.bytes, qos: 1 } : { bytes, qos: 0 };
+    // Made only when a group matches: a live message's relaymesh bytes may be needed by no one else.
+    let message: GroupMessage | undefined;
     let reached = 0;
     for (const key of matched) {
       const shared = this.groups.get(key)!;
@@ -308,6 +309,7 @@ export class SharedSubscriptions implements ClusterGroups {
         this.dropIfEmpty(key, shared);
         continue;
       }
+      message ??= durable ? { bytes: durable.bytes, qos: 1 } : { bytes: live.bytes, qos: 0 };
       shared.route(message, 0);
       reached++;
     }

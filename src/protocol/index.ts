@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './frames.js';
 export * from './message-properties.js';
 export * from './codec.js';
+export * from './outgoing-msg.js';
 export * from './versions.js';
 export * from './topics.js';
 export * from './ports.js';

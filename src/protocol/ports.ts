@@ -1,6 +1,7 @@
 import type { CloseCode } from './errors.js';
 import type { Frame, HelloFrame, Qos } from './frames.js';
 import type { MessageProperties } from './message-properties.js';
+import type { OutgoingMsg } from './outgoing-msg.js';
 
 /**
  * The interfaces that protocol handlers and device actors work through. Handlers never
@@ -54,6 +55,11 @@ export interface Outbound {
    * A `droppable` (QoS 0) frame is dropped, and counted, when the socket is backed up.
    */
   write(bytes: Uint8Array, droppable?: boolean): void;
+  /**
+   * Queues a live, droppable (QoS 0) MSG. A receiver that has it skips the relaymesh encoding
+   * (MQTT reads the frame); without it, `write(msg.bytes, true)` is used.
+   */
+  deliver?(msg: OutgoingMsg): void;
   /** Closes with a WebSocket close code and a short reason. Idempotent. */
   close(code: CloseCode, reason: string): void;
   readonly closed: boolean;
