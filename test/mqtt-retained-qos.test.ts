@@ -80,7 +80,8 @@ for (const transport of mqttTransports) {
     await first.endAsync();
     await until(() => broker.device('rh1') === undefined, 'the first connection to be gone');
     const second = await mqttClient(t, url, persistent);
-    t.equal(second.received.length, 0);
+    // A marker whose PUBACK had not reached the broker when `first` left may come again (at least once): only cfg/x counts.
+    t.equal(retainedCount(second.received), 0, 'no retained message on resuming');
     await second.subscribeAsync('cfg/#', { qos: 1, rh: 1 });
     await settle(second, 2);
     t.equal(retainedCount(second.received), 0, 'the resumed session already held cfg/#');

@@ -194,7 +194,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     authenticate,
     sessions: deviceSessions,
     router,
-    retained: new RetainedStore(store),
+    retained: new RetainedStore(store, storeWriteFailed),
     sentHistory: new SentHistory(store),
     shared,
     tally: metrics.traffic.mqtt,
@@ -267,7 +267,7 @@ export async function createBroker(input: BrokerOptions = {}): Promise<Broker> {
     server?.stopListening();
     return giveUp(err, cluster);
   }
-  const stopMaintenance = startMaintenance({ store, index, devices, log, options });
+  const stopMaintenance = startMaintenance({ store, index, devices, log, options, sessionExpired: (deviceId) => mqtt.sessionExpired(deviceId) });
   const stopHandoff = cluster ? startInboxHandoff(cluster, { store, index, devices, log }, 1000) : () => undefined;
   const listening = server;
   const stopSweep = startLivenessSweep(listening.connections, (conn) => gateway.livenessOf(conn), options);

@@ -98,7 +98,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     switch (effect.type) {
       case 'retain':
         if (!mayPublish(live.device.auth.acl, effect.topic)) return;
-        void this.deps.retained.retain({
+        this.deps.retained.retain({
           topic: effect.topic,
           payload: effect.payload,
           qos: effect.qos,
@@ -301,6 +301,11 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     conn.refuse(reason, message);
   }
 
+  /** A stored session expired unseen (its client never came back): forget what memory holds of it. */
+  sessionExpired(clientId: string): void {
+    if (!this.deps.devices.get(clientId)) this.forgetSession(clientId);
+  }
+
   /** What is kept in memory of a client id's session, when the session ends. */
   private forgetSession(clientId: string): void {
     this.deps.sentHistory.forget(clientId);
@@ -324,7 +329,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     Promise.resolve()
       .then(() => this.deps.router.publish(publication))
       .catch((err: unknown) => this.deps.log.warn({ err, clientId }, 'will message not published'));
-    if (will.retain) void this.deps.retained.retain(publication);
+    if (will.retain) this.deps.retained.retain(publication);
   }
 
   private checkLiveness(now: number): void {

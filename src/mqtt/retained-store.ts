@@ -1,5 +1,6 @@
 import { RETAINED_PREFIX, remainingLifetime, topicMatches, type MessageProperties, type Qos } from '../protocol/index.js';
 import type { MessageStore, StoredEntry } from '../store/index.js';
+import { detachWrite, type StoreWriteFailed } from '../broker/durable/detached-writes.js';
 
 export interface RetainedMessage {
   topic: string;
@@ -23,7 +24,10 @@ interface Kept extends RetainedMessage {
 export class RetainedStore {
   private readonly byTopic = new Map<string, Kept>();
 
-  constructor(private readonly store: MessageStore) {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly writeFailed: StoreWriteFailed,
+  ) {
     for (const stream of store.streamNames()) {
       if (!stream.startsWith(RETAINED_PREFIX)) continue;
       const head = store.head(stream);
@@ -33,8 +37,16 @@ export class RetainedStore {
     }
   }
 
-  /** Replaces the retained message of `topic`; an empty payload clears it. Resolves once durable. */
-  async retain(message: RetainedMessage): Promise<void> {
+  /**
+   * Replaces the retained message of `topic`; an empty payload clears it. Nobody waits for the
+   * write (the message is kept in memory at once): a failure, e.g. the store closing as the
+   * broker stops, is reported, never an unhandled rejection.
+   */
+  retain(message: RetainedMessage): void {
+    detachWrite(this.write(message), 'retain', this.writeFailed);
+  }
+
+  private async write(message: RetainedMessage): Promise<void> {
     const stream = RETAINED_PREFIX + message.topic;
     if (message.payload.byteLength === 0) {
       this.byTopic.delete(message.topic);

@@ -10,6 +10,8 @@ export interface MaintenanceDeps {
   devices: DeviceRegistry;
   log: Logger;
   options: { ackTimeoutMs: number; maintenanceIntervalMs: number; retention: RetentionLimits };
+  /** A stored session expired and was deleted: what is kept in memory for its device can go. */
+  sessionExpired?: (deviceId: string) => void;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface MaintenanceDeps {
  * ack timeout), and on a slower beat the store sweep: prune what every cursor has passed,
  * apply retention, expire abandoned sessions. Returns a stop function.
  */
-export function startMaintenance({ store, index, devices, log, options }: MaintenanceDeps): () => void {
+export function startMaintenance({ store, index, devices, log, options, sessionExpired }: MaintenanceDeps): () => void {
   const redeliver = setInterval(() => {
     const now = Date.now();
     for (const device of devices.values()) if (device.outbox.inflightCount > 0) device.outbox.redeliverExpired(now);
@@ -28,7 +30,7 @@ export function startMaintenance({ store, index, devices, log, options }: Mainte
   const sweep = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    sweepStore(store, index, devices, options.retention)
+    sweepStore(store, index, devices, options.retention, sessionExpired)
       .catch((err: unknown) => log.error({ err }, 'store maintenance failed'))
       .finally(() => (sweeping = false));
   }, options.maintenanceIntervalMs);
@@ -40,7 +42,13 @@ export function startMaintenance({ store, index, devices, log, options }: Mainte
   };
 }
 
-async function sweepStore(store: MessageStore, index: DurableIndex, devices: DeviceRegistry, retention: RetentionLimits): Promise<void> {
+async function sweepStore(
+  store: MessageStore,
+  index: DurableIndex,
+  devices: DeviceRegistry,
+  retention: RetentionLimits,
+  sessionExpired: ((deviceId: string) => void) | undefined,
+): Promise<void> {
   const now = Date.now();
   for (const stream of store.streamNames()) {
     // A retained message stays until replaced or cleared (the retained store prunes its own stream).
@@ -54,5 +62,6 @@ async function sweepStore(store: MessageStore, index: DurableIndex, devices: Dev
     if (devices.get(deviceId)) continue;
     index.forgetDevice(deviceId);
     await store.deleteSession(deviceId);
+    sessionExpired?.(deviceId);
   }
 }
