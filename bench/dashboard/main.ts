@@ -18,6 +18,7 @@ import { writeLatest } from '../fleet/report.js';
 import { Simulator } from '../fleet/simulator.js';
 import { startTarget, type BrokerTarget } from '../fleet/targets.js';
 import { HTML_FLAG, HTML_USAGE, writeHtmlReport } from '../harness/html-report.js';
+import { numberFlag } from '../harness/flags.js';
 import { formatTextTable, type ReportTable } from '../harness/report-doc.js';
 import { probeDeviceLookups, probeStream, type StreamProbe, type Timings } from './http-probes.js';
 import { probePage, type PageProbe } from './page-probe.js';
@@ -65,12 +66,7 @@ function parseOptions(args: string[]): Options {
     },
   });
   const quick = values.quick ?? false;
-  const int = (flag: string, v: string | undefined, fallback: number, min: number, max: number): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int = numberFlag;
   const devices = int('devices', values.devices, quick ? 2000 : 20_000, 1, 200_000);
   return {
     devices,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
 import type { BenchOptions } from '../fanout/options.js';
-import { numberFlag } from '../fleet/options.js';
+import { numberFlag } from '../harness/flags.js';
 import { parseTopology } from '../fanout/topologies.js';
 
 export const DURABLE_USAGE = `relaymesh bench durable [options]

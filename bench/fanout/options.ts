@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
+import { choiceFlag, listFlag, numberFlag } from '../harness/flags.js';
 import type { Qos } from '../../src/index.js';
 import { MQTT_CLIENTS, MQTT_TRANSPORTS, PATTERNS, PUBLISHERS, type MqttClientKind, type MqttTransport, type PatternName, type PublisherKind } from './messages.js';
 import { DEFAULT_TOPOLOGIES, QUICK_TOPOLOGIES, parseTopology, type TopologySpec } from './topologies.js';
@@ -102,26 +103,17 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     },
   });
   const quick = values.quick ?? false;
-  const int = (flag: string, v: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-  const list = (v: string | undefined, fallback: string[]): string[] =>
-    v === undefined ? fallback : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const int = numberFlag;
+  const list = (v: string | undefined, fallback: string[]): string[] => listFlag(v) ?? fallback;
 
   const sizes = list(values.sizes, quick ? ['1000'] : ['1000', '10000']).map((s) => int('sizes', s, 0, 1, MAX_FLEET_PER_SERVER));
   const patterns = list(values.pattern, [...PATTERNS]).map((p) => {
     if (!PATTERNS.includes(p as PatternName)) throw new Error(`--pattern: unknown pattern ${JSON.stringify(p)} (burst, paced)`);
     return p as PatternName;
   });
-  const publisher = (values.publisher ?? 'device') as PublisherKind;
-  if (!PUBLISHERS.includes(publisher)) throw new Error(`--publisher: unknown publisher ${JSON.stringify(values.publisher)} (${PUBLISHERS.join(', ')})`);
-  const mqttClient = (values['mqtt-client'] ?? 'lean') as MqttClientKind;
-  if (!MQTT_CLIENTS.includes(mqttClient)) throw new Error(`--mqtt-client: unknown client ${JSON.stringify(values['mqtt-client'])} (${MQTT_CLIENTS.join(', ')})`);
-  const mqttTransport = (values['mqtt-transport'] ?? 'ws') as MqttTransport;
-  if (!MQTT_TRANSPORTS.includes(mqttTransport)) throw new Error(`--mqtt-transport: unknown transport ${JSON.stringify(values['mqtt-transport'])} (${MQTT_TRANSPORTS.join(', ')})`);
+  const publisher = choiceFlag<PublisherKind>('publisher', values.publisher, PUBLISHERS, 'device');
+  const mqttClient = choiceFlag<MqttClientKind>('mqtt-client', values['mqtt-client'], MQTT_CLIENTS, 'lean');
+  const mqttTransport = choiceFlag<MqttTransport>('mqtt-transport', values['mqtt-transport'], MQTT_TRANSPORTS, 'ws');
   const leafSize = int('leaf-size', values['leaf-size'], 64, 1);
   const topologies = list(values.topologies, quick ? QUICK_TOPOLOGIES : DEFAULT_TOPOLOGIES).map((t) => parseTopology(t, leafSize));
   if (sizes.length === 0 || patterns.length === 0 || topologies.length === 0) throw new Error('--sizes, --pattern and --topologies must not be empty');

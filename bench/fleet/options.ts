@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { HTML_FLAG, HTML_USAGE } from '../harness/html-report.js';
+import { listFlag, numberFlag } from '../harness/flags.js';
 import { PEERS, type BrokerName } from './targets.js';
 
 export const SCENARIOS = ['connect', 'steady', 'broadcast', 'soak', 'reconnect', 'capacity', 'idle'] as const;
@@ -130,7 +131,7 @@ export function parseFleetArgs(args: string[]): FleetOptions {
   const quick = values.quick ?? false;
   const num = numberFlag;
 
-  const scenarios = (list(values.scenario) ?? (quick ? QUICK_SCENARIOS : [...SCENARIOS])).map((s) => {
+  const scenarios = (listFlag(values.scenario) ?? (quick ? QUICK_SCENARIOS : [...SCENARIOS])).map((s) => {
     if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--scenario: unknown ${JSON.stringify(s)} (${SCENARIOS.join(', ')})`);
     return s as Scenario;
   });
@@ -170,23 +171,9 @@ export function parseFleetArgs(args: string[]): FleetOptions {
   };
 }
 
-/** A numeric flag's value, or `fallback` when absent; a one-line error naming the flag when out of range. */
-export function numberFlag(flag: string, v: string | undefined, fallback: number, min: number, max: number, integer = true): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-    throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
-
-function list(v: string | undefined): string[] | undefined {
-  return v?.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
 /** `--peers`: a comma-separated list of MQTT peers, `none`, or (absent) all of them. */
 export function peersFlag(v: string | undefined): BrokerName[] {
-  const names = list(v) ?? [...PEERS];
+  const names = listFlag(v) ?? [...PEERS];
   if (names.includes('none')) return [];
   return names.map((p) => {
     if (!PEERS.includes(p as BrokerName)) throw new Error(`--peers: unknown ${JSON.stringify(p)} (${PEERS.join(', ')}, none)`);

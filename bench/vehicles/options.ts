@@ -3,7 +3,8 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { HTML_USAGE } from '../harness/html-report.js';
 import { NETWORK_USAGE, parseNetwork, type NetworkModel } from '../harness/network-model.js';
-import { SHARED_FLAGS, numberFlag, peersFlag, type FleetOptions } from '../fleet/options.js';
+import { numberFlag } from '../harness/flags.js';
+import { SHARED_FLAGS, peersFlag, type FleetOptions } from '../fleet/options.js';
 
 export const VEHICLES_USAGE = `relaymesh bench vehicles [options]
 
