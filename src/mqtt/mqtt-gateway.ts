@@ -139,7 +139,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
     this.deps.shared.leaveAll(conn);
     this.deps.gateway.retire(client.device);
     // A session that ends with its connection has nothing to redeliver later.
-    if (!takenOver && client.device.session.expiryMs === 0) this.forgetSession(client.clientId);
+    if (!takenOver && expiryMs === 0) this.forgetSession(client.clientId);
     // A client replaced by a new connection of its own id is not gone: no will (spec 3.1.4-3).
     if (client.will && !this.stopping && !takenOver && (client.goodbye?.publishWill ?? true)) {
       this.wills.due(client.clientId, client.will, Math.min(client.will.delayMs, client.device.session.expiryMs ?? 0));
@@ -303,7 +303,7 @@ export class MqttGateway implements MqttLinkEvents, ConnectionOwner {
 
   /** A stored session expired unseen (its client never came back): forget what memory holds of it. */
   sessionExpired(clientId: string): void {
-    if (!this.deps.devices.get(clientId)) this.forgetSession(clientId);
+    this.forgetSession(clientId);
   }
 
   /** What is kept in memory of a client id's session, when the session ends. */
